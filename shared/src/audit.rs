@@ -1,0 +1,165 @@
+//! Audit records: one for every request, allowed or denied, successful or not (SR-17).
+//!
+//! A record names who (subject id, never a name or email), what (route and Cedar
+//! action), which resource, the decision and the policies behind it, the outcome, when,
+//! and from where. It never holds tokens, secrets or PII values.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::{Principal, Role};
+use crate::http::RequestMeta;
+
+/// What the policy engine said, if it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditDecision {
+    Allow,
+    Deny,
+    /// The request ended before a decision (no principal, unknown route, bad id).
+    NotEvaluated,
+}
+
+/// How the request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditOutcome {
+    Success,
+    /// The caller's fault: denied, invalid, not found, conflict (4xx).
+    Failure,
+    /// Ours (5xx).
+    Error,
+}
+
+impl AuditOutcome {
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            0..=399 => AuditOutcome::Success,
+            400..=499 => AuditOutcome::Failure,
+            _ => AuditOutcome::Error,
+        }
+    }
+}
+
+/// One audit record, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// Time-ordered unique id (UUIDv7).
+    pub id: String,
+    /// UTC, RFC 3339 with milliseconds.
+    pub time: String,
+    pub request_id: String,
+    /// Subject id of the caller, when authenticated.
+    pub actor: Option<String>,
+    pub actor_role: Option<Role>,
+    /// The route, by its function name (`create-dataset`).
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub decision: AuditDecision,
+    /// Policies that determined the decision.
+    pub policies: Vec<String>,
+    pub outcome: AuditOutcome,
+    pub status: u16,
+    /// Stable reason code for failures (`not-found`, `expired`, …).
+    pub reason: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AuditRecord {
+    /// Partition of the audit table: one per UTC day, so a day's records query together.
+    pub fn partition(&self) -> String {
+        format!("AUDIT#{}", self.time.get(..10).unwrap_or("unknown"))
+    }
+
+    /// Sort key: time then id, so records of a day come out in order.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.time, self.id)
+    }
+}
+
+/// A record being filled in as the request proceeds.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub action: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: Option<String>,
+    pub actor: Option<(String, Role)>,
+    pub decision: AuditDecision,
+    pub policies: Vec<String>,
+    pub reason: Option<String>,
+}
+
+impl AuditDraft {
+    pub fn new(action: &'static str, resource_type: &'static str) -> Self {
+        Self { action, resource_type, resource_id: None, actor: None, decision: AuditDecision::NotEvaluated, policies: Vec::new(), reason: None }
+    }
+
+    pub fn set_actor(&mut self, principal: &Principal) {
+        self.actor = Some((principal.subject.clone(), principal.role));
+    }
+
+    /// The finished record for a request that ended with `status`.
+    pub fn finish(&self, meta: &RequestMeta, status: u16) -> AuditRecord {
+        let now = OffsetDateTime::now_utc();
+        AuditRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            time: format_time(now),
+            request_id: meta.request_id.clone(),
+            actor: self.actor.as_ref().map(|(subject, _)| subject.clone()),
+            actor_role: self.actor.as_ref().map(|(_, role)| *role),
+            action: self.action.to_owned(),
+            resource_type: self.resource_type.to_owned(),
+            resource_id: self.resource_id.clone(),
+            decision: self.decision,
+            policies: self.policies.clone(),
+            outcome: AuditOutcome::from_status(status),
+            status,
+            reason: self.reason.clone(),
+            source_ip: meta.source_ip.clone(),
+            user_agent: meta.user_agent.clone(),
+        }
+    }
+}
+
+/// RFC 3339, UTC, millisecond precision: sorts as text in time order.
+pub fn format_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let truncated = at.replace_nanosecond(at.millisecond() as u32 * 1_000_000).unwrap_or(at);
+    let text = truncated.format(&Rfc3339).unwrap_or_default();
+    // `time` drops trailing zero fractions; pad so every timestamp has the same width.
+    match text.find('.') {
+        Some(_) => {
+            let (head, tail) = text.split_at(text.len() - 1);
+            let (secs, frac) = head.split_once('.').unwrap_or((head, ""));
+            format!("{secs}.{frac:0<3}{tail}")
+        }
+        None => format!("{}.000Z", text.trim_end_matches('Z')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_a_fixed_width_and_sort_as_text() {
+        let a = format_time(time::macros::datetime!(2026-01-02 03:04:05 UTC));
+        let b = format_time(time::macros::datetime!(2026-01-02 03:04:05.1 UTC));
+        let c = format_time(time::macros::datetime!(2026-01-02 03:04:05.123456 UTC));
+        assert_eq!(a, "2026-01-02T03:04:05.000Z");
+        assert_eq!(b, "2026-01-02T03:04:05.100Z");
+        assert_eq!(c, "2026-01-02T03:04:05.123Z");
+        assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn outcome_follows_status_class() {
+        assert_eq!(AuditOutcome::from_status(201), AuditOutcome::Success);
+        assert_eq!(AuditOutcome::from_status(404), AuditOutcome::Failure);
+        assert_eq!(AuditOutcome::from_status(503), AuditOutcome::Error);
+    }
+}

@@ -1,0 +1,114 @@
+//! Principal from the claims API Gateway's Cognito authorizer puts in the event.
+//!
+//! REST APIs deliver every claim as a string. `cognito:groups` arrives as a JSON array,
+//! a bracketed space-separated list (`[admin analyst]`), a comma-separated list, or a
+//! single name, depending on the integration; all forms are accepted.
+
+use serde_json::{Map, Value};
+
+use super::{AuthError, Principal, Role};
+use crate::config::AuthSettings;
+
+pub fn principal_from_authorizer(claims: &Map<String, Value>, settings: &AuthSettings) -> Result<Principal, AuthError> {
+    let text = |name: &'static str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+
+    if text("iss") != Some(settings.issuer.as_str()) {
+        return Err(AuthError::WrongIssuer);
+    }
+    if text("token_use") != Some("access") {
+        return Err(AuthError::NotAccessToken);
+    }
+    let client_id = text("client_id").ok_or(AuthError::MissingClaim("client_id"))?;
+    if !settings.client_ids.iter().any(|c| c == client_id) {
+        return Err(AuthError::WrongClient);
+    }
+    let subject = text("sub").ok_or(AuthError::MissingClaim("sub"))?;
+    let groups = claims.get("cognito:groups").map(parse_groups).unwrap_or_default();
+    Ok(Principal {
+        subject: subject.to_owned(),
+        username: text("username").or_else(|| text("cognito:username")).unwrap_or(subject).to_owned(),
+        role: Role::from_groups(&groups),
+        groups,
+        client_id: client_id.to_owned(),
+        issued_at: claims.get("iat").and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+    })
+}
+
+/// Parses `cognito:groups` in any of the shapes API Gateway delivers.
+pub fn parse_groups(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Value::String(text) => {
+            let text = text.trim();
+            if text.starts_with('[') {
+                if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
+                    return parse_groups(&Value::Array(items));
+                }
+            }
+            text.trim_start_matches('[')
+                .trim_end_matches(']')
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            issuer: "https://issuer.example".into(),
+            jwks_url: "https://issuer.example/.well-known/jwks.json".into(),
+            client_ids: vec!["spa".into()],
+            leeway: Duration::from_secs(30),
+            jwks_min_refresh: Duration::from_secs(60),
+        }
+    }
+
+    fn claims(extra: Value) -> Map<String, Value> {
+        let mut base = json!({"iss": "https://issuer.example", "token_use": "access", "client_id": "spa", "sub": "u-1", "username": "alice"});
+        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        base.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn groups_are_parsed_in_every_delivered_form() {
+        let expected = vec!["admin".to_owned(), "analyst".to_owned()];
+        for form in [json!(["admin", "analyst"]), json!("[admin analyst]"), json!("admin,analyst"), json!("[\"admin\",\"analyst\"]"), json!("admin, analyst")] {
+            assert_eq!(parse_groups(&form), expected, "{form}");
+        }
+        assert_eq!(parse_groups(&json!("viewer")), ["viewer"]);
+        assert!(parse_groups(&json!(7)).is_empty());
+    }
+
+    #[test]
+    fn a_principal_is_built_from_valid_claims() {
+        let principal = principal_from_authorizer(&claims(json!({"cognito:groups": "[analyst]", "iat": "1700000000"})), &settings()).unwrap();
+        assert_eq!(principal.subject, "u-1");
+        assert_eq!(principal.role, Role::Analyst);
+        assert_eq!(principal.issued_at, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn id_tokens_foreign_clients_and_issuers_are_refused_even_from_the_authorizer() {
+        let cases = [
+            (json!({"token_use": "id"}), AuthError::NotAccessToken),
+            (json!({"client_id": "other"}), AuthError::WrongClient),
+            (json!({"iss": "https://evil.example"}), AuthError::WrongIssuer),
+            (json!({"sub": ""}), AuthError::MissingClaim("sub")),
+        ];
+        for (extra, expected) in cases {
+            assert_eq!(principal_from_authorizer(&claims(extra.clone()), &settings()), Err(expected), "{extra}");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Bearer-token verification for when API Gateway has not verified the token (SR-05).
+//!
+//! Accepts only RS256 access tokens from the configured issuer and app clients, signed by
+//! a key in the issuer's key set. Header parameters that would let a token choose its own
+//! key (`jku`, `jwk`, `x5u`, `x5c`) or demand unknown processing (`crit`) are refused.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+
+use super::jwks::KeyCache;
+use super::{AuthError, Principal, Role};
+use crate::config::AuthSettings;
+
+/// Cognito access tokens are around 1 KiB; anything far larger is an attack or a mistake.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The access-token claims we read. Unknown claims are ignored, as JWT requires.
+#[derive(Debug, Deserialize)]
+struct AccessClaims {
+    sub: String,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default, rename = "cognito:groups")]
+    groups: Vec<String>,
+}
+
+/// Verifies bearer tokens against the issuer's key set.
+#[derive(Debug)]
+pub struct TokenVerifier {
+    settings: AuthSettings,
+    keys: KeyCache,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn new(settings: AuthSettings, keys: KeyCache) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.algorithms = vec![Algorithm::RS256];
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.leeway = settings.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        // Cognito access tokens carry `client_id`, not `aud`; it is checked below.
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::from(["exp".to_owned(), "iss".to_owned(), "sub".to_owned(), "iat".to_owned()]);
+        Self { settings, keys, validation }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Oversized);
+        }
+        let well_formed = token.split('.').count() == 3
+            && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !well_formed {
+            return Err(AuthError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+            // `none`, `HS256` spelled oddly, or an algorithm the library doesn't know.
+            ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => AuthError::AlgorithmNotAllowed,
+            _ => AuthError::Malformed,
+        })?;
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
+        for (name, present) in [
+            ("jku", header.jku.is_some()),
+            ("jwk", header.jwk.is_some()),
+            ("x5u", header.x5u.is_some()),
+            ("x5c", header.x5c.is_some()),
+            ("crit", header.crit.is_some()),
+        ] {
+            if present {
+                return Err(AuthError::ForbiddenHeader(name));
+            }
+        }
+        let kid = header.kid.ok_or(AuthError::MissingClaim("kid"))?;
+        let key = self.keys.key(&kid).await?;
+
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => AuthError::BadSignature,
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+            ErrorKind::InvalidAlgorithm => AuthError::AlgorithmNotAllowed,
+            ErrorKind::MissingRequiredClaim(name) => AuthError::MissingClaim(static_claim(name)),
+            _ => AuthError::Malformed,
+        })?;
+        let claims = data.claims;
+
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+        if claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+            return Err(AuthError::IssuedInFuture);
+        }
+        if claims.token_use.as_deref() != Some("access") {
+            return Err(AuthError::NotAccessToken);
+        }
+        let client_id = claims.client_id.ok_or(AuthError::MissingClaim("client_id"))?;
+        if !self.settings.client_ids.contains(&client_id) {
+            return Err(AuthError::WrongClient);
+        }
+        if claims.sub.is_empty() {
+            return Err(AuthError::MissingClaim("sub"));
+        }
+        Ok(Principal {
+            username: claims.username.unwrap_or_else(|| claims.sub.clone()),
+            role: Role::from_groups(&claims.groups),
+            groups: claims.groups,
+            subject: claims.sub,
+            client_id,
+            issued_at: claims.iat,
+        })
+    }
+}
+
+fn static_claim(name: &str) -> &'static str {
+    match name {
+        "exp" => "exp",
+        "iss" => "iss",
+        "sub" => "sub",
+        "iat" => "iat",
+        _ => "claim",
+    }
+}

@@ -1,0 +1,181 @@
+//! Typed settings, read once from the environment at cold start.
+//!
+//! This is the only module that reads environment variables. Everything else takes a
+//! [`Settings`] (or a part of it), so tests build settings from a map instead.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which adapters back the ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// DynamoDB, S3 (SSE-KMS): what a deployed stack uses.
+    Aws(AwsSettings),
+    /// Embedded SQLite file and a data folder: the local server and most tests.
+    Embedded { data_dir: PathBuf },
+}
+
+/// Names of the AWS resources a function talks to, as set in `template.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub table_name: String,
+    pub audit_table_name: String,
+    pub bucket_name: String,
+    /// KMS key used for S3 server-side encryption of dataset blobs.
+    pub bucket_kms_key_id: String,
+}
+
+/// How bearer tokens are verified when API Gateway has not done it for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Where the issuer's JSON Web Key Set lives. Defaults to `{issuer}/.well-known/jwks.json`.
+    pub jwks_url: String,
+    /// App clients whose access tokens this API accepts (`client_id` claim).
+    pub client_ids: Vec<String>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Smallest interval between two JWKS fetches triggered by an unknown `kid`.
+    pub jwks_min_refresh: Duration,
+}
+
+/// Everything a function or the local server needs to build its [`crate::state::AppState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Deployment stage name (`dev`, `prod`, `local`), used in logs only.
+    pub stage: String,
+    pub backend: Backend,
+    pub auth: AuthSettings,
+    /// Browser origins allowed by CORS. Empty means no cross-origin access.
+    pub cors_allowed_origins: Vec<String>,
+    /// Emit JSON logs (Lambda) rather than human-readable ones (local).
+    pub json_logs: bool,
+}
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable `{0}` is required")]
+    Missing(&'static str),
+    #[error("environment variable `{name}` is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Reads the process environment. Call once per cold start.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads settings from a map of variables (the environment, or a test's map).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let require = |name: &'static str| get(name).map(str::to_owned).ok_or(ConfigError::Missing(name));
+
+        let backend = match get("BACKEND").unwrap_or("aws") {
+            "aws" => Backend::Aws(AwsSettings {
+                table_name: require("TABLE_NAME")?,
+                audit_table_name: require("AUDIT_TABLE_NAME")?,
+                bucket_name: require("BUCKET_NAME")?,
+                bucket_kms_key_id: require("BUCKET_KMS_KEY_ID")?,
+            }),
+            "embedded" => Backend::Embedded { data_dir: PathBuf::from(get("DATA_DIR").unwrap_or(".data")) },
+            other => {
+                return Err(ConfigError::Invalid { name: "BACKEND", reason: format!("`{other}` is not `aws` or `embedded`") });
+            }
+        };
+
+        let issuer = require("AUTH_ISSUER")?;
+        if !issuer.starts_with("https://") && !issuer.starts_with("http://127.0.0.1") && !issuer.starts_with("http://localhost") {
+            return Err(ConfigError::Invalid { name: "AUTH_ISSUER", reason: "must be an https URL (plain http only on loopback)".into() });
+        }
+        let jwks_url = get("AUTH_JWKS_URL").map_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')), str::to_owned);
+        let client_ids = split_list(&require("AUTH_CLIENT_IDS")?);
+        if client_ids.is_empty() {
+            return Err(ConfigError::Invalid { name: "AUTH_CLIENT_IDS", reason: "names no client".into() });
+        }
+        let leeway = Duration::from_secs(parse_u64(get("AUTH_LEEWAY_SECONDS"), "AUTH_LEEWAY_SECONDS", 30)?);
+        let jwks_min_refresh = Duration::from_secs(parse_u64(get("AUTH_JWKS_MIN_REFRESH_SECONDS"), "AUTH_JWKS_MIN_REFRESH_SECONDS", 60)?);
+
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS").map(split_list).unwrap_or_default();
+        for origin in &cors_allowed_origins {
+            if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://localhost") || origin.starts_with("http://127.0.0.1")) {
+                return Err(ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", reason: format!("`{origin}` is not an https origin") });
+            }
+        }
+
+        Ok(Self {
+            stage: get("STAGE").unwrap_or("dev").to_owned(),
+            backend,
+            auth: AuthSettings { issuer, jwks_url, client_ids, leeway, jwks_min_refresh },
+            cors_allowed_origins,
+            json_logs: get("LOG_FORMAT").map_or_else(|| vars.contains_key("AWS_LAMBDA_FUNCTION_NAME"), |f| f == "json"),
+        })
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn parse_u64(value: Option<&str>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    value.map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("`{v}` is not a whole number") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn aws_vars() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("TABLE_NAME", "items"),
+            ("AUDIT_TABLE_NAME", "audit"),
+            ("BUCKET_NAME", "bucket"),
+            ("BUCKET_KMS_KEY_ID", "alias/data"),
+            ("AUTH_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"),
+            ("AUTH_CLIENT_IDS", "client-a, client-b"),
+        ]
+    }
+
+    #[test]
+    fn aws_backend_is_the_default_and_derives_the_jwks_url() {
+        let settings = Settings::from_vars(&vars(&aws_vars())).unwrap();
+        assert!(matches!(settings.backend, Backend::Aws(ref aws) if aws.table_name == "items"));
+        assert_eq!(settings.auth.jwks_url, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json");
+        assert_eq!(settings.auth.client_ids, ["client-a", "client-b"]);
+        assert!(!settings.json_logs);
+    }
+
+    #[test]
+    fn a_missing_table_name_is_reported_by_name() {
+        let mut pairs = aws_vars();
+        pairs.retain(|(k, _)| *k != "TABLE_NAME");
+        assert_eq!(Settings::from_vars(&vars(&pairs)), Err(ConfigError::Missing("TABLE_NAME")));
+    }
+
+    #[test]
+    fn wildcard_and_plain_http_cors_origins_are_refused() {
+        for origin in ["*", "http://evil.example"] {
+            let mut pairs = aws_vars();
+            pairs.push(("CORS_ALLOWED_ORIGINS", origin));
+            assert!(matches!(Settings::from_vars(&vars(&pairs)), Err(ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", .. })));
+        }
+    }
+
+    #[test]
+    fn a_plain_http_issuer_is_refused_unless_on_loopback() {
+        let mut pairs = aws_vars();
+        pairs.push(("AUTH_ISSUER", "http://issuer.example"));
+        let mut map = vars(&pairs);
+        assert!(Settings::from_vars(&map).is_err());
+        map.insert("AUTH_ISSUER".into(), "http://127.0.0.1:3000".into());
+        assert!(Settings::from_vars(&map).is_ok());
+    }
+}

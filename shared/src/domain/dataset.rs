@@ -1,0 +1,158 @@
+//! Datasets: the stored record, what the API accepts and returns, and where items live.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::csv_table::Column;
+use super::ids::{DatasetId, truncate};
+use crate::error::ApiError;
+use crate::store::Key;
+
+/// At most this many users a dataset is shared with: a delete removes every share in
+/// one transaction, which DynamoDB caps at 100 writes.
+pub const MAX_READERS: usize = 50;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 2_000;
+
+/// The stored dataset metadata (the CSV itself is a blob).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    pub readers: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    pub size_bytes: u64,
+    pub row_count: u64,
+    pub columns: Vec<Column>,
+    pub preview: Vec<Vec<String>>,
+}
+
+/// A dataset as the API returns it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DatasetView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Subject id of the owner.
+    pub owner: String,
+    /// Subject ids the dataset is shared with; shown to those who may manage sharing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<Vec<String>>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub size_bytes: u64,
+    pub row_count: u64,
+    pub columns: Vec<Column>,
+    /// The first rows of the CSV, header excluded.
+    pub preview: Vec<Vec<String>>,
+    /// Increases with every change.
+    pub version: u64,
+}
+
+impl DatasetRecord {
+    pub fn view(&self, version: u64, show_readers: bool) -> DatasetView {
+        DatasetView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            owner: self.owner.clone(),
+            shared_with: show_readers.then(|| self.readers.clone()),
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            size_bytes: self.size_bytes,
+            row_count: self.row_count,
+            columns: self.columns.clone(),
+            preview: self.preview.clone(),
+            version,
+        }
+    }
+}
+
+/// Body of `POST /v1/datasets`. Owner, ids and timestamps are ours to set (SR-15).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDataset {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The CSV content, header row first.
+    pub csv: String,
+}
+
+/// Body of `PATCH /v1/datasets/{datasetId}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDataset {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A page of datasets.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DatasetPage {
+    pub items: Vec<DatasetView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::validation("name", "name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::validation("name", format!("name is longer than {MAX_NAME_CHARS} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::validation("name", format!("name `{}` contains control characters", truncate(name, 40))));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn validate_description(description: &str) -> Result<String, ApiError> {
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(ApiError::validation("description", format!("description is longer than {MAX_DESCRIPTION_CHARS} characters")));
+    }
+    if description.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ApiError::validation("description", "description contains control characters"));
+    }
+    Ok(description.to_owned())
+}
+
+/// Where dataset items live in the item store.
+pub mod keys {
+    use super::*;
+
+    /// Sort-key prefix of index entries; the rest is the dataset id.
+    pub const ENTRY_PREFIX: &str = "DATASET#";
+    /// Partition listing every dataset (admins list from here).
+    pub const ALL_PARTITION: &str = "DATASETS";
+
+    pub fn record(id: &DatasetId) -> Key {
+        Key::new(format!("DATASET#{id}"), "META")
+    }
+
+    /// One entry per dataset, for admin listing.
+    pub fn catalogue_entry(id: &DatasetId) -> Key {
+        Key::new(ALL_PARTITION, format!("{ENTRY_PREFIX}{id}"))
+    }
+
+    /// Partition of the datasets `user` owns or has been given.
+    pub fn access_partition(user: &str) -> String {
+        format!("ACCESS#{user}")
+    }
+
+    pub fn access_entry(user: &str, id: &DatasetId) -> Key {
+        Key::new(access_partition(user), format!("{ENTRY_PREFIX}{id}"))
+    }
+
+    pub fn blob(id: &DatasetId) -> String {
+        format!("datasets/{id}/data.csv")
+    }
+}

@@ -1,0 +1,5 @@
+//! Domain types that parse: invalid ids, names or CSV content can't be constructed.
+
+pub mod csv_table;
+pub mod dataset;
+pub mod ids;

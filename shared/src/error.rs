@@ -1,0 +1,156 @@
+//! The one error type at the HTTP edge, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Each layer has its own error enum; they convert into [`ApiError`], which owns the
+//! status table. Server errors carry no detail to the client: the cause is logged with
+//! the request id instead.
+
+use lambda_http::http::StatusCode;
+use serde::Serialize;
+
+/// Base of the stable `type` URIs. They name the problem; clients match on them.
+const TYPE_BASE: &str = "https://forecast-api.dev/problems/";
+
+/// An error that ends a request, with what the client may know about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required")]
+    Unauthenticated,
+    /// The caller may see the resource exists, but may not do this to it.
+    #[error("not allowed")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    BadRequest(String),
+    /// A request body failed validation; `field` points at the offending part.
+    #[error("{detail}")]
+    Validation { field: Option<String>, detail: String },
+    #[error("request body too large: at most {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type: expected `{expected}`")]
+    UnsupportedMediaType { expected: &'static str },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests")]
+    TooManyRequests,
+    /// A dependency failed; `cause` is logged, never shown.
+    #[error("internal error")]
+    Internal { cause: String },
+    #[error("service unavailable")]
+    Unavailable { cause: String },
+}
+
+/// The `problem+json` body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// JSON pointer-ish name of the offending input field, for validation problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The request id, to quote to support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+impl ApiError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal { cause: cause.to_string() }
+    }
+
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Validation { field: Some(field.into()), detail: detail.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadRequest(_) | Self::Validation { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Short, stable slug for the problem `type` and the audit record's reason.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::BadRequest(_) => "bad-request",
+            Self::Validation { .. } => "validation",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::UnsupportedMediaType { .. } => "unsupported-media-type",
+            Self::Conflict(_) => "conflict",
+            Self::TooManyRequests => "too-many-requests",
+            Self::Internal { .. } => "internal",
+            Self::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    /// The body a client sees. Server errors say nothing beyond their title.
+    pub fn to_problem(&self, request_id: Option<&str>) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            Self::Internal { .. } | Self::Unavailable { .. } => None,
+            other => Some(other.to_string()),
+        };
+        let field = match self {
+            Self::Validation { field, .. } => field.clone(),
+            _ => None,
+        };
+        Problem {
+            kind: format!("{TYPE_BASE}{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            field,
+            instance: request_id.map(|id| format!("urn:request:{id}")),
+        }
+    }
+
+    /// Cause to log for server-side errors.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Self::Internal { cause } | Self::Unavailable { cause } => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_never_carry_their_cause_to_the_client() {
+        let error = ApiError::internal("dynamodb: ResourceNotFoundException table items-prod");
+        let body = serde_json::to_string(&error.to_problem(Some("r-1"))).unwrap();
+        assert!(!body.contains("dynamodb"), "{body}");
+        assert!(body.contains("\"status\":500"));
+        assert!(body.contains("urn:request:r-1"));
+    }
+
+    #[test]
+    fn validation_problems_name_the_field() {
+        let problem = ApiError::validation("name", "must not be empty").to_problem(None);
+        assert_eq!(problem.field.as_deref(), Some("name"));
+        assert_eq!(problem.kind, "https://forecast-api.dev/problems/validation");
+        assert_eq!(problem.status, 400);
+    }
+}

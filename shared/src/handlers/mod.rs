@@ -1,0 +1,169 @@
+//! Route handlers and the request pipeline they all run in.
+//!
+//! [`handle`] is the one entry point for every host (Lambda, local server, tests):
+//! it authenticates, dispatches, audits and adds the security and CORS headers, so no
+//! handler can forget any of them.
+
+pub mod datasets;
+pub mod health;
+pub mod me;
+
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, Method};
+use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::Instrument;
+
+use crate::audit::{AuditDecision, AuditDraft};
+use crate::auth::{self, AuthError, Principal};
+use crate::authz::{Action, Resource};
+use crate::error::ApiError;
+use crate::http::response::problem_response;
+use crate::http::{RequestMeta, Reply, Route, headers};
+use crate::state::AppState;
+use crate::store::{StoreError, WriteOp};
+
+/// Per-request context: who is calling and the audit record being filled in.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub meta: RequestMeta,
+    pub audit: AuditDraft,
+    principal: Option<Principal>,
+    /// Set once the audit record went out with a mutation, so it isn't written twice.
+    audit_committed: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// Establishes the caller; fails closed.
+    pub async fn authenticate(&mut self, req: &Request) -> Result<Principal, ApiError> {
+        match auth::authenticate(req, &self.state.auth, &self.state.verifier).await {
+            Ok(principal) => {
+                tracing::Span::current().record("subject", principal.subject.as_str());
+                self.audit.set_actor(&principal);
+                self.principal = Some(principal.clone());
+                Ok(principal)
+            }
+            Err(error) => {
+                self.audit.reason = Some(error.code().to_owned());
+                tracing::info!(reason = error.code(), "authentication failed");
+                Err(match error {
+                    AuthError::KeysUnavailable(cause) => ApiError::Unavailable { cause },
+                    _ => ApiError::Unauthenticated,
+                })
+            }
+        }
+    }
+
+    /// Asks the policy engine and records the decision for the audit record.
+    /// `Ok(false)` is a deny; the caller chooses 403 or 404.
+    pub fn decide(&mut self, principal: &Principal, action: Action, resource: &Resource<'_>) -> Result<bool, ApiError> {
+        let verdict = self.state.authorizer.decide(principal, action, resource).map_err(ApiError::internal)?;
+        self.audit.decision = if verdict.allowed { AuditDecision::Allow } else { AuditDecision::Deny };
+        self.audit.policies = verdict.policies;
+        Ok(verdict.allowed)
+    }
+
+    /// Like [`Ctx::decide`], answering a deny with 403.
+    pub fn authorize(&mut self, principal: &Principal, action: Action, resource: &Resource<'_>) -> Result<(), ApiError> {
+        if self.decide(principal, action, resource)? { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    /// Commits `writes` together with this request's audit record, as ending with `status`.
+    pub async fn commit(&mut self, writes: Vec<WriteOp>, status: u16) -> Result<(), ApiError> {
+        let record = self.audit.finish(&self.meta, status);
+        match self.state.store.commit(writes, &record).await {
+            Ok(()) => {
+                self.audit_committed = true;
+                Ok(())
+            }
+            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict("the resource changed while this request ran; retry".into())),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+}
+
+/// Maps a store failure to the client-facing error.
+pub fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::ConditionFailed => ApiError::Conflict("the resource changed while this request ran; retry".into()),
+        StoreError::TooManyOperations(_) | StoreError::Corrupt(_) => ApiError::internal(error),
+        StoreError::Unavailable(cause) => ApiError::Unavailable { cause },
+    }
+}
+
+/// Serves one request for `route`. Never fails: every error becomes a problem response.
+pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Body> {
+    let meta = RequestMeta::from_request(&req);
+    let span = tracing::info_span!("request", request_id = %meta.request_id, route = route.function_name(), subject = tracing::field::Empty);
+    async move {
+        let started = Instant::now();
+        if req.method() == Method::OPTIONS {
+            return state.cors.preflight(meta.origin.as_deref());
+        }
+        let mut ctx = Ctx { state, meta, audit: AuditDraft::new(route.function_name(), resource_type(route)), principal: None, audit_committed: false };
+        let result = if req.method() == route.method() { dispatch(route, &mut ctx, &req).await } else { Err(ApiError::MethodNotAllowed) };
+        let mut response = finish(&mut ctx, route, result).await;
+
+        headers::apply(response.headers_mut());
+        state.cors.apply(ctx.meta.origin.as_deref(), response.headers_mut());
+        if let Ok(id) = HeaderValue::from_str(&ctx.meta.request_id) {
+            response.headers_mut().insert("x-request-id", id);
+        }
+        tracing::info!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request finished");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dispatch(route: Route, ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
+    match route {
+        Route::Health => health::get(),
+        Route::GetMe => me::get(ctx, req).await,
+        Route::CreateDataset => datasets::create(ctx, req).await,
+        Route::ListDatasets => datasets::list(ctx, req).await,
+        Route::GetDataset => datasets::get(ctx, req).await,
+        Route::UpdateDataset => datasets::update(ctx, req).await,
+        Route::DeleteDataset => datasets::delete(ctx, req).await,
+        Route::ShareDataset => datasets::share(ctx, req).await,
+        Route::UnshareDataset => datasets::unshare(ctx, req).await,
+    }
+}
+
+/// Turns the handler's result into a response and makes sure the audit record is written.
+async fn finish(ctx: &mut Ctx<'_>, route: Route, result: Result<Reply, ApiError>) -> Response<Body> {
+    let mut result = result.map(Reply::into_response);
+    if let Err(error) = &result {
+        ctx.audit.reason.get_or_insert_with(|| error.slug().to_owned());
+        if let Some(cause) = error.cause() {
+            tracing::error!(cause, "request failed");
+        }
+    }
+    // /health is public and touches no data; auditing it would let anyone write to the
+    // audit table without credentials.
+    if !ctx.audit_committed && !route.is_public() {
+        let status = result.as_ref().map_or_else(|e| e.status().as_u16(), |r| r.status().as_u16());
+        let record = ctx.audit.finish(&ctx.meta, status);
+        if let Err(error) = ctx.state.store.append_audit(&record).await {
+            // No access goes unaudited: if the record can't be written, the data isn't served.
+            tracing::error!(cause = %error, "audit write failed");
+            result = Err(ApiError::Unavailable { cause: error.to_string() });
+        }
+    }
+    result.unwrap_or_else(|error| problem_response(&error, &ctx.meta.request_id))
+}
+
+fn resource_type(route: Route) -> &'static str {
+    match route {
+        Route::Health => "health",
+        Route::GetMe => "user",
+        Route::CreateDataset | Route::ListDatasets | Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "dataset",
+        Route::ShareDataset | Route::UnshareDataset => "dataset-share",
+    }
+}
+
+/// A required path parameter (API Gateway and the local server both fill them in).
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
+    req.path_parameters().first(name).map(str::to_owned).ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,82 @@
+//! CORS from a configured allow-list of origins (SR-32).
+//!
+//! Only listed origins get `Access-Control-Allow-*` headers, and only they may send
+//! credentials. Preflight requests are answered here, before authentication, because a
+//! browser never sends credentials on a preflight.
+
+use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+
+const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+const ALLOWED_HEADERS: &str = "authorization, content-type, x-csrf-token, x-request-id";
+const MAX_AGE_SECONDS: &str = "600";
+
+/// The configured allow-list.
+#[derive(Debug, Clone, Default)]
+pub struct CorsPolicy {
+    origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    pub fn new(origins: Vec<String>) -> Self {
+        Self { origins }
+    }
+
+    fn allowed<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        origin.filter(|o| self.origins.iter().any(|allowed| allowed == o))
+    }
+
+    /// Adds CORS headers for an allowed origin; always adds `Vary: Origin` so caches
+    /// don't serve one origin's answer to another.
+    pub fn apply(&self, origin: Option<&str>, headers: &mut HeaderMap) {
+        headers.insert("vary", HeaderValue::from_static("Origin"));
+        if let Some(origin) = self.allowed(origin).and_then(|o| HeaderValue::from_str(o).ok()) {
+            headers.insert("access-control-allow-origin", origin);
+            headers.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
+            headers.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id"));
+        }
+    }
+
+    /// Answers a preflight: 204 with the allowed methods for a listed origin, 403 otherwise.
+    pub fn preflight(&self, origin: Option<&str>) -> Response<Body> {
+        let mut response = Response::new(Body::Empty);
+        if self.allowed(origin).is_some() {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            let headers = response.headers_mut();
+            headers.insert("access-control-allow-methods", HeaderValue::from_static(ALLOWED_METHODS));
+            headers.insert("access-control-allow-headers", HeaderValue::from_static(ALLOWED_HEADERS));
+            headers.insert("access-control-max-age", HeaderValue::from_static(MAX_AGE_SECONDS));
+        } else {
+            *response.status_mut() = StatusCode::FORBIDDEN;
+        }
+        self.apply(origin, response.headers_mut());
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_origins_get_credentials() {
+        let cors = CorsPolicy::new(vec!["https://app.example".into()]);
+        let mut allowed = HeaderMap::new();
+        cors.apply(Some("https://app.example"), &mut allowed);
+        assert_eq!(allowed["access-control-allow-origin"], "https://app.example");
+        assert_eq!(allowed["access-control-allow-credentials"], "true");
+
+        let mut other = HeaderMap::new();
+        cors.apply(Some("https://evil.example"), &mut other);
+        assert!(other.get("access-control-allow-origin").is_none());
+        assert_eq!(other["vary"], "Origin");
+    }
+
+    #[test]
+    fn preflight_from_an_unlisted_origin_is_refused() {
+        let cors = CorsPolicy::new(vec!["https://app.example".into()]);
+        assert_eq!(cors.preflight(Some("https://app.example")).status(), StatusCode::NO_CONTENT);
+        assert_eq!(cors.preflight(Some("null")).status(), StatusCode::FORBIDDEN);
+        assert_eq!(cors.preflight(None).status(), StatusCode::FORBIDDEN);
+    }
+}

@@ -1,0 +1,66 @@
+//! Successful replies, and rendering of replies and errors into HTTP responses.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// What a handler returns on success.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<serde_json::Value>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
+        Ok(Self { status: StatusCode::OK, body: Some(to_value(body)?), location: None })
+    }
+
+    pub fn created(body: &impl Serialize, location: String) -> Result<Self, ApiError> {
+        Ok(Self { status: StatusCode::CREATED, body: Some(to_value(body)?), location: Some(location) })
+    }
+
+    pub fn no_content() -> Self {
+        Self { status: StatusCode::NO_CONTENT, body: None, location: None }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = match self.body {
+            Some(body) => json_response(self.status, "application/json", &body),
+            None => {
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = self.status;
+                response
+            }
+        };
+        if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
+fn to_value(body: &impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(body).map_err(ApiError::internal)
+}
+
+/// Renders an error as `application/problem+json`.
+pub fn problem_response(error: &ApiError, request_id: &str) -> Response<Body> {
+    let problem = error.to_problem(Some(request_id));
+    let body = serde_json::to_value(&problem).unwrap_or_default();
+    let mut response = json_response(error.status(), "application/problem+json", &body);
+    if matches!(error, ApiError::Unauthenticated) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn json_response(status: StatusCode, content_type: &'static str, body: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,151 @@
+//! The route table: every API route, its method and path template.
+//!
+//! One Lambda binary serves each route (its name is [`Route::function_name`]); the local
+//! server and the tests resolve a path against the same table, so the three hosts can't
+//! drift apart.
+
+use std::collections::HashMap;
+
+use lambda_http::http::Method;
+
+/// One API route. Adding a route starts here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    Health,
+    GetMe,
+    CreateDataset,
+    ListDatasets,
+    GetDataset,
+    UpdateDataset,
+    DeleteDataset,
+    ShareDataset,
+    UnshareDataset,
+}
+
+impl Route {
+    pub const ALL: [Route; 9] = [
+        Route::Health,
+        Route::GetMe,
+        Route::CreateDataset,
+        Route::ListDatasets,
+        Route::GetDataset,
+        Route::UpdateDataset,
+        Route::DeleteDataset,
+        Route::ShareDataset,
+        Route::UnshareDataset,
+    ];
+
+    pub fn method(self) -> Method {
+        match self {
+            Route::Health | Route::GetMe | Route::ListDatasets | Route::GetDataset => Method::GET,
+            Route::CreateDataset => Method::POST,
+            Route::UpdateDataset => Method::PATCH,
+            Route::ShareDataset => Method::PUT,
+            Route::DeleteDataset | Route::UnshareDataset => Method::DELETE,
+        }
+    }
+
+    /// Path template in API Gateway / OpenAPI syntax.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Health => "/health",
+            Route::GetMe => "/v1/me",
+            Route::CreateDataset | Route::ListDatasets => "/v1/datasets",
+            Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "/v1/datasets/{datasetId}",
+            Route::ShareDataset | Route::UnshareDataset => "/v1/datasets/{datasetId}/shares/{userId}",
+        }
+    }
+
+    /// Name of the Lambda binary (and of the `events/` file) for this route.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::GetMe => "get-me",
+            Route::CreateDataset => "create-dataset",
+            Route::ListDatasets => "list-datasets",
+            Route::GetDataset => "get-dataset",
+            Route::UpdateDataset => "update-dataset",
+            Route::DeleteDataset => "delete-dataset",
+            Route::ShareDataset => "share-dataset",
+            Route::UnshareDataset => "unshare-dataset",
+        }
+    }
+
+    /// Whether the route is reachable without a token (only `/health`, SR-36).
+    pub fn is_public(self) -> bool {
+        matches!(self, Route::Health)
+    }
+
+    /// Finds the route for a method and a concrete path, with its path parameters.
+    /// `Err(true)` means the path exists under another method (405), `Err(false)` that it doesn't (404).
+    pub fn resolve(method: &Method, path: &str) -> Result<(Route, HashMap<String, String>), bool> {
+        let mut path_known = false;
+        for route in Self::ALL {
+            if let Some(params) = match_template(route.path(), path) {
+                if route.method() == *method {
+                    return Ok((route, params));
+                }
+                path_known = true;
+            }
+        }
+        Err(path_known)
+    }
+}
+
+fn match_template(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let mut params = HashMap::new();
+    let mut template_parts = template.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (template_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(t), Some(p)) => {
+                if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    if p.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), p.to_owned());
+                } else if t != p {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_resolves_to_itself() {
+        for route in Route::ALL {
+            let concrete = route.path().replace("{datasetId}", "d1").replace("{userId}", "u1");
+            let (found, _) = Route::resolve(&route.method(), &concrete).unwrap();
+            assert_eq!(found, route);
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_extracted() {
+        let (route, params) = Route::resolve(&Method::PUT, "/v1/datasets/abc/shares/u-9").unwrap();
+        assert_eq!(route, Route::ShareDataset);
+        assert_eq!(params["datasetId"], "abc");
+        assert_eq!(params["userId"], "u-9");
+    }
+
+    #[test]
+    fn unknown_paths_and_wrong_methods_are_told_apart() {
+        assert_eq!(Route::resolve(&Method::GET, "/v1/nope"), Err(false));
+        assert_eq!(Route::resolve(&Method::POST, "/v1/me"), Err(true));
+        assert_eq!(Route::resolve(&Method::GET, "/v1/datasets//shares/x"), Err(false));
+    }
+
+    #[test]
+    fn function_names_are_unique() {
+        let names: std::collections::HashSet<_> = Route::ALL.iter().map(|r| r.function_name()).collect();
+        assert_eq!(names.len(), Route::ALL.len());
+    }
+}

@@ -1,0 +1,216 @@
+//! The embedded item store: one SQLite file.
+//!
+//! Chosen over `redb` because the file can be inspected with the `sqlite3` shell, SQL
+//! triggers make the audit table append-only at the storage layer, and one SQLite
+//! transaction gives the same all-or-nothing commit as `TransactWriteItems`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size};
+use crate::audit::AuditRecord;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS items (
+  pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+  pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+";
+
+/// Item store in a SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(unavailable)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(unavailable)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))
+    }
+}
+
+fn unavailable(error: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn parse_body(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn row_to_item(pk: String, sk: String, version: i64, body: &str) -> Result<Item, StoreError> {
+    let version = u64::try_from(version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
+    Ok(Item { key: Key { pk, sk }, version, body: parse_body(body)? })
+}
+
+fn current_version(tx: &rusqlite::Transaction<'_>, key: &Key) -> Result<Option<u64>, StoreError> {
+    let version: Option<i64> = tx
+        .query_row("SELECT version FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |row| row.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    Ok(version.and_then(|v| u64::try_from(v).ok()))
+}
+
+fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
+    let holds = match condition {
+        Condition::Always => true,
+        Condition::Absent => current.is_none(),
+        Condition::Version(expected) => current == Some(expected),
+    };
+    if holds { Ok(()) } else { Err(StoreError::ConditionFailed) }
+}
+
+fn insert_audit(tx: &rusqlite::Transaction<'_>, audit: &AuditRecord) -> Result<(), StoreError> {
+    let body = serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    match tx.execute("INSERT INTO audit (pk, sk, body) VALUES (?1, ?2, ?3)", params![audit.partition(), audit.sort_key(), body]) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(StoreError::ConditionFailed),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+#[async_trait::async_trait]
+impl ItemStore for SqliteStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let conn = self.conn()?;
+        let row: Option<(i64, String)> = conn
+            .query_row("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .map_err(unavailable)?;
+        row.map(|(version, body)| row_to_item(key.pk.clone(), key.sk.clone(), version, &body)).transpose()
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(item) = self.get(key).await? {
+                found.push(item);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
+        let conn = self.conn()?;
+        // `>= prefix` and `< prefix + U+10FFFF` bound the prefix without LIKE's wildcards.
+        let upper = format!("{prefix}\u{10FFFF}");
+        let lower = after.filter(|a| *a >= prefix).unwrap_or(prefix);
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut statement = conn
+            .prepare_cached("SELECT sk, version, body FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND (?4 IS NULL OR sk > ?4) ORDER BY sk LIMIT ?5")
+            .map_err(unavailable)?;
+        let rows = statement
+            .query_map(params![pk, lower, upper, after, fetch], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)))
+            .map_err(unavailable)?;
+        let mut items = Vec::new();
+        for row in rows {
+            let (sk, version, body) = row.map_err(unavailable)?;
+            items.push(row_to_item(pk.to_owned(), sk, version, &body)?);
+        }
+        Ok(paginate(items, limit))
+    }
+
+    async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
+        check_size(&writes)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+        for write in &writes {
+            match write {
+                WriteOp::Put { item, condition } => {
+                    check(*condition, current_version(&tx, &item.key)?)?;
+                    let version = i64::try_from(item.version).map_err(|_| StoreError::Corrupt("version too large".into()))?;
+                    tx.execute(
+                        "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version, body = excluded.body",
+                        params![item.key.pk, item.key.sk, version, item.body.to_string()],
+                    )
+                    .map_err(unavailable)?;
+                }
+                WriteOp::Delete { key, condition } => {
+                    check(*condition, current_version(&tx, key)?)?;
+                    tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(unavailable)?;
+                }
+            }
+        }
+        insert_audit(&tx, audit)?;
+        // Dropping `tx` on any early return above rolls everything back.
+        tx.commit().map_err(unavailable)
+    }
+
+    async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(unavailable)?;
+        insert_audit(&tx, audit)?;
+        tx.commit().map_err(unavailable)
+    }
+
+    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut statement = conn
+            .prepare_cached("SELECT body FROM audit WHERE pk = ?1 AND (?2 IS NULL OR sk > ?2) ORDER BY sk LIMIT ?3")
+            .map_err(unavailable)?;
+        let rows = statement.query_map(params![format!("AUDIT#{day}"), after, fetch], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let mut records = Vec::new();
+        for row in rows {
+            let body = row.map_err(unavailable)?;
+            records.push(serde_json::from_str::<AuditRecord>(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        let has_more = records.len() > limit;
+        records.truncate(limit);
+        let next = if has_more { records.last().map(AuditRecord::sort_key) } else { None };
+        Ok(Page { items: records, next })
+    }
+}
+
+/// Cuts a `limit + 1` fetch down to `limit`, with a continuation when there was more.
+pub(crate) fn paginate(mut items: Vec<Item>, limit: usize) -> Page<Item> {
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let next = if has_more { items.last().map(|i| i.key.sk.clone()) } else { None };
+    Page { items, next }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_table_refuses_updates_and_deletes_at_the_storage_layer() {
+        let store = SqliteStore::in_memory().unwrap();
+        let conn = store.conn().unwrap();
+        conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('p', 's', '{}')", []).unwrap();
+        assert!(conn.execute("UPDATE audit SET body = '[]'", []).is_err());
+        assert!(conn.execute("DELETE FROM audit", []).is_err());
+    }
+}
