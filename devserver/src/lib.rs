@@ -1,0 +1,205 @@
+//! The local server: every API route on one loopback port through the same handler the
+//! Lambda functions run, over the embedded store, a data folder and a local token issuer.
+//!
+//! Besides the API it serves `/openapi.json` and the issuer's `/.well-known/jwks.json`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use shared::auth::jwks::{KeyCache, StaticJwks};
+use shared::blob::fs::FsBlobStore;
+use shared::config::AuthSettings;
+use shared::error::ApiError;
+use shared::handlers::unrouted;
+use shared::http::RequestMeta;
+use shared::http::cors::CorsPolicy;
+use shared::identity::local::LocalIssuer;
+use shared::state::StartupError;
+use shared::store::sqlite::SqliteStore;
+use shared::{AppState, Route};
+use tokio::sync::RwLock;
+
+/// The client id of the local "SPA" app client.
+pub const LOCAL_CLIENT_ID: &str = "local-spa";
+
+/// How to run the local server.
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    pub data_dir: PathBuf,
+    /// Loopback port; 0 picks a free one (tests).
+    pub port: u16,
+    pub cors_origins: Vec<String>,
+}
+
+/// A running local server.
+#[derive(Debug)]
+pub struct DevServer {
+    pub addr: SocketAddr,
+    pub issuer: Arc<LocalIssuer>,
+    pub state: Arc<AppState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DevServer {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The issuer URL for a port: tokens carry it as `iss`.
+pub fn issuer_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Loads (or creates) the local signing key for the server on `port`.
+pub fn local_issuer(config: &DevConfig, port: u16) -> Result<LocalIssuer, StartupError> {
+    Ok(LocalIssuer::load_or_create(&config.data_dir.join("keys"), issuer_url(port), LOCAL_CLIENT_ID.to_owned())?)
+}
+
+#[derive(Debug)]
+struct App {
+    state: Arc<AppState>,
+    jwks: String,
+    openapi: String,
+}
+
+/// Binds 127.0.0.1 and starts serving in the background.
+pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let addr = listener.local_addr()?;
+    let issuer = Arc::new(local_issuer(&config, addr.port())?);
+    let jwks = issuer.jwks();
+
+    let auth = AuthSettings {
+        issuer: issuer.issuer().to_owned(),
+        jwks_url: format!("{}/.well-known/jwks.json", issuer.issuer()),
+        client_ids: vec![LOCAL_CLIENT_ID.to_owned()],
+        leeway: Duration::from_secs(30),
+        jwks_min_refresh: Duration::from_secs(60),
+    };
+    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(RwLock::new(jwks.clone())))), auth.jwks_min_refresh);
+    let store = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
+    let blobs = Arc::new(FsBlobStore::new(config.data_dir.join("blobs")));
+    let state = Arc::new(AppState::new(auth, keys, store, blobs, CorsPolicy::new(config.cors_origins.clone()))?);
+
+    let app = Arc::new(App { state: Arc::clone(&state), jwks: serde_json::to_string(&jwks)?, openapi: shared::openapi::json() });
+    let router = axum::Router::new().fallback(serve).with_state(app);
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await {
+            tracing::error!(%error, "local server stopped");
+        }
+    });
+    Ok(DevServer { addr, issuer, state, task })
+}
+
+/// API Gateway rejects bodies over 10 MB; Lambda takes at most 6 MB. Stop a little above
+/// the handlers' own limit so they, not the server, name the problem.
+const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+
+async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: axum::extract::Request) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    match parts.uri.path() {
+        "/openapi.json" => return static_json(&app.openapi),
+        "/.well-known/jwks.json" => return static_json(&app.jwks),
+        _ => {}
+    }
+
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.request_id = Some(uuid::Uuid::new_v4().to_string());
+    context.identity.source_ip = Some(peer.ip().to_string());
+    context.identity.user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    context.http_method = parts.method.clone();
+    let query: HashMap<String, Vec<String>> = parts.uri.query().map(parse_query).unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return error_response(&app, &parts, context, ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }),
+    };
+    // Preflights are answered for any known path, whatever method they ask about.
+    let method = if parts.method == axum::http::Method::OPTIONS { None } else { Some(&parts.method) };
+    let resolved = match method {
+        Some(method) => Route::resolve(method, &path),
+        None => Route::ALL.iter().find_map(|r| Route::resolve(&r.method(), &path).ok()).ok_or(false),
+    };
+    let (route, params) = match resolved {
+        Ok(found) => found,
+        Err(path_known) => {
+            let error = if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound };
+            return error_response(&app, &parts, context, error);
+        }
+    };
+    context.resource_path = Some(route.path().to_owned());
+
+    let request = lambda_http::http::Request::from_parts(parts, to_lambda_body(bytes))
+        .with_path_parameters(params)
+        .with_query_string_parameters(query)
+        .with_request_context(RequestContext::ApiGatewayV1(context));
+    to_axum(shared::handle(&app.state, route, request).await)
+}
+
+fn error_response(app: &App, parts: &axum::http::request::Parts, context: ApiGatewayProxyRequestContext, error: ApiError) -> axum::response::Response {
+    let request = lambda_http::http::Request::from_parts(parts.clone(), Body::Empty).with_request_context(RequestContext::ApiGatewayV1(context));
+    to_axum(unrouted(&app.state, &RequestMeta::from_request(&request), &error))
+}
+
+fn static_json(body: &str) -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::from(body.to_owned()));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+    response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn parse_query(query: &str) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        map.entry(key.into_owned()).or_default().push(value.into_owned());
+    }
+    map
+}
+
+/// API Gateway passes text bodies as text and others base64-encoded; mirror that.
+fn to_lambda_body(bytes: Bytes) -> Body {
+    if bytes.is_empty() {
+        return Body::Empty;
+    }
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => Body::Text(text),
+        Err(error) => Body::Binary(error.into_bytes()),
+    }
+}
+
+fn to_axum(response: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    let mut response = axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
+    if response.status() == StatusCode::NO_CONTENT {
+        *response.body_mut() = axum::body::Body::empty();
+    }
+    response
+}

@@ -1,1 +1,131 @@
-fn main(){}
+//! `devserver`: run the API locally, or mint a token for it.
+//!
+//! ```text
+//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173]
+//! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use devserver::{DevConfig, local_issuer};
+use shared::auth::Role;
+
+const USAGE: &str = "usage:
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]...
+  devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data]";
+
+#[derive(Debug)]
+struct Args {
+    command: String,
+    config: DevConfig,
+    user: Option<String>,
+    role: Option<String>,
+    sub: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1).peekable();
+    let command = match args.peek().map(String::as_str) {
+        Some("serve" | "token") => args.next().unwrap_or_default(),
+        _ => "serve".to_owned(),
+    };
+    let mut parsed = Args {
+        command,
+        config: DevConfig { data_dir: PathBuf::from(".data"), port: 3000, cors_origins: vec!["http://localhost:5173".into()] },
+        user: None,
+        role: None,
+        sub: None,
+    };
+    let mut cors_given = false;
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("`{flag}` needs a value"));
+        match flag.as_str() {
+            "--port" => parsed.config.port = value()?.parse().map_err(|_| "`--port` must be a number".to_owned())?,
+            "--data-dir" => parsed.config.data_dir = PathBuf::from(value()?),
+            "--cors-origin" => {
+                if !cors_given {
+                    parsed.config.cors_origins.clear();
+                    cors_given = true;
+                }
+                parsed.config.cors_origins.push(value()?);
+            }
+            "--user" => parsed.user = Some(value()?),
+            "--role" => parsed.role = Some(value()?),
+            "--sub" => parsed.sub = Some(value()?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(parsed)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("{message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.command.as_str() {
+        "token" => mint(&args),
+        _ => serve(args.config),
+    }
+}
+
+fn mint(args: &Args) -> ExitCode {
+    let (Some(user), Some(role)) = (&args.user, &args.role) else {
+        eprintln!("`token` needs --user and --role\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let Some(role) = Role::parse(role) else {
+        eprintln!("`{role}` is not a role: use admin, analyst or viewer");
+        return ExitCode::from(2);
+    };
+    let subject = args.sub.clone().unwrap_or_else(|| format!("local-{user}"));
+    if shared::domain::ids::UserId::parse(&subject).is_err() {
+        eprintln!("`{subject}` is not a usable subject id: letters, digits, - and _ only");
+        return ExitCode::from(2);
+    }
+    let minted = local_issuer(&args.config, args.config.port).map_err(|e| e.to_string()).and_then(|issuer| issuer.mint_access_token(&subject, user, role).map_err(|e| e.to_string()));
+    match minted {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot mint a token: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: DevConfig) -> ExitCode {
+    shared::telemetry::init(false);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let data_dir = config.data_dir.display().to_string();
+        let server = match devserver::spawn(config).await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("cannot start the local server: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(url = %server.base_url(), data_dir, "local server ready; mint a token with `cargo run -p devserver -- token --user alice --role analyst`");
+        tokio::select! {
+            () = server.wait() => ExitCode::FAILURE,
+            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        }
+    })
+}

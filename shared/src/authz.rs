@@ -167,7 +167,12 @@ impl Authorizer {
         }
         Ok(Verdict {
             allowed: response.decision() == Decision::Allow,
-            policies: response.diagnostics().reason().map(ToString::to_string).collect(),
+            // Policies are named by their `@id` annotation; Cedar's own ids are positional.
+            policies: response
+                .diagnostics()
+                .reason()
+                .map(|id| self.policies.policy(id).and_then(|p| p.annotation("id")).map_or_else(|| id.to_string(), str::to_owned))
+                .collect(),
         })
     }
 

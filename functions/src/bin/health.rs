@@ -1,1 +1,4 @@
-fn main() {}
+//! Lambda for `health`: see `shared::handlers`.
+fn main() -> std::process::ExitCode {
+    shared::lambda::run(shared::Route::Health)
+}

@@ -167,3 +167,12 @@ fn resource_type(route: Route) -> &'static str {
 pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
     req.path_parameters().first(name).map(str::to_owned).ok_or(ApiError::NotFound)
 }
+
+/// The response for a request that matched no route (the local server's 404 and 405;
+/// API Gateway answers these itself in production).
+pub fn unrouted(state: &AppState, meta: &RequestMeta, error: &ApiError) -> Response<Body> {
+    let mut response = problem_response(error, &meta.request_id);
+    headers::apply(response.headers_mut());
+    state.cors.apply(meta.origin.as_deref(), response.headers_mut());
+    response
+}

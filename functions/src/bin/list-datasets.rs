@@ -1,0 +1,4 @@
+//! Lambda for `list-datasets`: see `shared::handlers`.
+fn main() -> std::process::ExitCode {
+    shared::lambda::run(shared::Route::ListDatasets)
+}
