@@ -64,6 +64,11 @@ impl TokenVerifier {
         if !well_formed {
             return Err(AuthError::Malformed);
         }
+        // Read `alg` ourselves first: the library rejects `none` and unknown names as
+        // generic parse errors, and the audit record should say what was attempted.
+        if header_alg(token)?.as_deref() != Some("RS256") {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             // `none`, `HS256` spelled oddly, or an algorithm the library doesn't know.
             ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => AuthError::AlgorithmNotAllowed,
@@ -121,6 +126,16 @@ impl TokenVerifier {
             issued_at: claims.iat,
         })
     }
+}
+
+/// The `alg` of a token's header, if the header is a JSON object.
+fn header_alg(token: &str) -> Result<Option<String>, AuthError> {
+    use base64::Engine;
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).map_err(|_| AuthError::Malformed)?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)?;
+    let object = header.as_object().ok_or(AuthError::Malformed)?;
+    Ok(object.get("alg").and_then(serde_json::Value::as_str).map(str::to_owned))
 }
 
 fn static_claim(name: &str) -> &'static str {

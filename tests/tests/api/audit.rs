@@ -1,0 +1,144 @@
+//! Audit records: present and complete for allowed, denied and failed requests, and no
+//! data served or changed when the record cannot be written (SR-17, SR-18).
+
+use std::sync::Arc;
+
+use lambda_http::{Body, RequestExt};
+use reqwest::Method;
+use shared::audit::{AuditDecision, AuditOutcome, AuditRecord};
+use shared::auth::Role;
+use shared::auth::jwks::{KeyCache, StaticJwks};
+use shared::blob::fs::FsBlobStore;
+use shared::http::cors::CorsPolicy;
+use shared::identity::local::LocalIssuer;
+use shared::store::sqlite::SqliteStore;
+use shared::store::{Item, ItemStore, Key, Page, StoreError, WriteOp};
+use shared::{AppState, Route};
+
+use crate::helpers::{sample_dataset, spawn_app};
+
+#[tokio::test]
+async fn allowed_denied_and_failed_requests_each_leave_a_complete_record() {
+    let app = spawn_app().await;
+    let owner = app.token("analyst-1", Role::Analyst);
+    let id = app.create_dataset("analyst-1", "d").await;
+
+    let allowed = app.call(Method::GET, &format!("/v1/datasets/{id}"), Some(&owner), None).await;
+    let record = app.audit_for(&allowed).await;
+    assert_eq!(record.actor.as_deref(), Some("analyst-1"));
+    assert_eq!(record.actor_role, Some(Role::Analyst));
+    assert_eq!(record.action, "get-dataset");
+    assert_eq!(record.resource_type, "dataset");
+    assert_eq!(record.resource_id.as_deref(), Some(id.as_str()));
+    assert_eq!(record.decision, AuditDecision::Allow);
+    assert_eq!(record.policies, ["analyst-own-datasets"]);
+    assert_eq!((record.outcome, record.status), (AuditOutcome::Success, 200));
+    assert_eq!(record.source_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(record.user_agent.as_deref(), Some("api-tests/1.0"));
+    assert_eq!(record.request_id, allowed.request_id());
+    assert!(time::OffsetDateTime::parse(&record.time, &time::format_description::well_known::Rfc3339).is_ok());
+
+    let viewer = app.token("viewer-1", Role::Viewer);
+    let denied = app.call(Method::GET, &format!("/v1/datasets/{id}"), Some(&viewer), None).await;
+    let record = app.audit_for(&denied).await;
+    assert_eq!((record.decision, record.outcome, record.status), (AuditDecision::Deny, AuditOutcome::Failure, 404));
+    assert_eq!(record.reason.as_deref(), Some("not-found"));
+
+    let failed = app.call(Method::PATCH, &format!("/v1/datasets/{id}"), Some(&owner), Some(serde_json::json!({"name": ""}))).await;
+    let record = app.audit_for(&failed).await;
+    assert_eq!((record.decision, record.outcome, record.status), (AuditDecision::Allow, AuditOutcome::Failure, 400));
+    assert_eq!(record.reason.as_deref(), Some("validation"));
+
+    let created = app.call(Method::POST, "/v1/datasets", Some(&owner), Some(sample_dataset("e"))).await;
+    let record = app.audit_for(&created).await;
+    assert_eq!((record.action.as_str(), record.status), ("create-dataset", 201));
+    assert_eq!(record.resource_id.as_deref(), created.body["id"].as_str());
+}
+
+#[tokio::test]
+async fn records_hold_no_pii_values_or_request_bodies() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let secret_name = "Quarterly revenue for jane.doe@example.com";
+    let mut body = sample_dataset(secret_name);
+    body["csv"] = serde_json::Value::String("email,amount\njane.doe@example.com,12\n".into());
+    app.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
+    for record in app.audit_records().await {
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(!text.contains("jane.doe") && !text.contains("Quarterly"), "{text}");
+    }
+}
+
+/// An item store whose audit table is down: reads and writes of items work, audit fails.
+#[derive(Debug)]
+struct AuditDown(SqliteStore);
+
+#[async_trait::async_trait]
+impl ItemStore for AuditDown {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.0.get_many(keys).await
+    }
+    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
+        self.0.query(pk, prefix, after, limit).await
+    }
+    async fn commit(&self, _writes: Vec<WriteOp>, _audit: &AuditRecord) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("audit table unreachable".into()))
+    }
+    async fn append_audit(&self, _audit: &AuditRecord) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("audit table unreachable".into()))
+    }
+    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        self.0.audit_records(day, after, limit).await
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
+    let auth = shared::config::AuthSettings {
+        issuer: issuer.issuer().into(),
+        jwks_url: "http://127.0.0.1:1/jwks".into(),
+        client_ids: vec!["local-spa".into()],
+        leeway: std::time::Duration::from_secs(30),
+        jwks_min_refresh: std::time::Duration::from_secs(60),
+    };
+    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(tokio::sync::RwLock::new(issuer.jwks())))), auth.jwks_min_refresh);
+    let store = Arc::new(AuditDown(SqliteStore::in_memory().unwrap()));
+    let blobs = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
+    let state = AppState::new(auth, keys, store.clone(), blobs, CorsPolicy::default()).unwrap();
+    let token = issuer.mint_access_token("analyst-1", "Alice Analyst", Role::Analyst).unwrap();
+
+    let me = lambda_http::http::Request::builder().uri("/v1/me").header("authorization", format!("Bearer {token}")).body(Body::Empty).unwrap();
+    let response = shared::handle(&state, Route::GetMe, me).await;
+    assert_eq!(response.status().as_u16(), 503);
+    let body = format!("{:?}", response.body());
+    assert!(!body.contains("Alice"), "profile served without an audit record: {body}");
+
+    let create = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/v1/datasets")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::Text(sample_dataset("d").to_string()))
+        .unwrap()
+        .with_path_parameters(std::collections::HashMap::<String, String>::new());
+    let response = shared::handle(&state, Route::CreateDataset, create).await;
+    assert_eq!(response.status().as_u16(), 503);
+    let page = store.query("ACCESS#analyst-1", "", None, 10).await.unwrap();
+    assert!(page.items.is_empty(), "the mutation went through without its audit record");
+    let leftovers: Vec<_> = walk(&dir.path().join("blobs"));
+    assert!(leftovers.is_empty(), "blob left behind: {leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}

@@ -1,0 +1,129 @@
+//! Bad input on every route gets a 4xx problem+json and an audit record, never a 500,
+//! and never a partial write (SR-34, SR-35).
+
+use reqwest::Method;
+use serde_json::json;
+use shared::audit::AuditOutcome;
+use shared::auth::Role;
+
+use crate::helpers::{TestApp, sample_dataset, spawn_app};
+
+async fn dataset_count(app: &TestApp) -> usize {
+    let admin = app.token("admin-count", Role::Admin);
+    app.call(Method::GET, "/v1/datasets?limit=100", Some(&admin), None).await.body["items"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn malformed_create_requests_are_refused_and_store_nothing() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let csv = "date,v\n2024-01-01,1\n";
+    let json_cases: Vec<(&str, serde_json::Value, u16, &str)> = vec![
+        ("owner set by the client", json!({"name": "x", "csv": csv, "owner": "admin"}), 400, "validation"),
+        ("id set by the client", json!({"name": "x", "csv": csv, "id": "0190a0b0-0000-7000-8000-000000000000"}), 400, "validation"),
+        ("created_at set by the client", json!({"name": "x", "csv": csv, "created_at": "2020-01-01"}), 400, "validation"),
+        ("name of the wrong type", json!({"name": 7, "csv": csv}), 400, "validation"),
+        ("csv missing", json!({"name": "x"}), 400, "validation"),
+        ("empty name", json!({"name": "  ", "csv": csv}), 400, "validation"),
+        ("name too long", json!({"name": "n".repeat(201), "csv": csv}), 400, "validation"),
+        ("control characters in the name", json!({"name": "a\u{0007}b", "csv": csv}), 400, "validation"),
+        ("ragged CSV", json!({"name": "x", "csv": "a,b\n1\n"}), 400, "validation"),
+        ("CSV with no rows", json!({"name": "x", "csv": "a,b\n"}), 400, "validation"),
+        ("empty CSV", json!({"name": "x", "csv": ""}), 400, "validation"),
+        ("an array instead of an object", json!([1, 2]), 400, "validation"),
+    ];
+    for (name, body, status, kind) in json_cases {
+        let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
+        assert_eq!(answer.assert_problem(status), kind, "{name}: {}", answer.text);
+        let record = app.audit_for(&answer).await;
+        assert_eq!(record.outcome, AuditOutcome::Failure, "{name}");
+        assert_eq!(record.reason.as_deref(), Some(kind), "{name}");
+    }
+
+    let raw_cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
+        ("truncated JSON", "application/json", br#"{"name": "x", "csv": "#.to_vec(), 400),
+        ("not JSON at all", "application/json", b"name=x".to_vec(), 400),
+        ("empty body", "application/json", Vec::new(), 400),
+        ("invalid UTF-8", "application/json", vec![b'{', 0xff, 0xfe, b'}'], 400),
+        ("form content type", "application/x-www-form-urlencoded", b"name=x&csv=a".to_vec(), 415),
+        ("text content type", "text/csv", csv.as_bytes().to_vec(), 415),
+        ("body over the limit", "application/json", vec![b' '; 6 * 1024 * 1024], 413),
+    ];
+    for (name, content_type, body, status) in raw_cases {
+        let answer = app.call_raw(Method::POST, "/v1/datasets", Some(&token), content_type, body).await;
+        answer.assert_problem(status);
+        assert_eq!(app.audit_for(&answer).await.status, status, "{name}");
+    }
+
+    assert_eq!(dataset_count(&app).await, 0);
+    assert!(app.blob_files().is_empty(), "a refused create left a blob behind: {:?}", app.blob_files());
+}
+
+#[tokio::test]
+async fn bad_ids_cursors_and_limits_are_client_errors() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let id = app.create_dataset("analyst-1", "d").await;
+    let cases: Vec<(Method, String, u16)> = vec![
+        (Method::GET, "/v1/datasets/not-a-uuid".into(), 404),
+        (Method::GET, "/v1/datasets/..%2F..%2Fetc%2Fpasswd".into(), 404),
+        (Method::GET, format!("/v1/datasets/{}", id.to_uppercase()), 404),
+        (Method::PATCH, "/v1/datasets/123".into(), 404),
+        (Method::DELETE, "/v1/datasets/%00".into(), 404),
+        (Method::PUT, format!("/v1/datasets/{id}/shares/bad%20user"), 400),
+        (Method::PUT, format!("/v1/datasets/{id}/shares/{}", "u".repeat(200)), 400),
+        (Method::PUT, format!("/v1/datasets/{id}/shares/analyst-1"), 400),
+        (Method::GET, "/v1/datasets?cursor=not-a-cursor".into(), 400),
+        (Method::GET, "/v1/datasets?cursor=REFUU0VUI3g".into(), 400),
+        (Method::GET, "/v1/datasets?limit=0".into(), 400),
+        (Method::GET, "/v1/datasets?limit=101".into(), 400),
+        (Method::GET, "/v1/datasets?limit=abc".into(), 400),
+        (Method::GET, "/v1/datasets?limit=1&limit=2".into(), 400),
+    ];
+    for (method, path, status) in cases {
+        let answer = app.call(method.clone(), &path, Some(&token), None).await;
+        answer.assert_problem(status);
+        assert_eq!(app.audit_for(&answer).await.status, status, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_updates_change_nothing() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let id = app.create_dataset("analyst-1", "original").await;
+    let path = format!("/v1/datasets/{id}");
+    let before = app.call(Method::GET, &path, Some(&token), None).await.body;
+    for body in [json!({}), json!({"name": ""}), json!({"owner": "analyst-2"}), json!({"name": "ok", "readers": ["x"]}), json!({"description": 5})] {
+        let answer = app.call(Method::PATCH, &path, Some(&token), Some(body.clone())).await;
+        answer.assert_problem(400);
+    }
+    let answer = app.call_raw(Method::PATCH, &path, Some(&token), "text/plain", b"{}".to_vec()).await;
+    answer.assert_problem(415);
+    assert_eq!(app.call(Method::GET, &path, Some(&token), None).await.body, before);
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_are_problems_too() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    app.call(Method::GET, "/v1/nothing-here", Some(&token), None).await.assert_problem(404);
+    app.call(Method::POST, "/v1/me", Some(&token), None).await.assert_problem(405);
+    app.call(Method::PUT, "/v1/datasets", Some(&token), Some(sample_dataset("x"))).await.assert_problem(405);
+}
+
+#[tokio::test]
+async fn a_concurrent_change_is_a_conflict_not_a_lost_update() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let id = app.create_dataset("analyst-1", "d").await;
+    let path = format!("/v1/datasets/{id}");
+    let renames = (0..8).map(|i| app.call(Method::PATCH, &path, Some(&token), Some(json!({"description": format!("edit {i}")}))));
+    // Polled together, so the edits really race.
+    let answers = futures::future::join_all(renames).await;
+    let ok = answers.iter().filter(|a| a.status.as_u16() == 200).count();
+    let conflicts = answers.iter().filter(|a| a.status.as_u16() == 409).count();
+    assert_eq!(ok + conflicts, 8, "only 200 or 409: {:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    let version = app.call(Method::GET, &path, Some(&token), None).await.body["version"].as_u64().unwrap();
+    assert_eq!(version, 1 + ok as u64, "every accepted edit, and only those, bumped the version");
+}

@@ -1,0 +1,194 @@
+//! The three hosts can't drift apart: the route table, `template.yaml`, the OpenAPI
+//! document and `events/` name exactly the same routes; and every event file, replayed
+//! through its handler as `sam local invoke` would, gets the answer it should.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_yaml_ng::Value as Yaml;
+use shared::audit::{AuditDecision, AuditDraft};
+use shared::auth::jwks::{JwkSet, KeyCache, StaticJwks};
+use shared::blob::fs::FsBlobStore;
+use shared::domain::dataset::{DatasetRecord, keys};
+use shared::domain::ids::DatasetId;
+use shared::http::RequestMeta;
+use shared::http::cors::CorsPolicy;
+use shared::store::sqlite::SqliteStore;
+use shared::store::{Condition, Item, WriteOp};
+use shared::{AppState, Route};
+
+fn repo_file(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+/// (method, path, binary) triples.
+type RouteSet = BTreeSet<(String, String, String)>;
+
+fn route_table() -> RouteSet {
+    Route::ALL.iter().map(|r| (r.method().as_str().to_lowercase(), r.path().to_owned(), r.function_name().to_owned())).collect()
+}
+
+fn template_routes() -> RouteSet {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let mut routes = RouteSet::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("every function names its binary").to_owned();
+        assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"));
+        let events = resource["Properties"]["Events"].as_mapping().expect("every function has an API event");
+        for (_, event) in events {
+            assert_eq!(event["Type"].as_str(), Some("Api"));
+            let properties = &event["Properties"];
+            routes.insert((properties["Method"].as_str().unwrap().to_lowercase(), properties["Path"].as_str().unwrap().to_owned(), binary.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_template_deploys_exactly_the_routes_the_code_serves() {
+    assert_eq!(template_routes(), route_table());
+}
+
+#[test]
+fn only_health_skips_the_authorizer_in_the_template() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let mut public = Vec::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if event["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE") {
+                public.push(event["Properties"]["Path"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let expected: Vec<String> = Route::ALL.iter().filter(|r| r.is_public()).map(|r| r.path().to_owned()).collect();
+    assert_eq!(public, expected);
+    let authorizer = &template["Resources"]["ForecastApi"]["Properties"]["Auth"];
+    assert_eq!(authorizer["DefaultAuthorizer"].as_str(), Some("CognitoAuthorizer"));
+    assert!(authorizer["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"].as_sequence().is_some_and(|s| !s.is_empty()), "scopes make the authorizer refuse ID tokens");
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_routes_the_code_serves() {
+    let document = serde_json::to_value(shared::openapi::document()).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let served: BTreeSet<_> = route_table().into_iter().map(|(m, p, _)| (m, p)).collect();
+    assert_eq!(documented, served);
+}
+
+#[test]
+fn every_route_has_an_event_file_for_sam_local_invoke() {
+    let mut names: Vec<String> = std::fs::read_dir(repo_file("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = Route::ALL.iter().map(|r| r.function_name().to_owned()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+const EVENT_OWNER: &str = "d3f1c2a9-0b7d-4c55-9a61-2b7f7f0c9a11";
+const EVENT_DATASET: &str = "01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c";
+
+async fn event_state(dir: &std::path::Path) -> AppState {
+    let auth = shared::config::AuthSettings {
+        issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE".into(),
+        jwks_url: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE/.well-known/jwks.json".into(),
+        client_ids: vec!["example-spa-client".into()],
+        leeway: std::time::Duration::from_secs(30),
+        jwks_min_refresh: std::time::Duration::from_secs(60),
+    };
+    // The events carry the authorizer's claims, so no key is ever needed.
+    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(tokio::sync::RwLock::new(JwkSet { keys: vec![] })))), auth.jwks_min_refresh);
+    let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite3")).unwrap());
+    let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
+    AppState::new(auth, keys, store, blobs, CorsPolicy::new(vec!["https://app.example.com".into()])).unwrap()
+}
+
+/// The dataset the event files refer to, owned by the events' caller.
+async fn seed_event_dataset(state: &AppState) {
+    let id = DatasetId::parse(EVENT_DATASET).unwrap();
+    let record = DatasetRecord {
+        id: EVENT_DATASET.into(),
+        name: "Daily sales".into(),
+        description: String::new(),
+        owner: EVENT_OWNER.into(),
+        readers: vec![],
+        created_at: "2025-11-24T16:00:00.000Z".into(),
+        updated_at: "2025-11-24T16:00:00.000Z".into(),
+        deleted_at: None,
+        size_bytes: 10,
+        row_count: 1,
+        columns: vec![],
+        preview: vec![],
+    };
+    let writes = vec![
+        WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() }, condition: Condition::Absent },
+        WriteOp::Put { item: Item { key: keys::access_entry(EVENT_OWNER, &id), version: 1, body: serde_json::json!({}) }, condition: Condition::Absent },
+    ];
+    let audit = AuditDraft::new("seed", "dataset").finish(&RequestMeta { request_id: "seed".into(), ..Default::default() }, 201);
+    state.store.commit(writes, &audit).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_event_file_replays_through_its_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = event_state(dir.path()).await;
+    seed_event_dataset(&state).await;
+
+    // In the order a user would go: the delete comes last.
+    let expectations = [
+        (Route::Health, 200),
+        (Route::GetMe, 200),
+        (Route::CreateDataset, 201),
+        (Route::ListDatasets, 200),
+        (Route::GetDataset, 200),
+        (Route::UpdateDataset, 200),
+        (Route::ShareDataset, 204),
+        (Route::UnshareDataset, 204),
+        (Route::DeleteDataset, 204),
+    ];
+    for (route, status) in expectations {
+        let text = std::fs::read_to_string(repo_file(&format!("events/{}.json", route.function_name()))).unwrap();
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(event["httpMethod"].as_str(), Some(route.method().as_str()), "{route:?}");
+        assert_eq!(event["resource"].as_str(), Some(route.path()), "{route:?}");
+
+        let request = lambda_http::request::from_str(&text).unwrap();
+        let response = shared::handle(&state, route, request).await;
+        assert_eq!(response.status().as_u16(), status, "{route:?}: {:?}", response.body());
+        assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com", "{route:?}");
+
+        if route.is_public() {
+            continue;
+        }
+        let request_id = event["requestContext"]["requestId"].as_str().unwrap();
+        let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
+        let records = state.store.audit_records(day, None, 100).await.unwrap().items;
+        let record = records.iter().find(|r| r.request_id == request_id).unwrap_or_else(|| panic!("{route:?}: no audit record"));
+        assert_eq!(record.actor.as_deref(), Some(EVENT_OWNER));
+        assert_eq!(record.source_ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(record.decision, AuditDecision::Allow);
+    }
+}
+
+#[tokio::test]
+async fn an_event_whose_claims_name_another_client_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = event_state(dir.path()).await;
+    let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo_file("events/get-me.json")).unwrap()).unwrap();
+    event["requestContext"]["authorizer"]["claims"]["client_id"] = "another-app".into();
+    let response = shared::handle(&state, Route::GetMe, lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+    assert_eq!(response.status().as_u16(), 401);
+}

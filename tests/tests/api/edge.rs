@@ -1,0 +1,68 @@
+//! Security headers, CORS and the OpenAPI document, as a browser would meet them.
+
+use reqwest::Method;
+use shared::auth::Role;
+use shared::http::headers::SECURITY_HEADERS;
+
+use crate::helpers::{APP_ORIGIN, sample_dataset, spawn_app};
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_errors_included() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let answers = vec![
+        app.call(Method::GET, "/health", None, None).await,
+        app.call(Method::GET, "/v1/me", Some(&token), None).await,
+        app.call(Method::POST, "/v1/datasets", Some(&token), Some(sample_dataset("x"))).await,
+        app.call(Method::GET, "/v1/me", None, None).await,
+        app.call(Method::GET, "/v1/datasets/nope", Some(&token), None).await,
+        app.call(Method::GET, "/v1/unknown", Some(&token), None).await,
+        app.call(Method::DELETE, "/v1/me", Some(&token), None).await,
+        app.call_raw(Method::POST, "/v1/datasets", Some(&token), "text/plain", b"x".to_vec()).await,
+    ];
+    for answer in answers {
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(answer.headers.get(name).and_then(|v| v.to_str().ok()), Some(value), "{name} on {} {}", answer.status, answer.text);
+        }
+        assert!(!answer.request_id().is_empty());
+        assert!(answer.content_type().starts_with("application/"), "JSON is never sent as anything else");
+    }
+}
+
+#[tokio::test]
+async fn cors_answers_only_configured_origins() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let call = |origin: &'static str| {
+        app.client.get(format!("{}/v1/me", app.base)).bearer_auth(&token).header("origin", origin).send()
+    };
+    let allowed = call(APP_ORIGIN).await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], APP_ORIGIN);
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+    let other = call("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, format!("{}/v1/datasets", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let ok = preflight(APP_ORIGIN).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 204, "a preflight carries no token and must not be blocked");
+    assert!(ok.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert_eq!(preflight("https://evil.example").await.unwrap().status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_as_3_1() {
+    let app = spawn_app().await;
+    let answer = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(answer.status.as_u16(), 200);
+    assert!(answer.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(answer.body["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(answer.body["paths"]["/health"]["get"]["security"], serde_json::json!([{}]), "/health is public");
+}

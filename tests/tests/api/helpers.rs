@@ -1,0 +1,151 @@
+//! `spawn_app()`: the whole local server on an ephemeral loopback port with a temporary
+//! data folder, plus a client and token helpers.
+
+use std::sync::Arc;
+
+use devserver::{DevConfig, DevServer};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use shared::audit::AuditRecord;
+use shared::auth::Role;
+
+pub const APP_ORIGIN: &str = "https://app.example";
+
+pub struct TestApp {
+    pub server: DevServer,
+    pub client: reqwest::Client,
+    pub base: String,
+    // Dropped last: the server's files live here.
+    pub dir: tempfile::TempDir,
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn request_id(&self) -> String {
+        self.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// Asserts a problem+json error with this status and returns its `type` slug.
+    pub fn assert_problem(&self, status: u16) -> String {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(self.content_type(), "application/problem+json", "{}", self.text);
+        assert_eq!(self.body["status"], status);
+        let kind = self.body["type"].as_str().unwrap_or_default();
+        kind.rsplit('/').next().unwrap_or_default().to_owned()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let server = devserver::spawn(DevConfig { data_dir: dir.path().to_path_buf(), port: 0, cors_origins: vec![APP_ORIGIN.into()] }).await.unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let base = server.base_url();
+    TestApp { server, client, base, dir }
+}
+
+impl TestApp {
+    /// An access token for `subject` in `role`, from the local issuer.
+    pub fn token(&self, subject: &str, role: Role) -> String {
+        self.server.issuer.mint_access_token(subject, subject, role).unwrap()
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("user-agent", "api-tests/1.0");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// Sends a raw body with a chosen content type.
+    pub async fn call_raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// Creates a dataset as `owner` (an analyst token) and returns its id.
+    pub async fn create_dataset(&self, owner: &str, name: &str) -> String {
+        let token = self.token(owner, Role::Analyst);
+        let answer = self.call(Method::POST, "/v1/datasets", Some(&token), Some(sample_dataset(name))).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Shares a dataset with `reader` as its owner.
+    pub async fn share(&self, owner: &str, dataset: &str, reader: &str) {
+        let token = self.token(owner, Role::Analyst);
+        let answer = self.call(Method::PUT, &format!("/v1/datasets/{dataset}/shares/{reader}"), Some(&token), None).await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    }
+
+    /// Today's audit records (UTC), oldest first.
+    pub async fn audit_records(&self) -> Vec<AuditRecord> {
+        let store = Arc::clone(&self.server.state.store);
+        let mut records = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
+            let page = store.audit_records(day, after.as_deref(), 100).await.unwrap();
+            records.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return records,
+            }
+        }
+    }
+
+    /// The one audit record of the request that produced `answer`.
+    pub async fn audit_for(&self, answer: &Answer) -> AuditRecord {
+        let request_id = answer.request_id();
+        let matching: Vec<_> = self.audit_records().await.into_iter().filter(|r| r.request_id == request_id).collect();
+        assert_eq!(matching.len(), 1, "expected exactly one audit record for request {request_id}: {matching:?}");
+        matching.into_iter().next().unwrap()
+    }
+
+    /// Every file under the blob folder.
+    pub fn blob_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() { walk(&path, out) } else { out.push(path) }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.dir.path().join("blobs"), &mut files);
+        files
+    }
+}
+
+async fn read(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer { status, headers, body, text }
+}
+
+pub fn sample_dataset(name: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "description": "daily sales",
+        "csv": "date,sales,region\n2024-01-01,10,north\n2024-01-02,12.5,south\n2024-01-03,,north\n",
+    })
+}

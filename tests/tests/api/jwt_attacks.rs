@@ -1,0 +1,162 @@
+//! The JWT attack catalogue (SR-05): every forged, stale, misdirected or malformed token
+//! is refused with 401, and the audit record names why.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::audit::AuditDecision;
+use shared::auth::Role;
+use shared::identity::local::LocalIssuer;
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn valid_claims(app: &TestApp) -> Value {
+    json!({
+        "sub": "attacker",
+        "iss": app.server.issuer.issuer(),
+        "client_id": app.server.issuer.client_id(),
+        "token_use": "access",
+        "username": "attacker",
+        "cognito:groups": ["admin"],
+        "iat": now(),
+        "exp": now() + 600,
+    })
+}
+
+fn header(app: &TestApp) -> Value {
+    json!({"alg": "RS256", "typ": "JWT", "kid": app.server.issuer.kid()})
+}
+
+fn with(mut base: Value, changes: Value) -> Value {
+    for (key, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            base.as_object_mut().unwrap().remove(key);
+        } else {
+            base[key] = value.clone();
+        }
+    }
+    base
+}
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// A token whose signature is an HMAC keyed with the issuer's public key: the classic
+/// RS256 → HS256 confusion.
+fn hs256_with_public_key(app: &TestApp) -> String {
+    let jwks = serde_json::to_vec(&app.server.issuer.jwks()).unwrap();
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": app.server.issuer.kid()});
+    let input = format!("{}.{}", b64(&header), b64(&valid_claims(app)));
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &jwks);
+    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+#[tokio::test]
+async fn forged_stale_and_misdirected_tokens_are_all_refused() {
+    let app = spawn_app().await;
+    let issuer = &app.server.issuer;
+    let sign = |header: Value, claims: Value| issuer.sign_jwt(&header, &claims).unwrap();
+    let valid = sign(header(&app), valid_claims(&app));
+    let (valid_head, rest) = valid.split_once('.').unwrap();
+    let (_, valid_signature) = rest.split_once('.').unwrap();
+    let stranger = LocalIssuer::ephemeral(issuer.issuer().to_owned(), issuer.client_id().to_owned()).unwrap();
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("alg none", format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&valid_claims(&app))), "algorithm-not-allowed"),
+        ("alg none, signature kept", format!("{}.{}.{}", b64(&json!({"alg": "none", "kid": issuer.kid()})), b64(&valid_claims(&app)), valid_signature), "algorithm-not-allowed"),
+        ("HS256 keyed with the public key", hs256_with_public_key(&app), "algorithm-not-allowed"),
+        ("RS512 (not on the list)", sign(with(header(&app), json!({"alg": "RS512"})), valid_claims(&app)), "algorithm-not-allowed"),
+        ("signature stripped", format!("{}.{}.", valid_head, b64(&valid_claims(&app))), "bad-signature"),
+        ("claims tampered", format!("{}.{}.{}", valid_head, b64(&with(valid_claims(&app), json!({"sub": "someone-else"}))), valid_signature), "bad-signature"),
+        ("signed by another key under our kid", stranger.sign_jwt(&header(&app), &valid_claims(&app)).unwrap(), "bad-signature"),
+        ("unknown kid", stranger.mint_access_token("attacker", "attacker", Role::Admin).unwrap(), "unknown-key"),
+        ("no kid", sign(json!({"alg": "RS256", "typ": "JWT"}), valid_claims(&app)), "missing-claim"),
+        ("expired", sign(header(&app), with(valid_claims(&app), json!({"exp": now() - 3600, "iat": now() - 7200}))), "expired"),
+        ("not yet valid", sign(header(&app), with(valid_claims(&app), json!({"nbf": now() + 3600}))), "not-yet-valid"),
+        ("issued in the future", sign(header(&app), with(valid_claims(&app), json!({"iat": now() + 3600}))), "issued-in-future"),
+        ("no exp", sign(header(&app), with(valid_claims(&app), json!({"exp": null}))), "missing-claim"),
+        ("wrong issuer", sign(header(&app), with(valid_claims(&app), json!({"iss": "https://evil.example"}))), "wrong-issuer"),
+        ("wrong client", sign(header(&app), with(valid_claims(&app), json!({"client_id": "someone-elses-app"}))), "wrong-client"),
+        ("ID token as access token", sign(header(&app), with(valid_claims(&app), json!({"token_use": "id", "aud": issuer.client_id(), "client_id": null}))), "not-access-token"),
+        ("jku header", sign(with(header(&app), json!({"jku": "https://evil.example/jwks.json"})), valid_claims(&app)), "forbidden-header"),
+        ("x5u header", sign(with(header(&app), json!({"x5u": "https://evil.example/cert.pem"})), valid_claims(&app)), "forbidden-header"),
+        ("embedded jwk", sign(with(header(&app), json!({"jwk": stranger.jwks().keys[0]})), valid_claims(&app)), "forbidden-header"),
+        ("x5c header", sign(with(header(&app), json!({"x5c": ["MIIB"]})), valid_claims(&app)), "forbidden-header"),
+        ("crit header", sign(with(header(&app), json!({"crit": ["exp"]})), valid_claims(&app)), "forbidden-header"),
+        ("two segments", format!("{}.{}", valid_head, b64(&valid_claims(&app))), "malformed"),
+        ("four segments", format!("{valid}.x"), "malformed"),
+        ("not base64", "a$b.c%d.e^f".to_owned(), "malformed"),
+        ("header not JSON", format!("{}.{}.{}", URL_SAFE_NO_PAD.encode("not json"), b64(&valid_claims(&app)), valid_signature), "malformed"),
+        ("claims not JSON", sign(header(&app), json!("just a string")), "malformed"),
+        ("oversized", sign(header(&app), with(valid_claims(&app), json!({"padding": "x".repeat(10_000)}))), "oversized"),
+    ];
+
+    for (name, token, reason) in cases {
+        let answer = app.call(Method::GET, "/v1/me", Some(&token), None).await;
+        answer.assert_problem(401);
+        assert_eq!(answer.headers["www-authenticate"], "Bearer", "{name}");
+        let record = app.audit_for(&answer).await;
+        assert_eq!(record.reason.as_deref(), Some(reason), "{name}");
+        assert_eq!(record.decision, AuditDecision::NotEvaluated, "{name}");
+        assert_eq!(record.actor, None, "{name}");
+    }
+
+    // The control: the same claims, properly signed, are accepted.
+    let answer = app.call(Method::GET, "/v1/me", Some(&valid), None).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn authorization_headers_that_are_not_bearer_tokens_are_refused() {
+    let app = spawn_app().await;
+    let token = app.token("u", Role::Admin);
+    for value in ["", "Bearer", "Bearer ", &format!("Basic {token}"), &format!("Token {token}"), "Bearer a b c"] {
+        let answer = app
+            .client
+            .get(format!("{}/v1/me", app.base))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 401, "{value:?}");
+    }
+    let lower = app.client.get(format!("{}/v1/me", app.base)).header("authorization", format!("bearer {token}")).send().await.unwrap();
+    assert_eq!(lower.status().as_u16(), 200, "the scheme is case-insensitive (RFC 7235)");
+}
+
+#[tokio::test]
+async fn audit_records_never_contain_the_token() {
+    let app = spawn_app().await;
+    let token = app.token("u-1", Role::Analyst);
+    app.call(Method::GET, "/v1/me", Some(&token), None).await;
+    app.call(Method::GET, "/v1/me", Some(&format!("{token}x")), None).await;
+    let signature = token.rsplit('.').next().unwrap();
+    for record in app.audit_records().await {
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(!text.contains(signature) && !text.contains(&token[..40]), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_verifier_fetches_the_issuers_key_set_over_http() {
+    let app = spawn_app().await;
+    let settings = shared::config::AuthSettings {
+        issuer: app.server.issuer.issuer().to_owned(),
+        jwks_url: format!("{}/.well-known/jwks.json", app.base),
+        client_ids: vec![app.server.issuer.client_id().to_owned()],
+        leeway: std::time::Duration::from_secs(30),
+        jwks_min_refresh: std::time::Duration::from_secs(60),
+    };
+    let keys = shared::auth::jwks::KeyCache::new(Box::new(shared::auth::jwks::HttpJwks::new(settings.jwks_url.clone()).unwrap()), settings.jwks_min_refresh);
+    let verifier = shared::auth::TokenVerifier::new(settings, keys);
+    let principal = verifier.verify(&app.token("u-7", Role::Viewer)).await.unwrap();
+    assert_eq!(principal.subject, "u-7");
+    assert_eq!(principal.role, Role::Viewer);
+}
