@@ -116,7 +116,11 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
 /// the handlers' own limit so they, not the server, name the problem.
 const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
 
-async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: axum::extract::Request) -> axum::response::Response {
+async fn serve(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     match parts.uri.path() {
         "/openapi.json" => return static_json(&app.openapi),
@@ -158,8 +162,14 @@ async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
     to_axum(shared::handle(&app.state, route, request).await)
 }
 
-fn error_response(app: &App, parts: &axum::http::request::Parts, context: ApiGatewayProxyRequestContext, error: ApiError) -> axum::response::Response {
-    let request = lambda_http::http::Request::from_parts(parts.clone(), Body::Empty).with_request_context(RequestContext::ApiGatewayV1(context));
+fn error_response(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    context: ApiGatewayProxyRequestContext,
+    error: ApiError,
+) -> axum::response::Response {
+    let request =
+        lambda_http::http::Request::from_parts(parts.clone(), Body::Empty).with_request_context(RequestContext::ApiGatewayV1(context));
     to_axum(unrouted(&app.state, &RequestMeta::from_request(&request), &error))
 }
 

@@ -91,7 +91,9 @@ fn mint(args: &Args) -> ExitCode {
         eprintln!("`{subject}` is not a usable subject id: letters, digits, - and _ only");
         return ExitCode::from(2);
     }
-    let minted = local_issuer(&args.config, args.config.port).map_err(|e| e.to_string()).and_then(|issuer| issuer.mint_access_token(&subject, user, role).map_err(|e| e.to_string()));
+    let minted = local_issuer(&args.config, args.config.port)
+        .map_err(|e| e.to_string())
+        .and_then(|issuer| issuer.mint_access_token(&subject, user, role).map_err(|e| e.to_string()));
     match minted {
         Ok(token) => {
             println!("{token}");

@@ -95,7 +95,15 @@ pub struct AuditDraft {
 
 impl AuditDraft {
     pub fn new(action: &'static str, resource_type: &'static str) -> Self {
-        Self { action, resource_type, resource_id: None, actor: None, decision: AuditDecision::NotEvaluated, policies: Vec::new(), reason: None }
+        Self {
+            action,
+            resource_type,
+            resource_id: None,
+            actor: None,
+            decision: AuditDecision::NotEvaluated,
+            policies: Vec::new(),
+            reason: None,
+        }
     }
 
     pub fn set_actor(&mut self, principal: &Principal) {

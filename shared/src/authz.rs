@@ -60,7 +60,11 @@ pub enum Resource<'a> {
     User(&'a str),
     /// A collection such as `datasets`.
     Collection(&'static str),
-    Dataset { id: &'a str, owner: &'a str, readers: &'a [String] },
+    Dataset {
+        id: &'a str,
+        owner: &'a str,
+        readers: &'a [String],
+    },
 }
 
 /// The outcome of a decision, with the policies that produced it (for the audit record).
@@ -143,7 +147,9 @@ impl Authorizer {
                     ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.uid(&self.types.user, owner))),
                     (
                         "readers".to_owned(),
-                        RestrictedExpression::new_set(readers.iter().map(|r| RestrictedExpression::new_entity_uid(self.uid(&self.types.user, r)))),
+                        RestrictedExpression::new_set(
+                            readers.iter().map(|r| RestrictedExpression::new_entity_uid(self.uid(&self.types.user, r))),
+                        ),
                     ),
                 ]);
                 let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| request_error(&e))?;
@@ -157,7 +163,8 @@ impl Authorizer {
         let entities = Entities::from_entities(entities, Some(&self.schema)).map_err(|e| request_error(&e))?;
 
         let action_uid = self.uid(&self.types.action, action.cedar_id());
-        let request = Request::new(user_uid, action_uid, resource_uid, Context::empty(), Some(&self.schema)).map_err(|e| request_error(&e))?;
+        let request =
+            Request::new(user_uid, action_uid, resource_uid, Context::empty(), Some(&self.schema)).map_err(|e| request_error(&e))?;
         let response = self.cedar.is_authorized(&request, &self.policies, &entities);
         let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
         if !errors.is_empty() {

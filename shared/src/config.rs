@@ -92,7 +92,8 @@ impl Settings {
         if !issuer.starts_with("https://") && !issuer.starts_with("http://127.0.0.1") && !issuer.starts_with("http://localhost") {
             return Err(ConfigError::Invalid { name: "AUTH_ISSUER", reason: "must be an https URL (plain http only on loopback)".into() });
         }
-        let jwks_url = get("AUTH_JWKS_URL").map_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')), str::to_owned);
+        let jwks_url =
+            get("AUTH_JWKS_URL").map_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')), str::to_owned);
         let client_ids = split_list(&require("AUTH_CLIENT_IDS")?);
         if client_ids.is_empty() {
             return Err(ConfigError::Invalid { name: "AUTH_CLIENT_IDS", reason: "names no client".into() });
@@ -102,7 +103,9 @@ impl Settings {
 
         let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS").map(split_list).unwrap_or_default();
         for origin in &cors_allowed_origins {
-            if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://localhost") || origin.starts_with("http://127.0.0.1")) {
+            if origin == "*"
+                || !(origin.starts_with("https://") || origin.starts_with("http://localhost") || origin.starts_with("http://127.0.0.1"))
+            {
                 return Err(ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", reason: format!("`{origin}` is not an https origin") });
             }
         }

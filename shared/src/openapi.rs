@@ -21,7 +21,8 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
-        scheme.description = Some("Cognito access token (RS256), from the Hosted UI with PKCE or the local server's `token` command".into());
+        scheme.description =
+            Some("Cognito access token (RS256), from the Hosted UI with PKCE or the local server's `token` command".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
 }

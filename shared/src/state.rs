@@ -69,10 +69,9 @@ impl AppState {
                     Arc::new(S3BlobStore::new(s3, aws.bucket_name.clone(), aws.bucket_kms_key_id.clone())),
                 )
             }
-            Backend::Embedded { data_dir } => (
-                Arc::new(SqliteStore::open(&data_dir.join("store.sqlite3"))?),
-                Arc::new(FsBlobStore::new(data_dir.join("blobs"))),
-            ),
+            Backend::Embedded { data_dir } => {
+                (Arc::new(SqliteStore::open(&data_dir.join("store.sqlite3"))?), Arc::new(FsBlobStore::new(data_dir.join("blobs"))))
+            }
         };
         let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
         Self::new(settings.auth.clone(), keys, store, blobs, CorsPolicy::new(settings.cors_allowed_origins.clone()))

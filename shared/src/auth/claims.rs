@@ -40,10 +40,10 @@ pub fn parse_groups(value: &Value) -> Vec<String> {
         Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         Value::String(text) => {
             let text = text.trim();
-            if text.starts_with('[') {
-                if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
-                    return parse_groups(&Value::Array(items));
-                }
+            if text.starts_with('[')
+                && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text)
+            {
+                return parse_groups(&Value::Array(items));
             }
             text.trim_start_matches('[')
                 .trim_end_matches(']')
@@ -74,7 +74,8 @@ mod tests {
     }
 
     fn claims(extra: Value) -> Map<String, Value> {
-        let mut base = json!({"iss": "https://issuer.example", "token_use": "access", "client_id": "spa", "sub": "u-1", "username": "alice"});
+        let mut base =
+            json!({"iss": "https://issuer.example", "token_use": "access", "client_id": "spa", "sub": "u-1", "username": "alice"});
         if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
             base.extend(extra.clone());
         }
@@ -84,7 +85,13 @@ mod tests {
     #[test]
     fn groups_are_parsed_in_every_delivered_form() {
         let expected = vec!["admin".to_owned(), "analyst".to_owned()];
-        for form in [json!(["admin", "analyst"]), json!("[admin analyst]"), json!("admin,analyst"), json!("[\"admin\",\"analyst\"]"), json!("admin, analyst")] {
+        for form in [
+            json!(["admin", "analyst"]),
+            json!("[admin analyst]"),
+            json!("admin,analyst"),
+            json!("[\"admin\",\"analyst\"]"),
+            json!("admin, analyst"),
+        ] {
             assert_eq!(parse_groups(&form), expected, "{form}");
         }
         assert_eq!(parse_groups(&json!("viewer")), ["viewer"]);
@@ -93,7 +100,8 @@ mod tests {
 
     #[test]
     fn a_principal_is_built_from_valid_claims() {
-        let principal = principal_from_authorizer(&claims(json!({"cognito:groups": "[analyst]", "iat": "1700000000"})), &settings()).unwrap();
+        let principal =
+            principal_from_authorizer(&claims(json!({"cognito:groups": "[analyst]", "iat": "1700000000"})), &settings()).unwrap();
         assert_eq!(principal.subject, "u-1");
         assert_eq!(principal.role, Role::Analyst);
         assert_eq!(principal.issued_at, Some(1_700_000_000));

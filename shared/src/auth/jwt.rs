@@ -59,8 +59,8 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Oversized);
         }
-        let well_formed = token.split('.').count() == 3
-            && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        let well_formed =
+            token.split('.').count() == 3 && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !well_formed {
             return Err(AuthError::Malformed);
         }

@@ -7,8 +7,8 @@ pub mod jwks;
 pub mod jwt;
 
 use lambda_http::Request;
-use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
 use serde::Serialize;
 
 use crate::config::AuthSettings;

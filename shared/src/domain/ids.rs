@@ -45,7 +45,11 @@ pub struct UserId(String);
 impl UserId {
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let valid = !text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-        if valid { Ok(Self(text.to_owned())) } else { Err(ApiError::validation("userId", format!("`{}` is not a user id", truncate(text, 40)))) }
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ApiError::validation("userId", format!("`{}` is not a user id", truncate(text, 40))))
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -137,8 +137,14 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 
     let writes = vec![
         WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: to_body(&record)? }, condition: Condition::Absent },
-        WriteOp::Put { item: Item { key: keys::catalogue_entry(&id), version: 1, body: Value::Object(Default::default()) }, condition: Condition::Absent },
-        WriteOp::Put { item: Item { key: keys::access_entry(&principal.subject, &id), version: 1, body: serde_json::json!({"relation": "owner"}) }, condition: Condition::Absent },
+        WriteOp::Put {
+            item: Item { key: keys::catalogue_entry(&id), version: 1, body: Value::Object(Default::default()) },
+            condition: Condition::Absent,
+        },
+        WriteOp::Put {
+            item: Item { key: keys::access_entry(&principal.subject, &id), version: 1, body: serde_json::json!({"relation": "owner"}) },
+            condition: Condition::Absent,
+        },
     ];
     if let Err(error) = ctx.commit(writes, 201).await {
         if let Err(cleanup) = ctx.state.blobs.delete(&blob_key).await {
@@ -178,7 +184,8 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         .filter_map(|id| DatasetId::parse(id).ok())
         .collect();
     let record_keys: Vec<Key> = ids.iter().map(keys::record).collect();
-    let mut found: HashMap<String, Item> = ctx.state.store.get_many(&record_keys).await.map_err(store_error)?.into_iter().map(|i| (i.key.pk.clone(), i)).collect();
+    let mut found: HashMap<String, Item> =
+        ctx.state.store.get_many(&record_keys).await.map_err(store_error)?.into_iter().map(|i| (i.key.pk.clone(), i)).collect();
 
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
@@ -263,7 +270,9 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         WriteOp::Delete { key: keys::catalogue_entry(&dataset.id), condition: Condition::Always },
         WriteOp::Delete { key: keys::access_entry(&record.owner, &dataset.id), condition: Condition::Always },
     ];
-    writes.extend(record.readers.iter().map(|reader| WriteOp::Delete { key: keys::access_entry(reader, &dataset.id), condition: Condition::Always }));
+    writes.extend(
+        record.readers.iter().map(|reader| WriteOp::Delete { key: keys::access_entry(reader, &dataset.id), condition: Condition::Always }),
+    );
     ctx.commit(writes, 204).await?;
     Ok(Reply::no_content())
 }

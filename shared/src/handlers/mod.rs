@@ -19,7 +19,7 @@ use crate::auth::{self, AuthError, Principal};
 use crate::authz::{Action, Resource};
 use crate::error::ApiError;
 use crate::http::response::problem_response;
-use crate::http::{RequestMeta, Reply, Route, headers};
+use crate::http::{Reply, RequestMeta, Route, headers};
 use crate::state::AppState;
 use crate::store::{StoreError, WriteOp};
 
@@ -95,7 +95,8 @@ pub fn store_error(error: StoreError) -> ApiError {
 /// Serves one request for `route`. Never fails: every error becomes a problem response.
 pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Body> {
     let meta = RequestMeta::from_request(&req);
-    let span = tracing::info_span!("request", request_id = %meta.request_id, route = route.function_name(), subject = tracing::field::Empty);
+    let span =
+        tracing::info_span!("request", request_id = %meta.request_id, route = route.function_name(), subject = tracing::field::Empty);
     async move {
         let started = Instant::now();
         if req.method() == Method::OPTIONS {
@@ -103,7 +104,13 @@ pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Bo
             edge_headers(state, &meta, &mut response);
             return response;
         }
-        let mut ctx = Ctx { state, meta, audit: AuditDraft::new(route.function_name(), resource_type(route)), principal: None, audit_committed: false };
+        let mut ctx = Ctx {
+            state,
+            meta,
+            audit: AuditDraft::new(route.function_name(), resource_type(route)),
+            principal: None,
+            audit_committed: false,
+        };
         let result = if req.method() == route.method() { dispatch(route, &mut ctx, &req).await } else { Err(ApiError::MethodNotAllowed) };
         let mut response = finish(&mut ctx, route, result).await;
         edge_headers(state, &ctx.meta, &mut response);

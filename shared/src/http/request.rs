@@ -26,10 +26,8 @@ impl RequestMeta {
             Some(RequestContext::ApiGatewayV1(context)) => Some(context),
             _ => None,
         };
-        let request_id = context
-            .and_then(|c| c.request_id.clone())
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let request_id =
+            context.and_then(|c| c.request_id.clone()).filter(|id| !id.is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let user_agent = context
             .and_then(|c| c.identity.user_agent.clone())
             .or_else(|| header_str(req, header::USER_AGENT.as_str()).map(str::to_owned))
@@ -107,10 +105,7 @@ mod tests {
     }
 
     fn request(content_type: &str, body: &str) -> Request {
-        http::Request::builder()
-            .header("content-type", content_type)
-            .body(Body::Text(body.to_owned()))
-            .unwrap()
+        http::Request::builder().header("content-type", content_type).body(Body::Text(body.to_owned())).unwrap()
     }
 
     #[test]

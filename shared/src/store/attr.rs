@@ -42,10 +42,7 @@ fn parse_number(text: &str) -> Result<Number, StoreError> {
     if let Ok(u) = text.parse::<u64>() {
         return Ok(Number::from(u));
     }
-    text.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .ok_or_else(|| StoreError::Corrupt(format!("`{text}` is not a number")))
+    text.parse::<f64>().ok().and_then(Number::from_f64).ok_or_else(|| StoreError::Corrupt(format!("`{text}` is not a number")))
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ fn condition_parts(condition: Condition) -> (Option<String>, Option<HashMap<Stri
     match condition {
         Condition::Always => (None, None),
         Condition::Absent => (Some("attribute_not_exists(pk)".into()), None),
-        Condition::Version(v) => (Some("v = :expected".into()), Some(HashMap::from([(":expected".to_owned(), AttributeValue::N(v.to_string()))]))),
+        Condition::Version(v) => {
+            (Some("v = :expected".into()), Some(HashMap::from([(":expected".to_owned(), AttributeValue::N(v.to_string()))])))
+        }
     }
 }
 
@@ -80,7 +82,15 @@ fn audit_put(table: &str, audit: &AuditRecord) -> Result<Put, StoreError> {
 #[async_trait::async_trait]
 impl ItemStore for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let output = self.client.get_item().table_name(&self.table).set_key(Some(key_attrs(key))).consistent_read(true).send().await.map_err(unavailable)?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
         output.item().map(item_from_attrs).transpose()
     }
 
@@ -191,7 +201,9 @@ impl ItemStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Err(StoreError::ConditionFailed),
+            Err(error) if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Err(StoreError::ConditionFailed)
+            }
             Err(error) => Err(unavailable(error)),
         }
     }

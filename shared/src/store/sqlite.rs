@@ -104,7 +104,9 @@ impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let conn = self.conn()?;
         let row: Option<(i64, String)> = conn
-            .query_row("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
             .map_err(unavailable)?;
         row.map(|(version, body)| row_to_item(key.pk.clone(), key.sk.clone(), version, &body)).transpose()
@@ -130,7 +132,9 @@ impl ItemStore for SqliteStore {
             .prepare_cached("SELECT sk, version, body FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND (?4 IS NULL OR sk > ?4) ORDER BY sk LIMIT ?5")
             .map_err(unavailable)?;
         let rows = statement
-            .query_map(params![pk, lower, upper, after, fetch], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)))
+            .query_map(params![pk, lower, upper, after, fetch], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
+            })
             .map_err(unavailable)?;
         let mut items = Vec::new();
         for row in rows {
@@ -180,7 +184,8 @@ impl ItemStore for SqliteStore {
         let mut statement = conn
             .prepare_cached("SELECT body FROM audit WHERE pk = ?1 AND (?2 IS NULL OR sk > ?2) ORDER BY sk LIMIT ?3")
             .map_err(unavailable)?;
-        let rows = statement.query_map(params![format!("AUDIT#{day}"), after, fetch], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let rows =
+            statement.query_map(params![format!("AUDIT#{day}"), after, fetch], |row| row.get::<_, String>(0)).map_err(unavailable)?;
         let mut records = Vec::new();
         for row in rows {
             let body = row.map_err(unavailable)?;

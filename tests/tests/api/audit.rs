@@ -112,7 +112,8 @@ async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() 
     let state = AppState::new(auth, keys, store.clone(), blobs, CorsPolicy::default()).unwrap();
     let token = issuer.mint_access_token("analyst-1", "Alice Analyst", Role::Analyst).unwrap();
 
-    let me = lambda_http::http::Request::builder().uri("/v1/me").header("authorization", format!("Bearer {token}")).body(Body::Empty).unwrap();
+    let me =
+        lambda_http::http::Request::builder().uri("/v1/me").header("authorization", format!("Bearer {token}")).body(Body::Empty).unwrap();
     let response = shared::handle(&state, Route::GetMe, me).await;
     assert_eq!(response.status().as_u16(), 503);
     let body = format!("{:?}", response.body());

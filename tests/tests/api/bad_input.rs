@@ -94,7 +94,9 @@ async fn malformed_updates_change_nothing() {
     let id = app.create_dataset("analyst-1", "original").await;
     let path = format!("/v1/datasets/{id}");
     let before = app.call(Method::GET, &path, Some(&token), None).await.body;
-    for body in [json!({}), json!({"name": ""}), json!({"owner": "analyst-2"}), json!({"name": "ok", "readers": ["x"]}), json!({"description": 5})] {
+    for body in
+        [json!({}), json!({"name": ""}), json!({"owner": "analyst-2"}), json!({"name": "ok", "readers": ["x"]}), json!({"description": 5})]
+    {
         let answer = app.call(Method::PATCH, &path, Some(&token), Some(body.clone())).await;
         answer.assert_problem(400);
     }

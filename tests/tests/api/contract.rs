@@ -43,7 +43,11 @@ fn template_routes() -> RouteSet {
         for (_, event) in events {
             assert_eq!(event["Type"].as_str(), Some("Api"));
             let properties = &event["Properties"];
-            routes.insert((properties["Method"].as_str().unwrap().to_lowercase(), properties["Path"].as_str().unwrap().to_owned(), binary.clone()));
+            routes.insert((
+                properties["Method"].as_str().unwrap().to_lowercase(),
+                properties["Path"].as_str().unwrap().to_owned(),
+                binary.clone(),
+            ));
         }
     }
     routes
@@ -70,7 +74,10 @@ fn only_health_skips_the_authorizer_in_the_template() {
     assert_eq!(public, expected);
     let authorizer = &template["Resources"]["ForecastApi"]["Properties"]["Auth"];
     assert_eq!(authorizer["DefaultAuthorizer"].as_str(), Some("CognitoAuthorizer"));
-    assert!(authorizer["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"].as_sequence().is_some_and(|s| !s.is_empty()), "scopes make the authorizer refuse ID tokens");
+    assert!(
+        authorizer["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"].as_sequence().is_some_and(|s| !s.is_empty()),
+        "scopes make the authorizer refuse ID tokens"
+    );
 }
 
 #[test]
@@ -134,8 +141,14 @@ async fn seed_event_dataset(state: &AppState) {
         preview: vec![],
     };
     let writes = vec![
-        WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() }, condition: Condition::Absent },
-        WriteOp::Put { item: Item { key: keys::access_entry(EVENT_OWNER, &id), version: 1, body: serde_json::json!({}) }, condition: Condition::Absent },
+        WriteOp::Put {
+            item: Item { key: keys::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() },
+            condition: Condition::Absent,
+        },
+        WriteOp::Put {
+            item: Item { key: keys::access_entry(EVENT_OWNER, &id), version: 1, body: serde_json::json!({}) },
+            condition: Condition::Absent,
+        },
     ];
     let audit = AuditDraft::new("seed", "dataset").finish(&RequestMeta { request_id: "seed".into(), ..Default::default() }, 201);
     state.store.commit(writes, &audit).await.unwrap();

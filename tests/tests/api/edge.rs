@@ -33,9 +33,7 @@ async fn every_response_carries_the_security_headers_errors_included() {
 async fn cors_answers_only_configured_origins() {
     let app = spawn_app().await;
     let token = app.token("analyst-1", Role::Analyst);
-    let call = |origin: &'static str| {
-        app.client.get(format!("{}/v1/me", app.base)).bearer_auth(&token).header("origin", origin).send()
-    };
+    let call = |origin: &'static str| app.client.get(format!("{}/v1/me", app.base)).bearer_auth(&token).header("origin", origin).send();
     let allowed = call(APP_ORIGIN).await.unwrap();
     assert_eq!(allowed.headers()["access-control-allow-origin"], APP_ORIGIN);
     assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");

@@ -70,11 +70,19 @@ async fn forged_stale_and_misdirected_tokens_are_all_refused() {
 
     let cases: Vec<(&str, String, &str)> = vec![
         ("alg none", format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&valid_claims(&app))), "algorithm-not-allowed"),
-        ("alg none, signature kept", format!("{}.{}.{}", b64(&json!({"alg": "none", "kid": issuer.kid()})), b64(&valid_claims(&app)), valid_signature), "algorithm-not-allowed"),
+        (
+            "alg none, signature kept",
+            format!("{}.{}.{}", b64(&json!({"alg": "none", "kid": issuer.kid()})), b64(&valid_claims(&app)), valid_signature),
+            "algorithm-not-allowed",
+        ),
         ("HS256 keyed with the public key", hs256_with_public_key(&app), "algorithm-not-allowed"),
         ("RS512 (not on the list)", sign(with(header(&app), json!({"alg": "RS512"})), valid_claims(&app)), "algorithm-not-allowed"),
         ("signature stripped", format!("{}.{}.", valid_head, b64(&valid_claims(&app))), "bad-signature"),
-        ("claims tampered", format!("{}.{}.{}", valid_head, b64(&with(valid_claims(&app), json!({"sub": "someone-else"}))), valid_signature), "bad-signature"),
+        (
+            "claims tampered",
+            format!("{}.{}.{}", valid_head, b64(&with(valid_claims(&app), json!({"sub": "someone-else"}))), valid_signature),
+            "bad-signature",
+        ),
         ("signed by another key under our kid", stranger.sign_jwt(&header(&app), &valid_claims(&app)).unwrap(), "bad-signature"),
         ("unknown kid", stranger.mint_access_token("attacker", "attacker", Role::Admin).unwrap(), "unknown-key"),
         ("no kid", sign(json!({"alg": "RS256", "typ": "JWT"}), valid_claims(&app)), "missing-claim"),
@@ -84,7 +92,11 @@ async fn forged_stale_and_misdirected_tokens_are_all_refused() {
         ("no exp", sign(header(&app), with(valid_claims(&app), json!({"exp": null}))), "missing-claim"),
         ("wrong issuer", sign(header(&app), with(valid_claims(&app), json!({"iss": "https://evil.example"}))), "wrong-issuer"),
         ("wrong client", sign(header(&app), with(valid_claims(&app), json!({"client_id": "someone-elses-app"}))), "wrong-client"),
-        ("ID token as access token", sign(header(&app), with(valid_claims(&app), json!({"token_use": "id", "aud": issuer.client_id(), "client_id": null}))), "not-access-token"),
+        (
+            "ID token as access token",
+            sign(header(&app), with(valid_claims(&app), json!({"token_use": "id", "aud": issuer.client_id(), "client_id": null}))),
+            "not-access-token",
+        ),
         ("jku header", sign(with(header(&app), json!({"jku": "https://evil.example/jwks.json"})), valid_claims(&app)), "forbidden-header"),
         ("x5u header", sign(with(header(&app), json!({"x5u": "https://evil.example/cert.pem"})), valid_claims(&app)), "forbidden-header"),
         ("embedded jwk", sign(with(header(&app), json!({"jwk": stranger.jwks().keys[0]})), valid_claims(&app)), "forbidden-header"),
@@ -93,7 +105,11 @@ async fn forged_stale_and_misdirected_tokens_are_all_refused() {
         ("two segments", format!("{}.{}", valid_head, b64(&valid_claims(&app))), "malformed"),
         ("four segments", format!("{valid}.x"), "malformed"),
         ("not base64", "a$b.c%d.e^f".to_owned(), "malformed"),
-        ("header not JSON", format!("{}.{}.{}", URL_SAFE_NO_PAD.encode("not json"), b64(&valid_claims(&app)), valid_signature), "malformed"),
+        (
+            "header not JSON",
+            format!("{}.{}.{}", URL_SAFE_NO_PAD.encode("not json"), b64(&valid_claims(&app)), valid_signature),
+            "malformed",
+        ),
         ("claims not JSON", sign(header(&app), json!("just a string")), "malformed"),
         ("oversized", sign(header(&app), with(valid_claims(&app), json!({"padding": "x".repeat(10_000)}))), "oversized"),
     ];
@@ -118,13 +134,7 @@ async fn authorization_headers_that_are_not_bearer_tokens_are_refused() {
     let app = spawn_app().await;
     let token = app.token("u", Role::Admin);
     for value in ["", "Bearer", "Bearer ", &format!("Basic {token}"), &format!("Token {token}"), "Bearer a b c"] {
-        let answer = app
-            .client
-            .get(format!("{}/v1/me", app.base))
-            .header("authorization", value)
-            .send()
-            .await
-            .unwrap();
+        let answer = app.client.get(format!("{}/v1/me", app.base)).header("authorization", value).send().await.unwrap();
         assert_eq!(answer.status().as_u16(), 401, "{value:?}");
     }
     let lower = app.client.get(format!("{}/v1/me", app.base)).header("authorization", format!("bearer {token}")).send().await.unwrap();
@@ -154,7 +164,10 @@ async fn the_verifier_fetches_the_issuers_key_set_over_http() {
         leeway: std::time::Duration::from_secs(30),
         jwks_min_refresh: std::time::Duration::from_secs(60),
     };
-    let keys = shared::auth::jwks::KeyCache::new(Box::new(shared::auth::jwks::HttpJwks::new(settings.jwks_url.clone()).unwrap()), settings.jwks_min_refresh);
+    let keys = shared::auth::jwks::KeyCache::new(
+        Box::new(shared::auth::jwks::HttpJwks::new(settings.jwks_url.clone()).unwrap()),
+        settings.jwks_min_refresh,
+    );
     let verifier = shared::auth::TokenVerifier::new(settings, keys);
     let principal = verifier.verify(&app.token("u-7", Role::Viewer)).await.unwrap();
     assert_eq!(principal.subject, "u-7");

@@ -1,6 +1,8 @@
 //! API tests: the whole local server, driven over HTTP, plus in-process checks of the
 //! same handlers with the files `sam local invoke` would send.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
+
 mod audit;
 mod bad_input;
 mod contract;

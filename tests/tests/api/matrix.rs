@@ -3,9 +3,9 @@
 
 use reqwest::Method;
 use serde_json::json;
+use shared::Route;
 use shared::audit::AuditDecision;
 use shared::auth::Role;
-use shared::Route;
 
 use crate::helpers::{TestApp, sample_dataset, spawn_app};
 
@@ -51,7 +51,13 @@ fn expected_on_dataset(route: Route, caller: Caller, relation: Relation) -> u16 
         (Caller::Admin, _) => success,
         (Caller::Analyst, Relation::Own) => success,
         // Shared with you: you may read; other actions are refused openly (you know it exists).
-        (Caller::Analyst | Caller::Viewer, Relation::Shared) => if is_read { 200 } else { 403 },
+        (Caller::Analyst | Caller::Viewer, Relation::Shared) => {
+            if is_read {
+                200
+            } else {
+                403
+            }
+        }
         // A viewer who owns a dataset (an analyst demoted since) keeps no access to it.
         (Caller::Viewer, Relation::Own) => 404,
         (_, Relation::Other) => 404,
@@ -123,7 +129,10 @@ async fn dataset_routes_follow_the_matrix_for_every_role_and_ownership() {
                     _ => AuditDecision::Allow,
                 };
                 assert_eq!(record.decision, decision, "{label}");
-                assert!(record.resource_id.as_deref().is_some_and(|id| id.starts_with(&case.dataset)) || caller == Caller::Anonymous, "{label}");
+                assert!(
+                    record.resource_id.as_deref().is_some_and(|id| id.starts_with(&case.dataset)) || caller == Caller::Anonymous,
+                    "{label}"
+                );
 
                 // A refused mutation changes nothing.
                 if expected >= 400 {

@@ -1,0 +1,69 @@
+//! Adapter contract tests: one suite per port, run against the embedded adapter and the
+//! AWS adapter on its local stand-in (DynamoDB Local, the moto S3 server).
+//!
+//! `scripts/test.sh` starts the stand-ins and exports their URLs. Without them these
+//! tests fail (never skip), saying how to run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
+
+mod blob_contract;
+mod services;
+mod store_contract;
+
+/// Instantiates every case of a contract suite for one adapter, so a failure names both.
+macro_rules! contract_suite {
+    ($suite:ident, $adapter:ident, $make:path, [$($case:ident),* $(,)?]) => {
+        mod $adapter {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let subject = $make().await;
+                    crate::$suite::$case(subject.as_ref()).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! store_suite {
+    ($adapter:ident, $make:path) => {
+        contract_suite!(
+            store_contract,
+            $adapter,
+            $make,
+            [
+                a_create_refuses_an_existing_key,
+                a_versioned_write_needs_the_version_it_read,
+                a_failed_condition_rolls_back_the_whole_commit,
+                a_duplicate_audit_record_rolls_back_the_writes,
+                deletes_honour_their_condition,
+                queries_page_in_order_within_a_prefix,
+                get_many_returns_only_what_exists_across_batches,
+                audit_records_come_back_in_order_and_page,
+                commits_over_the_transaction_limit_are_refused_whole,
+                bodies_round_trip_exactly,
+            ]
+        );
+    };
+}
+
+macro_rules! blob_suite {
+    ($adapter:ident, $make:path) => {
+        contract_suite!(
+            blob_contract,
+            $adapter,
+            $make,
+            [blobs_round_trip_byte_for_byte, a_put_replaces_and_a_delete_removes, missing_blobs_are_none_and_deleting_them_is_fine,]
+        );
+    };
+}
+
+store_suite!(sqlite, crate::services::sqlite_store);
+store_suite!(dynamodb, crate::services::dynamo_store);
+blob_suite!(folder, crate::services::folder_blobs);
+blob_suite!(s3, crate::services::s3_blobs);
+
+#[tokio::test]
+async fn s3_puts_ask_for_kms_encryption_with_the_bucket_key() {
+    services::s3_puts_are_kms_encrypted().await;
+}

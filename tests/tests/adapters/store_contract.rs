@@ -1,0 +1,170 @@
+//! What every item store must do: conditional writes, all-or-nothing commits that carry
+//! their audit record, ordered paging, batch reads, and an append-only audit log.
+
+use serde_json::json;
+use shared::audit::{AuditDraft, AuditRecord};
+use shared::http::RequestMeta;
+use shared::store::{Condition, Item, ItemStore, Key, MAX_OPS_PER_COMMIT, StoreError, WriteOp};
+
+fn partition() -> String {
+    format!("TEST#{}", uuid::Uuid::new_v4())
+}
+
+fn audit(label: &str) -> AuditRecord {
+    AuditDraft::new("contract-test", "test").finish(&RequestMeta { request_id: label.to_owned(), ..Default::default() }, 200)
+}
+
+fn put(key: &Key, version: u64, body: serde_json::Value, condition: Condition) -> WriteOp {
+    WriteOp::Put { item: Item { key: key.clone(), version, body }, condition }
+}
+
+async fn audited(store: &dyn ItemStore, request_id: &str) -> bool {
+    let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
+    let mut after = None;
+    loop {
+        let page = store.audit_records(day, after.as_deref(), 100).await.unwrap();
+        if page.items.iter().any(|r| r.request_id == request_id) {
+            return true;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return false,
+        }
+    }
+}
+
+pub async fn a_create_refuses_an_existing_key(store: &dyn ItemStore) {
+    let key = Key::new(partition(), "META");
+    store.commit(vec![put(&key, 1, json!({"n": 1}), Condition::Absent)], &audit("c1")).await.unwrap();
+    let again = store.commit(vec![put(&key, 1, json!({"n": 2}), Condition::Absent)], &audit("c2")).await;
+    assert_eq!(again, Err(StoreError::ConditionFailed));
+    assert_eq!(store.get(&key).await.unwrap().unwrap().body, json!({"n": 1}));
+    assert!(audited(store, "c1").await);
+    assert!(!audited(store, "c2").await, "a refused commit must not leave its audit record");
+}
+
+pub async fn a_versioned_write_needs_the_version_it_read(store: &dyn ItemStore) {
+    let key = Key::new(partition(), "META");
+    store.commit(vec![put(&key, 1, json!({"v": "one"}), Condition::Absent)], &audit("v0")).await.unwrap();
+    store.commit(vec![put(&key, 2, json!({"v": "two"}), Condition::Version(1))], &audit("v1")).await.unwrap();
+    let stale = store.commit(vec![put(&key, 2, json!({"v": "lost"}), Condition::Version(1))], &audit("v2")).await;
+    assert_eq!(stale, Err(StoreError::ConditionFailed));
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((item.version, item.body), (2, json!({"v": "two"})));
+}
+
+pub async fn a_failed_condition_rolls_back_the_whole_commit(store: &dyn ItemStore) {
+    let pk = partition();
+    let existing = Key::new(&pk, "B");
+    store.commit(vec![put(&existing, 1, json!({}), Condition::Absent)], &audit("r0")).await.unwrap();
+    let fresh = Key::new(&pk, "A");
+    let result = store
+        .commit(vec![put(&fresh, 1, json!({}), Condition::Absent), put(&existing, 1, json!({"x": 1}), Condition::Absent)], &audit("r1"))
+        .await;
+    assert_eq!(result, Err(StoreError::ConditionFailed));
+    assert_eq!(store.get(&fresh).await.unwrap(), None, "half a commit was applied");
+    assert_eq!(store.get(&existing).await.unwrap().unwrap().body, json!({}));
+}
+
+pub async fn a_duplicate_audit_record_rolls_back_the_writes(store: &dyn ItemStore) {
+    let record = audit("dup");
+    store.append_audit(&record).await.unwrap();
+    let key = Key::new(partition(), "META");
+    let result = store.commit(vec![put(&key, 1, json!({}), Condition::Absent)], &record).await;
+    assert_eq!(result, Err(StoreError::ConditionFailed), "audit records are never overwritten");
+    assert_eq!(store.get(&key).await.unwrap(), None, "the write went through without its audit record");
+    assert_eq!(store.append_audit(&record).await, Err(StoreError::ConditionFailed));
+}
+
+pub async fn deletes_honour_their_condition(store: &dyn ItemStore) {
+    let key = Key::new(partition(), "META");
+    store.commit(vec![put(&key, 3, json!({}), Condition::Always)], &audit("d0")).await.unwrap();
+    let stale = store.commit(vec![WriteOp::Delete { key: key.clone(), condition: Condition::Version(2) }], &audit("d1")).await;
+    assert_eq!(stale, Err(StoreError::ConditionFailed));
+    assert!(store.get(&key).await.unwrap().is_some());
+    store.commit(vec![WriteOp::Delete { key: key.clone(), condition: Condition::Version(3) }], &audit("d2")).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), None);
+    // Deleting what is not there is fine without a condition.
+    store.commit(vec![WriteOp::Delete { key: key.clone(), condition: Condition::Always }], &audit("d3")).await.unwrap();
+}
+
+pub async fn queries_page_in_order_within_a_prefix(store: &dyn ItemStore) {
+    let pk = partition();
+    let mut writes: Vec<WriteOp> =
+        (0..7).map(|i| put(&Key::new(&pk, format!("DATASET#{i:02}")), 1, json!({"i": i}), Condition::Absent)).collect();
+    writes.push(put(&Key::new(&pk, "OTHER#00"), 1, json!({}), Condition::Absent));
+    writes.push(put(&Key::new(&pk, "DATASEU#00"), 1, json!({}), Condition::Absent));
+    store.commit(writes, &audit("q0")).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.query(&pk, "DATASET#", after.as_deref(), 3).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|i| i.key.sk.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("DATASET#{i:02}")).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 3);
+    assert!(store.query(&partition(), "DATASET#", None, 10).await.unwrap().items.is_empty());
+}
+
+pub async fn get_many_returns_only_what_exists_across_batches(store: &dyn ItemStore) {
+    let pk = partition();
+    let keys: Vec<Key> = (0..150).map(|i| Key::new(&pk, format!("K#{i:03}"))).collect();
+    for (n, chunk) in keys.chunks(50).enumerate() {
+        let writes = chunk.iter().step_by(2).map(|k| put(k, 1, json!({"sk": k.sk}), Condition::Absent)).collect();
+        store.commit(writes, &audit(&format!("g{n}"))).await.unwrap();
+    }
+    let mut found: Vec<String> = store.get_many(&keys).await.unwrap().into_iter().map(|i| i.key.sk).collect();
+    found.sort();
+    let expected: Vec<String> = keys.iter().step_by(2).map(|k| k.sk.clone()).collect();
+    assert_eq!(found, expected);
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
+pub async fn audit_records_come_back_in_order_and_page(store: &dyn ItemStore) {
+    let tag = uuid::Uuid::new_v4().to_string();
+    for i in 0..5 {
+        store.append_audit(&audit(&format!("{tag}-{i}"))).await.unwrap();
+    }
+    let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
+    let mut ours = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.audit_records(day, after.as_deref(), 2).await.unwrap();
+        assert!(page.items.len() <= 2);
+        ours.extend(page.items.into_iter().filter(|r| r.request_id.starts_with(&tag)).map(|r| r.request_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..5).map(|i| format!("{tag}-{i}")).collect();
+    assert_eq!(ours, expected);
+}
+
+pub async fn commits_over_the_transaction_limit_are_refused_whole(store: &dyn ItemStore) {
+    let pk = partition();
+    let writes: Vec<WriteOp> =
+        (0..=MAX_OPS_PER_COMMIT).map(|i| put(&Key::new(&pk, format!("K#{i}")), 1, json!({}), Condition::Absent)).collect();
+    assert!(matches!(store.commit(writes, &audit("big")).await, Err(StoreError::TooManyOperations(_))));
+    assert!(store.query(&pk, "K#", None, 10).await.unwrap().items.is_empty());
+    let most: Vec<WriteOp> =
+        (0..MAX_OPS_PER_COMMIT).map(|i| put(&Key::new(&pk, format!("K#{i:03}")), 1, json!({}), Condition::Absent)).collect();
+    store.commit(most, &audit("most")).await.unwrap();
+}
+
+pub async fn bodies_round_trip_exactly(store: &dyn ItemStore) {
+    let key = Key::new(partition(), "META");
+    let body = json!({"name": "Ünïcödé ✓", "n": 42, "f": -0.25, "big": 9_007_199_254_740_993u64, "flag": false, "none": null, "list": [1, "two", {"three": [3]}], "empty": {}, "quote": "a\"b'c"});
+    store.commit(vec![put(&key, 7, body.clone(), Condition::Absent)], &audit("b")).await.unwrap();
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((item.version, item.body), (7, body));
+}
