@@ -143,3 +143,62 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn every_log_line_is_json_with_the_request_id_and_never_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
+    let auth = shared::config::AuthSettings {
+        issuer: issuer.issuer().into(),
+        jwks_url: "http://127.0.0.1:1/jwks".into(),
+        client_ids: vec!["local-spa".into()],
+        leeway: std::time::Duration::from_secs(30),
+        jwks_min_refresh: std::time::Duration::from_secs(60),
+    };
+    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(tokio::sync::RwLock::new(issuer.jwks())))), auth.jwks_min_refresh);
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let state = AppState::new(auth, keys, store, Arc::new(FsBlobStore::new(dir.path().into())), CorsPolicy::default()).unwrap();
+    let token = issuer.mint_access_token("analyst-1", "alice", Role::Analyst).unwrap();
+
+    let captured = Captured::default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tracing::subscriber::with_default(shared::telemetry::subscriber(true, captured.clone()), || {
+        runtime.block_on(async {
+            for (route, authorization) in [(Route::GetMe, format!("Bearer {token}")), (Route::GetMe, "Bearer nope".to_owned())] {
+                let request = lambda_http::http::Request::builder().uri("/v1/me").header("authorization", authorization).body(Body::Empty).unwrap();
+                shared::handle(&state, route, request).await;
+            }
+        });
+    });
+
+    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = output.lines().collect();
+    assert!(lines.len() >= 3, "{output}");
+    for line in lines {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(entry["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
+        assert!(!line.contains(&token[..40]), "token in the logs: {line}");
+    }
+    assert!(output.contains(r#""subject":"analyst-1""#), "the caller's subject id is on its lines: {output}");
+}

@@ -205,3 +205,18 @@ async fn an_event_whose_claims_name_another_client_is_refused() {
     let response = shared::handle(&state, Route::GetMe, lambda_http::request::from_str(&event.to_string()).unwrap()).await;
     assert_eq!(response.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn the_local_server_serves_every_documented_operation() {
+    let app = crate::helpers::spawn_app().await;
+    let document = serde_json::to_value(shared::openapi::document()).unwrap();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        let concrete = path.replace("{datasetId}", EVENT_DATASET).replace("{userId}", EVENT_OWNER);
+        for method in operations.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = app.call(method.clone(), &concrete, None, None).await;
+            let public = Route::resolve(&method, &concrete).map(|(r, _)| r.is_public()).unwrap();
+            assert_eq!(answer.status.as_u16(), if public { 200 } else { 401 }, "{method} {path}: {}", answer.text);
+        }
+    }
+}
