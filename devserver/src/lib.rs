@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -15,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use shared::auth::jwks::{KeyCache, StaticJwks};
+use shared::auth::jwks::KeyCache;
 use shared::blob::fs::FsBlobStore;
 use shared::config::AuthSettings;
 use shared::error::ApiError;
@@ -26,7 +25,6 @@ use shared::identity::local::LocalIssuer;
 use shared::state::StartupError;
 use shared::store::sqlite::SqliteStore;
 use shared::{AppState, Route};
-use tokio::sync::RwLock;
 
 /// The client id of the local "SPA" app client.
 pub const LOCAL_CLIENT_ID: &str = "local-spa";
@@ -90,14 +88,8 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     let issuer = Arc::new(local_issuer(&config, addr.port())?);
     let jwks = issuer.jwks();
 
-    let auth = AuthSettings {
-        issuer: issuer.issuer().to_owned(),
-        jwks_url: format!("{}/.well-known/jwks.json", issuer.issuer()),
-        client_ids: vec![LOCAL_CLIENT_ID.to_owned()],
-        leeway: Duration::from_secs(30),
-        jwks_min_refresh: Duration::from_secs(60),
-    };
-    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(RwLock::new(jwks.clone())))), auth.jwks_min_refresh);
+    let auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
+    let keys = KeyCache::with_keys(jwks.clone(), auth.jwks_min_refresh);
     let store = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
     let blobs = Arc::new(FsBlobStore::new(config.data_dir.join("blobs")));
     let state = Arc::new(AppState::new(auth, keys, store, blobs, CorsPolicy::new(config.cors_origins.clone()))?);

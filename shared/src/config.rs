@@ -41,6 +41,23 @@ pub struct AuthSettings {
     pub jwks_min_refresh: Duration,
 }
 
+impl AuthSettings {
+    /// Settings for tokens from `issuer` (its key set at the conventional path) and one
+    /// app client, with the default skew and refresh interval.
+    pub fn for_issuer(issuer: &str, client_id: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            jwks_url: format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+            client_ids: vec![client_id.to_owned()],
+            leeway: Duration::from_secs(DEFAULT_LEEWAY_SECONDS),
+            jwks_min_refresh: Duration::from_secs(DEFAULT_JWKS_MIN_REFRESH_SECONDS),
+        }
+    }
+}
+
+const DEFAULT_LEEWAY_SECONDS: u64 = 30;
+const DEFAULT_JWKS_MIN_REFRESH_SECONDS: u64 = 60;
+
 /// Everything a function or the local server needs to build its [`crate::state::AppState`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -98,8 +115,12 @@ impl Settings {
         if client_ids.is_empty() {
             return Err(ConfigError::Invalid { name: "AUTH_CLIENT_IDS", reason: "names no client".into() });
         }
-        let leeway = Duration::from_secs(parse_u64(get("AUTH_LEEWAY_SECONDS"), "AUTH_LEEWAY_SECONDS", 30)?);
-        let jwks_min_refresh = Duration::from_secs(parse_u64(get("AUTH_JWKS_MIN_REFRESH_SECONDS"), "AUTH_JWKS_MIN_REFRESH_SECONDS", 60)?);
+        let leeway = Duration::from_secs(parse_u64(get("AUTH_LEEWAY_SECONDS"), "AUTH_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS)?);
+        let jwks_min_refresh = Duration::from_secs(parse_u64(
+            get("AUTH_JWKS_MIN_REFRESH_SECONDS"),
+            "AUTH_JWKS_MIN_REFRESH_SECONDS",
+            DEFAULT_JWKS_MIN_REFRESH_SECONDS,
+        )?);
 
         let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS").map(split_list).unwrap_or_default();
         for origin in &cors_allowed_origins {

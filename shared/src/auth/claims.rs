@@ -61,16 +61,9 @@ pub fn parse_groups(value: &Value) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::time::Duration;
 
     fn settings() -> AuthSettings {
-        AuthSettings {
-            issuer: "https://issuer.example".into(),
-            jwks_url: "https://issuer.example/.well-known/jwks.json".into(),
-            client_ids: vec!["spa".into()],
-            leeway: Duration::from_secs(30),
-            jwks_min_refresh: Duration::from_secs(60),
-        }
+        AuthSettings::for_issuer("https://issuer.example", "spa")
     }
 
     fn claims(extra: Value) -> Map<String, Value> {

@@ -102,6 +102,11 @@ impl KeyCache {
         Self { source, min_refresh, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(None) }
     }
 
+    /// A cache over a fixed key set held in memory (the local issuer's own keys).
+    pub fn with_keys(set: JwkSet, min_refresh: Duration) -> Self {
+        Self::new(Box::new(StaticJwks(Arc::new(RwLock::new(set)))), min_refresh)
+    }
+
     /// The key for `kid`, fetching the key set if it is not known yet and the last fetch
     /// is old enough.
     pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {

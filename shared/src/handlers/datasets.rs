@@ -41,6 +41,11 @@ impl Loaded {
         Resource::Dataset { id: &self.record.id, owner: &self.record.owner, readers: &self.record.readers }
     }
 
+    /// The record with a new reader list.
+    fn with_readers(&self, readers: Vec<String>) -> DatasetRecord {
+        DatasetRecord { readers, updated_at: now(), ..self.record.clone() }
+    }
+
     /// The record at its next version, conditioned on nobody having changed it since.
     fn put_next(&self, record: &DatasetRecord) -> Result<WriteOp, ApiError> {
         Ok(WriteOp::Put {
@@ -289,11 +294,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 409, description = "Too many shares, or changed concurrently", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
-    let principal = ctx.authenticate(req).await?;
-    let dataset = load(ctx, req).await?;
-    let user = UserId::parse(&path_param(req, "userId")?)?;
-    ctx.audit.resource_id = Some(format!("{}:{}", dataset.id, user.as_str()));
-    authorize_dataset(ctx, &principal, Action::ShareDataset, &dataset)?;
+    let (dataset, user) = share_target(ctx, req).await?;
 
     if user.as_str() == dataset.record.owner {
         return Err(ApiError::validation("userId", "the owner already has access"));
@@ -304,11 +305,10 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
     if dataset.record.readers.len() >= MAX_READERS {
         return Err(ApiError::Conflict(format!("a dataset can be shared with at most {MAX_READERS} users")));
     }
-    let mut record = dataset.record.clone();
-    record.readers.push(user.as_str().to_owned());
-    record.updated_at = now();
+    let mut readers = dataset.record.readers.clone();
+    readers.push(user.as_str().to_owned());
     let writes = vec![
-        dataset.put_next(&record)?,
+        dataset.put_next(&dataset.with_readers(readers))?,
         WriteOp::Put {
             item: Item { key: keys::access_entry(user.as_str(), &dataset.id), version: 1, body: serde_json::json!({"relation": "reader"}) },
             condition: Condition::Always,
@@ -329,24 +329,29 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
         (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn unshare(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
-    let principal = ctx.authenticate(req).await?;
-    let dataset = load(ctx, req).await?;
-    let user = UserId::parse(&path_param(req, "userId")?)?;
-    ctx.audit.resource_id = Some(format!("{}:{}", dataset.id, user.as_str()));
-    authorize_dataset(ctx, &principal, Action::ShareDataset, &dataset)?;
+    let (dataset, user) = share_target(ctx, req).await?;
 
     if !dataset.record.readers.iter().any(|r| r == user.as_str()) {
         return Ok(Reply::no_content());
     }
-    let mut record = dataset.record.clone();
-    record.readers.retain(|r| r != user.as_str());
-    record.updated_at = now();
+    let readers = dataset.record.readers.iter().filter(|r| *r != user.as_str()).cloned().collect();
     let writes = vec![
-        dataset.put_next(&record)?,
+        dataset.put_next(&dataset.with_readers(readers))?,
         WriteOp::Delete { key: keys::access_entry(user.as_str(), &dataset.id), condition: Condition::Always },
     ];
     ctx.commit(writes, 204).await?;
     Ok(Reply::no_content())
+}
+
+/// The dataset and user of a share route, once the caller may manage the dataset's shares.
+/// The user id is parsed after authorization, so a bad one can't reveal that a dataset exists.
+async fn share_target(ctx: &mut Ctx<'_>, req: &Request) -> Result<(Loaded, UserId), ApiError> {
+    let principal = ctx.authenticate(req).await?;
+    let dataset = load(ctx, req).await?;
+    authorize_dataset(ctx, &principal, Action::ShareDataset, &dataset)?;
+    let user = UserId::parse(&path_param(req, "userId")?)?;
+    ctx.audit.resource_id = Some(format!("{}:{}", dataset.id, user.as_str()));
+    Ok((dataset, user))
 }
 
 fn parse_limit(raw: Option<String>) -> Result<usize, ApiError> {

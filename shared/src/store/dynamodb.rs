@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::attr::{from_attr, from_map, to_attr};
-use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size};
+use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size, paginate};
 use crate::audit::AuditRecord;
 
 /// BatchGetItem takes at most 100 keys per call.
@@ -79,6 +79,38 @@ fn audit_put(table: &str, audit: &AuditRecord) -> Result<Put, StoreError> {
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+impl DynamoStore {
+    /// Up to `limit + 1` rows of partition `pk` in `table` whose sort key starts with
+    /// `prefix` and comes after `after`, strongly consistent.
+    async fn query_rows(
+        &self,
+        table: &str,
+        pk: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let fetch = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let mut request = self.client.query().table_name(table).expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
+        // DynamoDB refuses an empty string as a key value, so no prefix means no begins_with.
+        request = if prefix.is_empty() {
+            request.key_condition_expression("pk = :pk")
+        } else {
+            request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        };
+        let output = request
+            .consistent_read(true)
+            .limit(fetch)
+            .set_exclusive_start_key(after.map(|after| key_attrs(&Key::new(pk, after))))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.items.unwrap_or_default())
+    }
+}
+
 #[async_trait::async_trait]
 impl ItemStore for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -123,22 +155,9 @@ impl ItemStore for DynamoStore {
     }
 
     async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
-        let fetch = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-            .consistent_read(true)
-            .limit(fetch);
-        if let Some(after) = after {
-            request = request.set_exclusive_start_key(Some(key_attrs(&Key::new(pk, after))));
-        }
-        let output = request.send().await.map_err(unavailable)?;
-        let items = output.items().iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
-        Ok(super::sqlite::paginate(items, limit))
+        let rows = self.query_rows(&self.table, pk, prefix, after, limit).await?;
+        let items = rows.iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(items, limit, |i| i.key.sk.clone()))
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
@@ -209,31 +228,15 @@ impl ItemStore for DynamoStore {
     }
 
     async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
-        let partition = format!("AUDIT#{day}");
-        let fetch = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.audit_table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-            .consistent_read(true)
-            .limit(fetch);
-        if let Some(after) = after {
-            request = request.set_exclusive_start_key(Some(key_attrs(&Key::new(partition, after))));
-        }
-        let output = request.send().await.map_err(unavailable)?;
-        let mut records = Vec::new();
-        for item in output.items() {
-            let record = match item.get("record") {
+        let rows = self.query_rows(&self.audit_table, &format!("AUDIT#{day}"), "", after, limit).await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = match row.get("record") {
                 Some(AttributeValue::M(map)) => serde_json::Value::Object(from_map(map)?),
                 _ => return Err(StoreError::Corrupt("audit item without record".into())),
             };
             records.push(serde_json::from_value::<AuditRecord>(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
-        let has_more = records.len() > limit;
-        records.truncate(limit);
-        let next = if has_more { records.last().map(AuditRecord::sort_key) } else { None };
-        Ok(Page { items: records, next })
+        Ok(paginate(records, limit, AuditRecord::sort_key))
     }
 }

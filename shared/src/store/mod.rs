@@ -95,6 +95,14 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError>;
 }
 
+/// Cuts a `limit + 1` fetch down to `limit`, with a continuation when there was more.
+fn paginate<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> String) -> Page<T> {
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let next = if has_more { items.last().map(sort_key) } else { None };
+    Page { items, next }
+}
+
 fn check_size(writes: &[WriteOp]) -> Result<(), StoreError> {
     if writes.len() > MAX_OPS_PER_COMMIT {
         return Err(StoreError::TooManyOperations(writes.len()));

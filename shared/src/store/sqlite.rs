@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size};
+use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size, paginate};
 use crate::audit::AuditRecord;
 
 const SCHEMA: &str = "
@@ -141,7 +141,7 @@ impl ItemStore for SqliteStore {
             let (sk, version, body) = row.map_err(unavailable)?;
             items.push(row_to_item(pk.to_owned(), sk, version, &body)?);
         }
-        Ok(paginate(items, limit))
+        Ok(paginate(items, limit, |i| i.key.sk.clone()))
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
@@ -191,19 +191,8 @@ impl ItemStore for SqliteStore {
             let body = row.map_err(unavailable)?;
             records.push(serde_json::from_str::<AuditRecord>(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
-        let has_more = records.len() > limit;
-        records.truncate(limit);
-        let next = if has_more { records.last().map(AuditRecord::sort_key) } else { None };
-        Ok(Page { items: records, next })
+        Ok(paginate(records, limit, AuditRecord::sort_key))
     }
-}
-
-/// Cuts a `limit + 1` fetch down to `limit`, with a continuation when there was more.
-pub(crate) fn paginate(mut items: Vec<Item>, limit: usize) -> Page<Item> {
-    let has_more = items.len() > limit;
-    items.truncate(limit);
-    let next = if has_more { items.last().map(|i| i.key.sk.clone()) } else { None };
-    Page { items, next }
 }
 
 #[cfg(test)]

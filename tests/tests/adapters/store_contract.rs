@@ -113,6 +113,10 @@ pub async fn queries_page_in_order_within_a_prefix(store: &dyn ItemStore) {
     assert_eq!(seen, expected);
     assert_eq!(pages, 3);
     assert!(store.query(&partition(), "DATASET#", None, 10).await.unwrap().items.is_empty());
+    // No prefix: the whole partition, still in order.
+    let all: Vec<String> = store.query(&pk, "", None, 20).await.unwrap().items.into_iter().map(|i| i.key.sk).collect();
+    assert_eq!(all.len(), 9);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
 }
 
 pub async fn get_many_returns_only_what_exists_across_batches(store: &dyn ItemStore) {

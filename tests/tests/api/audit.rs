@@ -7,7 +7,7 @@ use lambda_http::{Body, RequestExt};
 use reqwest::Method;
 use shared::audit::{AuditDecision, AuditOutcome, AuditRecord};
 use shared::auth::Role;
-use shared::auth::jwks::{KeyCache, StaticJwks};
+use shared::auth::jwks::KeyCache;
 use shared::blob::fs::FsBlobStore;
 use shared::http::cors::CorsPolicy;
 use shared::identity::local::LocalIssuer;
@@ -95,21 +95,20 @@ impl ItemStore for AuditDown {
     }
 }
 
+/// The handlers in process over `store`, with blobs in `dir`, and the issuer they trust.
+fn in_process(store: Arc<dyn ItemStore>, dir: &std::path::Path) -> (AppState, LocalIssuer) {
+    let issuer = LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
+    let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
+    let keys = KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
+    let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
+    (AppState::new(auth, keys, store, blobs, CorsPolicy::default()).unwrap(), issuer)
+}
+
 #[tokio::test]
 async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() {
     let dir = tempfile::tempdir().unwrap();
-    let issuer = LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
-    let auth = shared::config::AuthSettings {
-        issuer: issuer.issuer().into(),
-        jwks_url: "http://127.0.0.1:1/jwks".into(),
-        client_ids: vec!["local-spa".into()],
-        leeway: std::time::Duration::from_secs(30),
-        jwks_min_refresh: std::time::Duration::from_secs(60),
-    };
-    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(tokio::sync::RwLock::new(issuer.jwks())))), auth.jwks_min_refresh);
     let store = Arc::new(AuditDown(SqliteStore::in_memory().unwrap()));
-    let blobs = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
-    let state = AppState::new(auth, keys, store.clone(), blobs, CorsPolicy::default()).unwrap();
+    let (state, issuer) = in_process(store.clone(), dir.path());
     let token = issuer.mint_access_token("analyst-1", "Alice Analyst", Role::Analyst).unwrap();
 
     let me =
@@ -168,17 +167,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[test]
 fn every_log_line_is_json_with_the_request_id_and_never_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let issuer = LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
-    let auth = shared::config::AuthSettings {
-        issuer: issuer.issuer().into(),
-        jwks_url: "http://127.0.0.1:1/jwks".into(),
-        client_ids: vec!["local-spa".into()],
-        leeway: std::time::Duration::from_secs(30),
-        jwks_min_refresh: std::time::Duration::from_secs(60),
-    };
-    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(tokio::sync::RwLock::new(issuer.jwks())))), auth.jwks_min_refresh);
-    let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let state = AppState::new(auth, keys, store, Arc::new(FsBlobStore::new(dir.path().into())), CorsPolicy::default()).unwrap();
+    let (state, issuer) = in_process(Arc::new(SqliteStore::in_memory().unwrap()), dir.path());
     let token = issuer.mint_access_token("analyst-1", "alice", Role::Analyst).unwrap();
 
     let captured = Captured::default();
@@ -186,7 +175,8 @@ fn every_log_line_is_json_with_the_request_id_and_never_the_token() {
     tracing::subscriber::with_default(shared::telemetry::subscriber(true, captured.clone()), || {
         runtime.block_on(async {
             for (route, authorization) in [(Route::GetMe, format!("Bearer {token}")), (Route::GetMe, "Bearer nope".to_owned())] {
-                let request = lambda_http::http::Request::builder().uri("/v1/me").header("authorization", authorization).body(Body::Empty).unwrap();
+                let request =
+                    lambda_http::http::Request::builder().uri("/v1/me").header("authorization", authorization).body(Body::Empty).unwrap();
                 shared::handle(&state, route, request).await;
             }
         });

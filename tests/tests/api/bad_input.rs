@@ -64,6 +64,7 @@ async fn bad_ids_cursors_and_limits_are_client_errors() {
     let app = spawn_app().await;
     let token = app.token("analyst-1", Role::Analyst);
     let id = app.create_dataset("analyst-1", "d").await;
+    let other = app.create_dataset("analyst-2", "theirs").await;
     let cases: Vec<(Method, String, u16)> = vec![
         (Method::GET, "/v1/datasets/not-a-uuid".into(), 404),
         (Method::GET, "/v1/datasets/..%2F..%2Fetc%2Fpasswd".into(), 404),
@@ -73,6 +74,9 @@ async fn bad_ids_cursors_and_limits_are_client_errors() {
         (Method::PUT, format!("/v1/datasets/{id}/shares/bad%20user"), 400),
         (Method::PUT, format!("/v1/datasets/{id}/shares/{}", "u".repeat(200)), 400),
         (Method::PUT, format!("/v1/datasets/{id}/shares/analyst-1"), 400),
+        // Someone else's dataset: the bad user id must not reveal that it exists.
+        (Method::PUT, format!("/v1/datasets/{other}/shares/bad%20user"), 404),
+        (Method::DELETE, format!("/v1/datasets/{other}/shares/bad%20user"), 404),
         (Method::GET, "/v1/datasets?cursor=not-a-cursor".into(), 400),
         (Method::GET, "/v1/datasets?cursor=REFUU0VUI3g".into(), 400),
         (Method::GET, "/v1/datasets?limit=0".into(), 400),

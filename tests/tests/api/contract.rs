@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_yaml_ng::Value as Yaml;
 use shared::audit::{AuditDecision, AuditDraft};
-use shared::auth::jwks::{JwkSet, KeyCache, StaticJwks};
+use shared::auth::jwks::{JwkSet, KeyCache};
 use shared::blob::fs::FsBlobStore;
 use shared::domain::dataset::{DatasetRecord, keys};
 use shared::domain::ids::DatasetId;
@@ -109,15 +109,10 @@ const EVENT_OWNER: &str = "d3f1c2a9-0b7d-4c55-9a61-2b7f7f0c9a11";
 const EVENT_DATASET: &str = "01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c";
 
 async fn event_state(dir: &std::path::Path) -> AppState {
-    let auth = shared::config::AuthSettings {
-        issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE".into(),
-        jwks_url: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE/.well-known/jwks.json".into(),
-        client_ids: vec!["example-spa-client".into()],
-        leeway: std::time::Duration::from_secs(30),
-        jwks_min_refresh: std::time::Duration::from_secs(60),
-    };
+    let auth =
+        shared::config::AuthSettings::for_issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE", "example-spa-client");
     // The events carry the authorizer's claims, so no key is ever needed.
-    let keys = KeyCache::new(Box::new(StaticJwks(Arc::new(tokio::sync::RwLock::new(JwkSet { keys: vec![] })))), auth.jwks_min_refresh);
+    let keys = KeyCache::with_keys(JwkSet { keys: vec![] }, auth.jwks_min_refresh);
     let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite3")).unwrap());
     let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
     AppState::new(auth, keys, store, blobs, CorsPolicy::new(vec!["https://app.example.com".into()])).unwrap()

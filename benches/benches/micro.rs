@@ -1,0 +1,53 @@
+//! Micro-benchmarks: token verification, one policy decision with its entities, CSV
+//! inspection. `cargo bench -p benches --bench micro`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up fails loudly")]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use shared::auth::{Principal, Role};
+use shared::authz::{Action, Authorizer, Resource};
+use shared::domain::csv_table::{CsvLimits, inspect};
+
+fn token_verification(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, issuer) = benches::embedded_app(dir.path()).unwrap();
+    let token = issuer.mint_access_token("analyst-1", "alice", Role::Analyst).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(state.verifier.verify(&token)).unwrap();
+    let mut group = c.benchmark_group("auth");
+    group.throughput(Throughput::Elements(1));
+    group
+        .bench_function("verify RS256 access token (keys cached)", |b| b.iter(|| runtime.block_on(state.verifier.verify(&token)).unwrap()));
+    group.finish();
+}
+
+fn policy_decision(c: &mut Criterion) {
+    let authorizer = Authorizer::new().unwrap();
+    let principal = Principal {
+        subject: "viewer-1".into(),
+        username: "v".into(),
+        role: Role::Viewer,
+        groups: vec!["viewer".into()],
+        client_id: "c".into(),
+        issued_at: None,
+    };
+    let readers: Vec<String> = (0..10).map(|i| format!("reader-{i}")).chain(["viewer-1".to_owned()]).collect();
+    let resource = Resource::Dataset { id: "01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c", owner: "analyst-1", readers: &readers };
+    c.bench_function("authz/decide ReadDataset (entities built per call)", |b| {
+        b.iter(|| assert!(authorizer.decide(&principal, Action::ReadDataset, &resource).unwrap().allowed))
+    });
+    c.bench_function("authz/parse and validate policies (cold start)", |b| b.iter(|| Authorizer::new().unwrap()));
+}
+
+fn csv_inspection(c: &mut Criterion) {
+    let mut csv = String::from("date,sales,price,region\n");
+    for day in 0..10_000 {
+        csv.push_str(&format!("2024-01-01T{:02}:{:02}:00Z,{},{}.5,north\n", (day / 60) % 24, day % 60, day, day % 97));
+    }
+    let mut group = c.benchmark_group("csv");
+    group.throughput(Throughput::Bytes(csv.len() as u64));
+    group.bench_function("inspect 10k rows x 4 columns", |b| b.iter(|| inspect(&csv, &CsvLimits::default()).unwrap()));
+    group.finish();
+}
+
+criterion_group!(benches, token_verification, policy_decision, csv_inspection);
+criterion_main!(benches);
