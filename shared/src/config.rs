@@ -4,17 +4,7 @@
 //! [`Settings`] (or a part of it), so tests build settings from a map instead.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// Which adapters back the ports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Backend {
-    /// DynamoDB, S3 (SSE-KMS): what a deployed stack uses.
-    Aws(AwsSettings),
-    /// Embedded SQLite file and a data folder: the local server and most tests.
-    Embedded { data_dir: PathBuf },
-}
 
 /// Names of the AWS resources a function talks to, as set in `template.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +48,13 @@ impl AuthSettings {
 const DEFAULT_LEEWAY_SECONDS: u64 = 30;
 const DEFAULT_JWKS_MIN_REFRESH_SECONDS: u64 = 60;
 
-/// Everything a function or the local server needs to build its [`crate::state::AppState`].
+/// Everything a Lambda function needs to build its [`crate::state::AppState`]. (The local
+/// server builds its state from its command line instead.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Deployment stage name (`dev`, `prod`, `local`), used in logs only.
     pub stage: String,
-    pub backend: Backend,
+    pub aws: AwsSettings,
     pub auth: AuthSettings,
     /// Browser origins allowed by CORS. Empty means no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
@@ -92,17 +83,11 @@ impl Settings {
         let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let require = |name: &'static str| get(name).map(str::to_owned).ok_or(ConfigError::Missing(name));
 
-        let backend = match get("BACKEND").unwrap_or("aws") {
-            "aws" => Backend::Aws(AwsSettings {
-                table_name: require("TABLE_NAME")?,
-                audit_table_name: require("AUDIT_TABLE_NAME")?,
-                bucket_name: require("BUCKET_NAME")?,
-                bucket_kms_key_id: require("BUCKET_KMS_KEY_ID")?,
-            }),
-            "embedded" => Backend::Embedded { data_dir: PathBuf::from(get("DATA_DIR").unwrap_or(".data")) },
-            other => {
-                return Err(ConfigError::Invalid { name: "BACKEND", reason: format!("`{other}` is not `aws` or `embedded`") });
-            }
+        let aws = AwsSettings {
+            table_name: require("TABLE_NAME")?,
+            audit_table_name: require("AUDIT_TABLE_NAME")?,
+            bucket_name: require("BUCKET_NAME")?,
+            bucket_kms_key_id: require("BUCKET_KMS_KEY_ID")?,
         };
 
         let issuer = require("AUTH_ISSUER")?;
@@ -133,7 +118,7 @@ impl Settings {
 
         Ok(Self {
             stage: get("STAGE").unwrap_or("dev").to_owned(),
-            backend,
+            aws,
             auth: AuthSettings { issuer, jwks_url, client_ids, leeway, jwks_min_refresh },
             cors_allowed_origins,
             json_logs: get("LOG_FORMAT").map_or_else(|| vars.contains_key("AWS_LAMBDA_FUNCTION_NAME"), |f| f == "json"),
@@ -169,9 +154,9 @@ mod tests {
     }
 
     #[test]
-    fn aws_backend_is_the_default_and_derives_the_jwks_url() {
+    fn resource_names_are_read_and_the_jwks_url_is_derived() {
         let settings = Settings::from_vars(&vars(&aws_vars())).unwrap();
-        assert!(matches!(settings.backend, Backend::Aws(ref aws) if aws.table_name == "items"));
+        assert_eq!(settings.aws.table_name, "items");
         assert_eq!(settings.auth.jwks_url, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json");
         assert_eq!(settings.auth.client_ids, ["client-a", "client-b"]);
         assert!(!settings.json_logs);

@@ -3,16 +3,66 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use lambda_http::{Request, service_fn};
 
-use crate::config::Settings;
+use crate::auth::jwks::{HttpJwks, KeyCache};
+use crate::blob::s3::S3BlobStore;
+use crate::blob::{BlobStore, NoBlobStore};
+use crate::config::{AwsSettings, Settings};
 use crate::handlers::handle;
 use crate::http::Route;
-use crate::state::AppState;
+use crate::http::cors::CorsPolicy;
+use crate::state::{AppState, StartupError};
+use crate::store::dynamodb::DynamoStore;
+
+/// How a function gets its blob store. Chosen at compile time in each `main`, so a
+/// function whose route never touches blobs doesn't link the S3 SDK at all.
+pub trait BlobBackend {
+    fn build(config: &SdkConfig, aws: &AwsSettings) -> Arc<dyn BlobStore>;
+}
+
+/// S3 with SSE-KMS: for routes where [`Route::uses_blobs`] holds.
+#[derive(Debug)]
+pub struct S3Blobs;
+
+impl BlobBackend for S3Blobs {
+    fn build(config: &SdkConfig, aws: &AwsSettings) -> Arc<dyn BlobStore> {
+        Arc::new(S3BlobStore::new(aws_sdk_s3::Client::new(config), aws.bucket_name.clone(), aws.bucket_kms_key_id.clone()))
+    }
+}
+
+/// No blob store: for every other route.
+#[derive(Debug)]
+pub struct NoBlobs;
+
+impl BlobBackend for NoBlobs {
+    fn build(_config: &SdkConfig, _aws: &AwsSettings) -> Arc<dyn BlobStore> {
+        Arc::new(NoBlobStore)
+    }
+}
+
+/// The state of a deployed function: DynamoDB, the blob backend `B`, the issuer's JWKS.
+pub async fn aws_state<B: BlobBackend>(settings: &Settings) -> Result<AppState, StartupError> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        settings.aws.table_name.clone(),
+        settings.aws.audit_table_name.clone(),
+    ));
+    let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
+    AppState::new(
+        settings.auth.clone(),
+        keys,
+        store,
+        B::build(&config, &settings.aws),
+        CorsPolicy::new(settings.cors_allowed_origins.clone()),
+    )
+}
 
 /// Builds the state once (settings, clients, validated policies) and serves `route`
 /// until the Lambda runtime stops the process.
-pub fn run(route: Route) -> ExitCode {
+pub fn run<B: BlobBackend>(route: Route) -> ExitCode {
     // One request at a time per instance: a current-thread runtime starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -30,7 +80,7 @@ pub fn run(route: Route) -> ExitCode {
             }
         };
         crate::telemetry::init(settings.json_logs);
-        let state = match AppState::from_settings(&settings).await {
+        let state = match aws_state::<B>(&settings).await {
             Ok(state) => Arc::new(state),
             Err(error) => {
                 tracing::error!(%error, "start-up failed");

@@ -3,17 +3,13 @@
 use std::sync::Arc;
 
 use crate::auth::TokenVerifier;
-use crate::auth::jwks::{HttpJwks, KeyCache};
+use crate::auth::jwks::KeyCache;
 use crate::authz::Authorizer;
 use crate::blob::BlobStore;
-use crate::blob::fs::FsBlobStore;
-use crate::blob::s3::S3BlobStore;
-use crate::config::{AuthSettings, Backend, Settings};
+use crate::config::AuthSettings;
 use crate::domain::csv_table::CsvLimits;
 use crate::http::cors::CorsPolicy;
 use crate::store::ItemStore;
-use crate::store::dynamodb::DynamoStore;
-use crate::store::sqlite::SqliteStore;
 
 /// Request body limits.
 #[derive(Debug, Clone, Copy)]
@@ -57,27 +53,8 @@ pub enum StartupError {
 }
 
 impl AppState {
-    /// Builds the state a deployed function or the embedded default needs.
-    pub async fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
-        let (store, blobs): (Arc<dyn ItemStore>, Arc<dyn BlobStore>) = match &settings.backend {
-            Backend::Aws(aws) => {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-                let s3 = aws_sdk_s3::Client::new(&config);
-                (
-                    Arc::new(DynamoStore::new(dynamodb, aws.table_name.clone(), aws.audit_table_name.clone())),
-                    Arc::new(S3BlobStore::new(s3, aws.bucket_name.clone(), aws.bucket_kms_key_id.clone())),
-                )
-            }
-            Backend::Embedded { data_dir } => {
-                (Arc::new(SqliteStore::open(&data_dir.join("store.sqlite3"))?), Arc::new(FsBlobStore::new(data_dir.join("blobs"))))
-            }
-        };
-        let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
-        Self::new(settings.auth.clone(), keys, store, blobs, CorsPolicy::new(settings.cors_allowed_origins.clone()))
-    }
-
-    /// Builds the state from explicit parts (local server, tests).
+    /// Builds the state from its parts (see `crate::lambda` for AWS, the local server for
+    /// the embedded default).
     pub fn new(
         auth: AuthSettings,
         keys: KeyCache,

@@ -104,7 +104,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env("AWS_SECRET_ACCESS_KEY", "bench")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL", format!("http://{addr}"))
-            .env("BACKEND", "aws")
             .env("TABLE_NAME", "items")
             .env("AUDIT_TABLE_NAME", "audit")
             .env("BUCKET_NAME", "bucket")

@@ -34,6 +34,24 @@ pub enum BlobError {
     Unavailable(String),
 }
 
+/// The blob store of a function whose route never touches blobs, so its binary links no
+/// S3 client. Any use is a wiring mistake, reported as unavailable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBlobStore;
+
+#[async_trait::async_trait]
+impl BlobStore for NoBlobStore {
+    async fn put(&self, _key: &BlobKey, _bytes: Vec<u8>, _content_type: &str) -> Result<(), BlobError> {
+        Err(BlobError::Unavailable("this function has no blob store".into()))
+    }
+    async fn get(&self, _key: &BlobKey) -> Result<Option<Vec<u8>>, BlobError> {
+        Err(BlobError::Unavailable("this function has no blob store".into()))
+    }
+    async fn delete(&self, _key: &BlobKey) -> Result<(), BlobError> {
+        Err(BlobError::Unavailable("this function has no blob store".into()))
+    }
+}
+
 #[async_trait::async_trait]
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Stores `bytes` under `key`, replacing what was there.

@@ -71,6 +71,12 @@ impl Route {
         }
     }
 
+    /// Whether the route reads or writes blobs. Only these functions link the S3 client
+    /// (their `main` passes `S3Blobs`) and get S3 permissions in `template.yaml`.
+    pub fn uses_blobs(self) -> bool {
+        matches!(self, Route::CreateDataset)
+    }
+
     /// Whether the route is reachable without a token (only `/health`, SR-36).
     pub fn is_public(self) -> bool {
         matches!(self, Route::Health)

@@ -215,3 +215,46 @@ async fn the_local_server_serves_every_documented_operation() {
         }
     }
 }
+
+#[test]
+fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    for route in Route::ALL {
+        let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
+        let backend = if route.uses_blobs() { "shared::lambda::S3Blobs" } else { "shared::lambda::NoBlobs" };
+        assert!(main.contains(&format!("run::<{backend}>(shared::Route::{route:?})")), "{}: expected {backend}", route.function_name());
+
+        let function = template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function_name()))
+            .unwrap();
+        let mut actions = Vec::new();
+        strings(&function["Properties"]["Policies"], &mut actions);
+        assert!(actions.iter().any(|a| a.starts_with("kms:")), "{}: policies were not read: {actions:?}", route.function_name());
+        assert_eq!(
+            actions.iter().any(|a| a.starts_with("s3:")),
+            route.uses_blobs(),
+            "{}: S3 permissions must match Route::uses_blobs",
+            route.function_name()
+        );
+        assert!(
+            !actions.iter().any(|a| a.ends_with(":*") || a == "dynamodb:UpdateItem"),
+            "{}: no blanket rights: {actions:?}",
+            route.function_name()
+        );
+    }
+}
+
+/// Every string in a YAML tree, through CloudFormation's `!Tags`.
+fn strings(value: &Yaml, out: &mut Vec<String>) {
+    match value {
+        Yaml::String(text) => out.push(text.clone()),
+        Yaml::Sequence(items) => items.iter().for_each(|item| strings(item, out)),
+        Yaml::Mapping(map) => map.values().for_each(|item| strings(item, out)),
+        Yaml::Tagged(tagged) => strings(&tagged.value, out),
+        _ => {}
+    }
+}
