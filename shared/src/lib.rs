@@ -9,6 +9,7 @@ pub mod blob;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod forecast;
 pub mod handlers;
 pub mod http;
 pub mod identity;
