@@ -1,5 +1,7 @@
 //! Forecasting and analysis on a dataset's own time axis.
 
+pub mod engine;
 pub mod frequency;
 pub mod metrics;
+pub mod models;
 pub mod series;

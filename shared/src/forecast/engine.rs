@@ -1,0 +1,229 @@
+//! One forecast, end to end: candidate models backtested on a holdout at the end of the
+//! series, the best (or the requested) one refitted on the whole series, and its
+//! forecast laid on the dataset's own future timestamps.
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{Accuracy, accuracy};
+use super::models::{FittedModel, Interval, ModelError, ModelKind, forecast};
+use super::series::{Series, format_timestamp};
+
+/// Longest horizon a request may ask for.
+pub const MAX_HORIZON: usize = 1_000;
+/// Most interval levels per request.
+pub const MAX_LEVELS: usize = 5;
+
+/// A model choice in a request: one model, or `auto` (every applicable model, best backtest wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelChoice {
+    Auto,
+    Naive,
+    SeasonalNaive,
+    Ets,
+    MstlEts,
+}
+
+impl ModelChoice {
+    fn kinds(self) -> Vec<ModelKind> {
+        match self {
+            ModelChoice::Auto => ModelKind::ALL.to_vec(),
+            ModelChoice::Naive => vec![ModelKind::Naive],
+            ModelChoice::SeasonalNaive => vec![ModelKind::SeasonalNaive],
+            ModelChoice::Ets => vec![ModelKind::Ets],
+            ModelChoice::MstlEts => vec![ModelKind::MstlEts],
+        }
+    }
+}
+
+/// What to forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastSpec {
+    pub horizon: usize,
+    pub models: Vec<ModelChoice>,
+    /// Interval levels in percent.
+    pub levels: Vec<f64>,
+}
+
+/// How one candidate did on the holdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CandidateScore {
+    pub model: ModelKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Accuracy>,
+    /// Why the candidate could not be scored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The backtest behind the choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Backtest {
+    /// Points held out at the end of the series.
+    pub holdout: usize,
+    /// Season length used to scale MASE (1 when the series has none).
+    pub mase_season: usize,
+    pub candidates: Vec<CandidateScore>,
+}
+
+/// A finished forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ForecastOutcome {
+    /// ISO 8601 duration of the series' frequency.
+    pub frequency: String,
+    pub seasonal_periods: Vec<usize>,
+    /// Future timestamps, one per step of the horizon.
+    pub timestamps: Vec<String>,
+    pub point: Vec<f64>,
+    pub intervals: Vec<Interval>,
+    pub model: FittedModel,
+    /// Holdout accuracy of the chosen model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Accuracy>,
+    pub backtest: Backtest,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("horizon must be from 1 to {max} (and at most the series length, {len})")]
+    Horizon { max: usize, len: usize },
+    #[error("interval levels must be between 50 and 99.9 percent, at most {MAX_LEVELS} of them")]
+    Levels,
+    #[error("name at least one model")]
+    NoModels,
+    #[error("no model could be fitted: {0}")]
+    NothingFits(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("the forecast runs past the last representable date")]
+    Calendar,
+}
+
+/// Runs `spec` on `series`.
+pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, EngineError> {
+    let y = &series.values;
+    if spec.horizon == 0 || spec.horizon > MAX_HORIZON.min(y.len()) {
+        return Err(EngineError::Horizon { max: MAX_HORIZON, len: y.len() });
+    }
+    if spec.levels.len() > MAX_LEVELS || spec.levels.iter().any(|l| !(50.0..=99.9).contains(l)) {
+        return Err(EngineError::Levels);
+    }
+    let mut kinds: Vec<ModelKind> = Vec::new();
+    for choice in &spec.models {
+        for kind in choice.kinds() {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Err(EngineError::NoModels);
+    }
+
+    let holdout = spec.horizon.min(y.len() / 4).max(1);
+    let train = &y[..y.len() - holdout];
+    let actual = &y[y.len() - holdout..];
+    // Seasons that two full cycles of the training data can show.
+    let periods: Vec<usize> = series.frequency.candidate_periods().into_iter().filter(|p| train.len() > 2 * p).collect();
+    let mase_season = periods.first().copied().unwrap_or(1);
+
+    let candidates: Vec<CandidateScore> = kinds
+        .iter()
+        .map(|kind| match forecast(*kind, train, &periods, holdout, &[]) {
+            Ok(prediction) => {
+                CandidateScore { model: *kind, accuracy: accuracy(actual, &prediction.point, train, mase_season), error: None }
+            }
+            Err(error) => CandidateScore { model: *kind, accuracy: None, error: Some(error.to_string()) },
+        })
+        .collect();
+
+    // A single named model is used as asked; otherwise the lowest holdout MASE wins, ties
+    // going to the simpler model (earlier in the list).
+    let chosen = if kinds.len() == 1 {
+        kinds[0]
+    } else {
+        candidates
+            .iter()
+            .filter_map(|c| c.accuracy.map(|a| (c.model, a.mase)))
+            .filter(|(_, mase)| mase.is_finite())
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(kind, _)| kind)
+            .ok_or_else(|| EngineError::NothingFits(candidates.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; ")))?
+    };
+
+    let full_periods: Vec<usize> = series.frequency.candidate_periods().into_iter().filter(|p| y.len() > 2 * p).collect();
+    let prediction = forecast(chosen, y, &full_periods, spec.horizon, &spec.levels)?;
+
+    let last = series.last_timestamp().ok_or(EngineError::Calendar)?;
+    let last_step = series.frequency.steps_between(series.start, last).ok_or(EngineError::Calendar)?;
+    let timestamps = (1..=spec.horizon as i64)
+        .map(|k| series.frequency.step(series.start, last_step + k).map(format_timestamp).ok_or(EngineError::Calendar))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(ForecastOutcome {
+        frequency: series.frequency.iso8601(),
+        seasonal_periods: full_periods,
+        timestamps,
+        point: prediction.point,
+        intervals: prediction.intervals,
+        accuracy: candidates.iter().find(|c| c.model == chosen).and_then(|c| c.accuracy),
+        model: prediction.model,
+        backtest: Backtest { holdout, mase_season, candidates },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forecast::series::{MissingPolicy, extract};
+
+    fn air_passengers() -> Series {
+        extract(include_str!("../../testdata/air_passengers.csv"), "month", "passengers", MissingPolicy::Reject).unwrap().0
+    }
+
+    fn spec(horizon: usize, models: &[ModelChoice]) -> ForecastSpec {
+        ForecastSpec { horizon, models: models.to_vec(), levels: vec![80.0, 95.0] }
+    }
+
+    /// The accuracy regression test: on a seasonal series, the automatic choice must beat
+    /// the seasonal-naive baseline's holdout MASE.
+    #[test]
+    fn auto_beats_seasonal_naive_on_air_passengers() {
+        let outcome = run(&air_passengers(), &spec(12, &[ModelChoice::Auto])).unwrap();
+        let baseline = outcome.backtest.candidates.iter().find(|c| c.model == ModelKind::SeasonalNaive).unwrap().accuracy.unwrap();
+        let chosen = outcome.accuracy.unwrap();
+        assert!(chosen.mase < baseline.mase, "chosen {} ({}) vs seasonal naive {}", outcome.model.description, chosen.mase, baseline.mase);
+        assert_eq!(outcome.seasonal_periods, [12]);
+        assert_eq!(outcome.backtest.mase_season, 12);
+    }
+
+    #[test]
+    fn the_forecast_continues_the_dataset_own_calendar() {
+        let outcome = run(&air_passengers(), &spec(14, &[ModelChoice::MstlEts])).unwrap();
+        assert_eq!(outcome.frequency, "P1M");
+        assert_eq!(outcome.timestamps.first().map(String::as_str), Some("1961-01-01"));
+        assert_eq!(outcome.timestamps.last().map(String::as_str), Some("1962-02-01"));
+        assert_eq!(outcome.point.len(), 14);
+        // Intervals nest (80 % inside 95 %) and widen with the horizon.
+        let (i80, i95) = (&outcome.intervals[0], &outcome.intervals[1]);
+        for h in 0..14 {
+            assert!(
+                i95.lower[h] <= i80.lower[h]
+                    && i80.lower[h] <= outcome.point[h]
+                    && outcome.point[h] <= i80.upper[h]
+                    && i80.upper[h] <= i95.upper[h]
+            );
+        }
+        assert!(i95.upper[13] - i95.lower[13] > i95.upper[0] - i95.lower[0]);
+    }
+
+    #[test]
+    fn requests_out_of_bounds_are_refused() {
+        let series = air_passengers();
+        assert!(matches!(run(&series, &spec(0, &[ModelChoice::Auto])), Err(EngineError::Horizon { .. })));
+        assert!(matches!(run(&series, &spec(145, &[ModelChoice::Auto])), Err(EngineError::Horizon { .. })));
+        assert_eq!(run(&series, &spec(3, &[])), Err(EngineError::NoModels));
+        let bad_levels = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive], levels: vec![120.0] };
+        assert_eq!(run(&series, &bad_levels), Err(EngineError::Levels));
+    }
+}
