@@ -63,11 +63,13 @@ fn parse_args() -> Result<Args, String> {
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
+        // `--help`: the usage is the answer, not an error.
+        Err(message) if message.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("{message}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("{message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
