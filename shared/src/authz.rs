@@ -26,10 +26,12 @@ pub enum Action {
     UpdateDataset,
     DeleteDataset,
     ShareDataset,
+    CreateForecast,
+    ReadForecast,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -37,6 +39,8 @@ impl Action {
         Action::UpdateDataset,
         Action::DeleteDataset,
         Action::ShareDataset,
+        Action::CreateForecast,
+        Action::ReadForecast,
     ];
 
     /// The action's id in the Cedar schema.
@@ -49,6 +53,8 @@ impl Action {
             Action::UpdateDataset => "UpdateDataset",
             Action::DeleteDataset => "DeleteDataset",
             Action::ShareDataset => "ShareDataset",
+            Action::CreateForecast => "CreateForecast",
+            Action::ReadForecast => "ReadForecast",
         }
     }
 }
@@ -61,6 +67,12 @@ pub enum Resource<'a> {
     /// A collection such as `datasets`.
     Collection(&'static str),
     Dataset {
+        id: &'a str,
+        owner: &'a str,
+        readers: &'a [String],
+    },
+    /// A forecast; `readers` are its dataset's readers.
+    Forecast {
         id: &'a str,
         owner: &'a str,
         readers: &'a [String],
@@ -101,6 +113,7 @@ struct EntityTypes {
     role: EntityTypeName,
     collection: EntityTypeName,
     dataset: EntityTypeName,
+    forecast: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -125,6 +138,7 @@ impl Authorizer {
             role: type_name("Role")?,
             collection: type_name("Collection")?,
             dataset: type_name("Dataset")?,
+            forecast: type_name("Forecast")?,
             action: type_name("Action")?,
         };
         Ok(Self { policies, cedar: cedar_policy::Authorizer::new(), types })
@@ -140,20 +154,8 @@ impl Authorizer {
         let (resource_uid, resource_entity) = match *resource {
             Resource::User(id) => (self.uid(&self.types.user, id), None),
             Resource::Collection(name) => (self.uid(&self.types.collection, name), None),
-            Resource::Dataset { id, owner, readers } => {
-                let uid = self.uid(&self.types.dataset, id);
-                let attrs = HashMap::from([
-                    ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.uid(&self.types.user, owner))),
-                    (
-                        "readers".to_owned(),
-                        RestrictedExpression::new_set(
-                            readers.iter().map(|r| RestrictedExpression::new_entity_uid(self.uid(&self.types.user, r))),
-                        ),
-                    ),
-                ]);
-                let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| request_error(&e))?;
-                (uid, Some(entity))
-            }
+            Resource::Dataset { id, owner, readers } => self.owned(&self.types.dataset, id, owner, readers)?,
+            Resource::Forecast { id, owner, readers } => self.owned(&self.types.forecast, id, owner, readers)?,
         };
 
         // The principal's own entity is the resource of ReadOwnProfile; don't add it twice.
@@ -182,6 +184,24 @@ impl Authorizer {
                 .map(|id| self.policies.policy(id).and_then(|p| p.annotation("id")).map_or_else(|| id.to_string(), str::to_owned))
                 .collect(),
         })
+    }
+
+    /// An owned, shareable resource entity (datasets, forecasts) and its uid.
+    fn owned(
+        &self,
+        type_name: &EntityTypeName,
+        id: &str,
+        owner: &str,
+        readers: &[String],
+    ) -> Result<(EntityUid, Option<Entity>), AuthzError> {
+        let uid = self.uid(type_name, id);
+        let reader_uids = readers.iter().map(|r| RestrictedExpression::new_entity_uid(self.uid(&self.types.user, r)));
+        let attrs = HashMap::from([
+            ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.uid(&self.types.user, owner))),
+            ("readers".to_owned(), RestrictedExpression::new_set(reader_uids)),
+        ]);
+        let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| AuthzError::Request(e.to_string()))?;
+        Ok((uid, Some(entity)))
     }
 
     fn uid(&self, type_name: &EntityTypeName, id: &str) -> EntityUid {
@@ -242,6 +262,22 @@ mod tests {
         assert!(authz.decide(&viewer, Action::ReadOwnProfile, &Resource::User("v")).unwrap().allowed);
         let admin = principal("a", Role::Admin);
         assert!(!authz.decide(&admin, Action::ReadOwnProfile, &Resource::User("v")).unwrap().allowed);
+    }
+
+    #[test]
+    fn forecasts_are_read_by_admins_their_owner_and_their_dataset_readers() {
+        let authz = Authorizer::new().unwrap();
+        let readers = vec!["viewer-1".to_owned()];
+        let forecast = Resource::Forecast { id: "f1", owner: "analyst-1", readers: &readers };
+        let can = |p: &Principal| authz.decide(p, Action::ReadForecast, &forecast).unwrap().allowed;
+        assert!(can(&principal("analyst-1", Role::Analyst)));
+        assert!(can(&principal("viewer-1", Role::Viewer)));
+        assert!(can(&principal("admin-9", Role::Admin)));
+        assert!(!can(&principal("analyst-2", Role::Analyst)));
+        assert!(!can(&principal("viewer-2", Role::Viewer)));
+        let collection = Resource::Collection("forecasts");
+        assert!(!authz.decide(&principal("viewer-1", Role::Viewer), Action::CreateForecast, &collection).unwrap().allowed);
+        assert!(authz.decide(&principal("analyst-1", Role::Analyst), Action::CreateForecast, &collection).unwrap().allowed);
     }
 
     #[test]
