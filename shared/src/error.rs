@@ -33,6 +33,9 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed, but the data can't support what was asked (e.g. no model fits).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("too many requests")]
     TooManyRequests,
     /// A dependency failed; `cause` is logged, never shown.
@@ -79,6 +82,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +101,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
             Self::Conflict(_) => "conflict",
+            Self::Unprocessable(_) => "unprocessable",
             Self::TooManyRequests => "too-many-requests",
             Self::Internal { .. } => "internal",
             Self::Unavailable { .. } => "unavailable",

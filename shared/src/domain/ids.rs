@@ -2,40 +2,54 @@
 
 use crate::error::ApiError;
 
-/// A dataset id: a UUIDv7 (time-ordered, so listings come out oldest first).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DatasetId(String);
+/// Declares a resource id: a UUIDv7 (time-ordered, so listings come out oldest first).
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-impl DatasetId {
-    pub fn new() -> Self {
-        Self(uuid::Uuid::now_v7().to_string())
-    }
+        impl $name {
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7().to_string())
+            }
 
-    /// Parses a path parameter. Anything but a canonical lowercase UUID is not found:
-    /// an id that can't exist is answered like one that doesn't.
-    pub fn parse(text: &str) -> Result<Self, ApiError> {
-        match uuid::Uuid::try_parse(text) {
-            Ok(id) if id.hyphenated().to_string() == text => Ok(Self(text.to_owned())),
-            _ => Err(ApiError::NotFound),
+            /// Parses a path parameter. Anything but a canonical lowercase UUID is not
+            /// found: an id that can't exist is answered like one that doesn't.
+            pub fn parse(text: &str) -> Result<Self, ApiError> {
+                match uuid::Uuid::try_parse(text) {
+                    Ok(id) if id.hyphenated().to_string() == text => Ok(Self(text.to_owned())),
+                    _ => Err(ApiError::NotFound),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl Default for DatasetId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for DatasetId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+uuid_id!(
+    /// A dataset id.
+    DatasetId
+);
+uuid_id!(
+    /// A forecast id.
+    ForecastId
+);
 
 /// A user's subject id (Cognito `sub`, a UUID; the local provider uses the same shape
 /// or a short slug): 1 to 128 characters of `[A-Za-z0-9_-]`.

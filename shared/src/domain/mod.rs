@@ -2,4 +2,5 @@
 
 pub mod csv_table;
 pub mod dataset;
+pub mod forecast;
 pub mod ids;

@@ -51,6 +51,9 @@ pub struct CandidateScore {
     pub model: ModelKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<Accuracy>,
+    /// What the candidate predicted for the holdout, to check or plot against it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holdout_forecast: Vec<f64>,
     /// Why the candidate could not be scored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -130,10 +133,13 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     let candidates: Vec<CandidateScore> = kinds
         .iter()
         .map(|kind| match forecast(*kind, train, &periods, holdout, &[]) {
-            Ok(prediction) => {
-                CandidateScore { model: *kind, accuracy: accuracy(actual, &prediction.point, train, mase_season), error: None }
-            }
-            Err(error) => CandidateScore { model: *kind, accuracy: None, error: Some(error.to_string()) },
+            Ok(prediction) => CandidateScore {
+                model: *kind,
+                accuracy: accuracy(actual, &prediction.point, train, mase_season),
+                holdout_forecast: prediction.point,
+                error: None,
+            },
+            Err(error) => CandidateScore { model: *kind, accuracy: None, holdout_forecast: Vec::new(), error: Some(error.to_string()) },
         })
         .collect();
 

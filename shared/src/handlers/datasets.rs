@@ -67,12 +67,15 @@ fn now() -> String {
 async fn load(ctx: &mut Ctx<'_>, req: &Request) -> Result<Loaded, ApiError> {
     let id = DatasetId::parse(&path_param(req, "datasetId")?)?;
     ctx.audit.resource_id = Some(id.to_string());
-    let item = ctx.state.store.get(&keys::record(&id)).await.map_err(store_error)?.ok_or(ApiError::NotFound)?;
+    let (record, version) = find(ctx, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Loaded { id, record, version })
+}
+
+/// A live dataset's record and version, or `None` when it is missing or soft-deleted.
+pub(crate) async fn find(ctx: &Ctx<'_>, id: &DatasetId) -> Result<Option<(DatasetRecord, u64)>, ApiError> {
+    let Some(item) = ctx.state.store.get(&keys::record(id)).await.map_err(store_error)? else { return Ok(None) };
     let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
-    if record.deleted_at.is_some() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(Loaded { id, record, version: item.version })
+    Ok(record.deleted_at.is_none().then_some((record, item.version)))
 }
 
 /// Authorizes `action` on a loaded dataset: 404 if the caller may not even read it

@@ -5,6 +5,7 @@
 //! handler can forget any of them.
 
 pub mod datasets;
+pub mod forecasts;
 pub mod health;
 pub mod me;
 
@@ -132,6 +133,8 @@ async fn dispatch(route: Route, ctx: &mut Ctx<'_>, req: &Request) -> Result<Repl
         Route::DeleteDataset => datasets::delete(ctx, req).await,
         Route::ShareDataset => datasets::share(ctx, req).await,
         Route::UnshareDataset => datasets::unshare(ctx, req).await,
+        Route::CreateForecast => forecasts::create(ctx, req).await,
+        Route::GetForecast => forecasts::get(ctx, req).await,
     }
 }
 
@@ -164,6 +167,7 @@ fn resource_type(route: Route) -> &'static str {
         Route::GetMe => "user",
         Route::CreateDataset | Route::ListDatasets | Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "dataset",
         Route::ShareDataset | Route::UnshareDataset => "dataset-share",
+        Route::CreateForecast | Route::GetForecast => "forecast",
     }
 }
 

@@ -20,10 +20,12 @@ pub enum Route {
     DeleteDataset,
     ShareDataset,
     UnshareDataset,
+    CreateForecast,
+    GetForecast,
 }
 
 impl Route {
-    pub const ALL: [Route; 9] = [
+    pub const ALL: [Route; 11] = [
         Route::Health,
         Route::GetMe,
         Route::CreateDataset,
@@ -33,12 +35,14 @@ impl Route {
         Route::DeleteDataset,
         Route::ShareDataset,
         Route::UnshareDataset,
+        Route::CreateForecast,
+        Route::GetForecast,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Route::Health | Route::GetMe | Route::ListDatasets | Route::GetDataset => Method::GET,
-            Route::CreateDataset => Method::POST,
+            Route::Health | Route::GetMe | Route::ListDatasets | Route::GetDataset | Route::GetForecast => Method::GET,
+            Route::CreateDataset | Route::CreateForecast => Method::POST,
             Route::UpdateDataset => Method::PATCH,
             Route::ShareDataset => Method::PUT,
             Route::DeleteDataset | Route::UnshareDataset => Method::DELETE,
@@ -53,6 +57,8 @@ impl Route {
             Route::CreateDataset | Route::ListDatasets => "/v1/datasets",
             Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "/v1/datasets/{datasetId}",
             Route::ShareDataset | Route::UnshareDataset => "/v1/datasets/{datasetId}/shares/{userId}",
+            Route::CreateForecast => "/v1/forecasts",
+            Route::GetForecast => "/v1/forecasts/{forecastId}",
         }
     }
 
@@ -68,13 +74,15 @@ impl Route {
             Route::DeleteDataset => "delete-dataset",
             Route::ShareDataset => "share-dataset",
             Route::UnshareDataset => "unshare-dataset",
+            Route::CreateForecast => "create-forecast",
+            Route::GetForecast => "get-forecast",
         }
     }
 
     /// Whether the route reads or writes blobs. Only these functions link the S3 client
     /// (their `main` passes `S3Blobs`) and get S3 permissions in `template.yaml`.
     pub fn uses_blobs(self) -> bool {
-        matches!(self, Route::CreateDataset)
+        matches!(self, Route::CreateDataset | Route::CreateForecast | Route::GetForecast)
     }
 
     /// Whether the route is reachable without a token (only `/health`, SR-36).

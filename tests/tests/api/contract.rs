@@ -147,6 +147,39 @@ async fn seed_event_dataset(state: &AppState) {
     ];
     let audit = AuditDraft::new("seed", "dataset").finish(&RequestMeta { request_id: "seed".into(), ..Default::default() }, 201);
     state.store.commit(writes, &audit).await.unwrap();
+    // Four weeks of daily sales with a weekly pattern, for the forecast events.
+    let mut csv = String::from("date,sales\n");
+    for day in 0..28 {
+        let date = time::macros::date!(2025 - 10 - 01) + time::Duration::days(day);
+        csv.push_str(&format!("{date},{}\n", 100 + [0, 5, 9, 4, -3, -8, -7][day as usize % 7] + day as i32));
+    }
+    let blob = shared::blob::BlobKey::parse(&keys::blob(&id)).unwrap();
+    state.blobs.put(&blob, csv.into_bytes(), "text/csv").await.unwrap();
+}
+
+const EVENT_FORECAST: &str = "01939a90-1c2d-7e3f-8a4b-5c6d7e8f9a0b";
+
+/// Stores the forecast the create event produced under the id the get event asks for.
+async fn seed_event_forecast(state: &AppState, created: &lambda_http::Response<lambda_http::Body>) {
+    let lambda_http::Body::Text(text) = created.body() else { panic!("create-forecast answered without a body") };
+    let mut view: shared::domain::forecast::ForecastView = serde_json::from_str(text).unwrap();
+    view.id = EVENT_FORECAST.into();
+    let id = shared::domain::ids::ForecastId::parse(EVENT_FORECAST).unwrap();
+    let record = shared::domain::forecast::ForecastRecord {
+        id: view.id.clone(),
+        dataset_id: view.dataset_id.clone(),
+        owner: view.owner.clone(),
+        created_at: view.created_at.clone(),
+        model: view.result.model.description.clone(),
+    };
+    let blob = shared::blob::BlobKey::parse(&shared::domain::forecast::keys::blob(&id)).unwrap();
+    state.blobs.put(&blob, serde_json::to_vec(&view).unwrap(), "application/json").await.unwrap();
+    let writes = vec![WriteOp::Put {
+        item: Item { key: shared::domain::forecast::keys::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() },
+        condition: Condition::Absent,
+    }];
+    let audit = AuditDraft::new("seed", "forecast").finish(&RequestMeta { request_id: "seed-forecast".into(), ..Default::default() }, 201);
+    state.store.commit(writes, &audit).await.unwrap();
 }
 
 #[tokio::test]
@@ -163,6 +196,8 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::ListDatasets, 200),
         (Route::GetDataset, 200),
         (Route::UpdateDataset, 200),
+        (Route::CreateForecast, 201),
+        (Route::GetForecast, 200),
         (Route::ShareDataset, 204),
         (Route::UnshareDataset, 204),
         (Route::DeleteDataset, 204),
@@ -177,6 +212,9 @@ async fn every_event_file_replays_through_its_handler() {
         let response = shared::handle(&state, route, request).await;
         assert_eq!(response.status().as_u16(), status, "{route:?}: {:?}", response.body());
         assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com", "{route:?}");
+        if route == Route::CreateForecast {
+            seed_event_forecast(&state, &response).await;
+        }
 
         if route.is_public() {
             continue;
@@ -206,7 +244,7 @@ async fn the_local_server_serves_every_documented_operation() {
     let app = crate::helpers::spawn_app().await;
     let document = serde_json::to_value(shared::openapi::document()).unwrap();
     for (path, operations) in document["paths"].as_object().unwrap() {
-        let concrete = path.replace("{datasetId}", EVENT_DATASET).replace("{userId}", EVENT_OWNER);
+        let concrete = path.replace("{datasetId}", EVENT_DATASET).replace("{userId}", EVENT_OWNER).replace("{forecastId}", EVENT_FORECAST);
         for method in operations.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let answer = app.call(method.clone(), &concrete, None, None).await;

@@ -1,0 +1,250 @@
+//! Forecasts through the API: the permission matrix, the dataset's own calendar, metrics
+//! checked independently, and bad requests.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::audit::AuditDecision;
+use shared::auth::Role;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Daily sales over `days` days from 2022-01-03 with a weekly and a yearly pattern and a
+/// gentle trend; the days in `skip` have no row at all.
+fn seasonal_csv(days: i64, skip: &[i64]) -> String {
+    let mut csv = String::from("date,store,sales\n");
+    for day in 0..days {
+        if skip.contains(&day) {
+            continue;
+        }
+        let date = time::macros::date!(2022 - 01 - 03) + time::Duration::days(day);
+        let weekly = [0.0, 6.0, 9.0, 5.0, 2.0, -10.0, -12.0][(day % 7) as usize];
+        let yearly = 15.0 * (2.0 * std::f64::consts::PI * day as f64 / 365.25).sin();
+        let noise = ((day * 7919) % 11) as f64 * 0.2;
+        csv.push_str(&format!("{date},north,{:.2}\n", 200.0 + 0.05 * day as f64 + weekly + yearly + noise));
+    }
+    csv
+}
+
+async fn upload(app: &TestApp, owner: &str, csv: String) -> String {
+    let token = app.token(owner, Role::Analyst);
+    let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(json!({"name": "sales", "csv": csv}))).await;
+    assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
+    answer.body["id"].as_str().unwrap().to_owned()
+}
+
+fn request(dataset: &str, horizon: usize) -> Value {
+    json!({"dataset_id": dataset, "time_column": "date", "target_column": "sales", "horizon": horizon, "missing": "interpolate"})
+}
+
+#[tokio::test]
+async fn a_forecast_follows_the_datasets_calendar_and_its_metrics_check_out() {
+    let app = spawn_app().await;
+    // Three years, with a few days missing.
+    let dataset = upload(&app, "analyst-a", seasonal_csv(3 * 365, &[40, 41, 500, 900])).await;
+    let token = app.token("analyst-a", Role::Analyst);
+    let answer = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(request(&dataset, 28))).await;
+    assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
+    let body = &answer.body;
+    let result = &body["result"];
+
+    // The series' own axis: daily, continuing the day after the last row (2025-01-01).
+    assert_eq!(result["frequency"], "P1D");
+    assert_eq!(result["seasonal_periods"], json!([7, 365]));
+    let timestamps: Vec<&str> = result["timestamps"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(timestamps.len(), 28);
+    assert_eq!(timestamps[0], "2025-01-02");
+    assert_eq!(timestamps[27], "2025-01-29");
+    assert_eq!(body["series"]["gaps"], 4);
+    assert_eq!(body["series"]["filled"], 4);
+
+    // Intervals nest and widen with the horizon.
+    let intervals = result["intervals"].as_array().unwrap();
+    assert_eq!(intervals.len(), 2);
+    let bound = |i: usize, side: &str, h: usize| intervals[i][side][h].as_f64().unwrap();
+    let point = |h: usize| result["point"][h].as_f64().unwrap();
+    for h in 0..28 {
+        assert!(bound(1, "lower", h) <= bound(0, "lower", h) && bound(0, "lower", h) <= point(h));
+        assert!(point(h) <= bound(0, "upper", h) && bound(0, "upper", h) <= bound(1, "upper", h));
+    }
+    assert!(bound(1, "upper", 27) - bound(1, "lower", 27) > bound(1, "upper", 0) - bound(1, "lower", 0));
+
+    // The chosen model's metrics, recomputed here from its holdout forecast.
+    let backtest = &result["backtest"];
+    let holdout = backtest["holdout"].as_u64().unwrap() as usize;
+    let season = backtest["mase_season"].as_u64().unwrap() as usize;
+    assert_eq!(season, 7);
+    let kind = result["model"]["kind"].clone();
+    let chosen = backtest["candidates"].as_array().unwrap().iter().find(|c| c["model"] == kind).unwrap();
+    let predicted: Vec<f64> = chosen["holdout_forecast"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let mut values: Vec<f64> = seasonal_values(3 * 365);
+    // The four missing days were interpolated linearly; recompute them the same way.
+    for (a, b) in [(39usize, 42usize), (499, 501), (899, 901)] {
+        for k in a + 1..b {
+            values[k] = values[a] + (values[b] - values[a]) * (k - a) as f64 / (b - a) as f64;
+        }
+    }
+    let (train, actual) = values.split_at(values.len() - holdout);
+    let mae = actual.iter().zip(&predicted).map(|(a, p)| (a - p).abs()).sum::<f64>() / holdout as f64;
+    let rmse = (actual.iter().zip(&predicted).map(|(a, p)| (a - p).powi(2)).sum::<f64>() / holdout as f64).sqrt();
+    let scale = train.windows(season + 1).map(|w| (w[season] - w[0]).abs()).sum::<f64>() / (train.len() - season) as f64;
+    let metrics = &chosen["accuracy"];
+    assert!((metrics["mae"].as_f64().unwrap() - mae).abs() < 1e-6, "{metrics} vs mae {mae}");
+    assert!((metrics["rmse"].as_f64().unwrap() - rmse).abs() < 1e-6);
+    assert!((metrics["mase"].as_f64().unwrap() - mae / scale).abs() < 1e-6);
+    assert_eq!(result["accuracy"], *metrics, "the headline metrics are the chosen model's");
+
+    // It reads back as stored, and the audit names it.
+    let id = body["id"].as_str().unwrap();
+    let read = app.call(Method::GET, &format!("/v1/forecasts/{id}"), Some(&token), None).await;
+    assert_eq!(read.status.as_u16(), 200);
+    assert_eq!(read.body, answer.body);
+    let record = app.audit_for(&answer).await;
+    assert_eq!((record.action.as_str(), record.resource_id.as_deref()), ("create-forecast", Some(id)));
+}
+
+/// The CSV's values, before gaps (same formula as `seasonal_csv`, rounded as written).
+fn seasonal_values(days: i64) -> Vec<f64> {
+    seasonal_csv(days, &[]).lines().skip(1).map(|line| line.rsplit(',').next().unwrap().parse::<f64>().unwrap()).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Admin,
+    Analyst,
+    Viewer,
+    Anonymous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Own,
+    Shared,
+    Other,
+}
+
+fn role(caller: Caller) -> Option<Role> {
+    match caller {
+        Caller::Admin => Some(Role::Admin),
+        Caller::Analyst => Some(Role::Analyst),
+        Caller::Viewer => Some(Role::Viewer),
+        Caller::Anonymous => None,
+    }
+}
+
+const CALLERS: [Caller; 4] = [Caller::Admin, Caller::Analyst, Caller::Viewer, Caller::Anonymous];
+const RELATIONS: [Relation; 3] = [Relation::Own, Relation::Shared, Relation::Other];
+
+#[tokio::test]
+async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
+    let app = spawn_app().await;
+    let csv = seasonal_csv(60, &[]);
+    let mut n = 0;
+    for caller in CALLERS {
+        for relation in RELATIONS {
+            n += 1;
+            let sub = format!("{caller:?}-{relation:?}-{n}").to_lowercase();
+            let owner = if relation == Relation::Own && caller != Caller::Anonymous { sub.clone() } else { format!("owner-{n}") };
+            let dataset = upload(&app, &owner, csv.clone()).await;
+            if relation == Relation::Shared {
+                app.share(&owner, &dataset, &sub).await;
+            }
+            let token = role(caller).map(|r| app.token(&sub, r));
+
+            // Running a forecast on the dataset.
+            let expected_create = match (caller, relation) {
+                (Caller::Anonymous, _) => 401,
+                (Caller::Viewer, _) => 403,
+                (Caller::Admin, _) => 201,
+                (Caller::Analyst, Relation::Other) => 404,
+                (Caller::Analyst, _) => 201,
+            };
+            let answer = app.call(Method::POST, "/v1/forecasts", token.as_deref(), Some(request(&dataset, 7))).await;
+            let label = format!("create by {caller:?} on {relation:?}");
+            assert_eq!(answer.status.as_u16(), expected_create, "{label}: {}", answer.text);
+            let record = app.audit_for(&answer).await;
+            assert_eq!(record.status, expected_create, "{label}");
+            assert_eq!(
+                record.decision,
+                match expected_create {
+                    201 => AuditDecision::Allow,
+                    401 => AuditDecision::NotEvaluated,
+                    _ => AuditDecision::Deny,
+                },
+                "{label}"
+            );
+
+            // Reading a forecast: the caller's own (made while an analyst, for viewers),
+            // one on a dataset shared with them, or someone else's.
+            let author = if relation == Relation::Own && caller != Caller::Anonymous { sub.clone() } else { owner.clone() };
+            let made = app.call(Method::POST, "/v1/forecasts", Some(&app.token(&author, Role::Analyst)), Some(request(&dataset, 7))).await;
+            assert_eq!(made.status.as_u16(), 201, "{}", made.text);
+            let forecast = made.body["id"].as_str().unwrap();
+            let expected_get = match (caller, relation) {
+                (Caller::Anonymous, _) => 401,
+                (Caller::Admin, _) => 200,
+                (Caller::Analyst, Relation::Other) | (Caller::Viewer, Relation::Other) => 404,
+                // A viewer who made it as an analyst no longer reads it by ownership.
+                (Caller::Viewer, Relation::Own) => 404,
+                _ => 200,
+            };
+            let answer = app.call(Method::GET, &format!("/v1/forecasts/{forecast}"), token.as_deref(), None).await;
+            let label = format!("get by {caller:?} on {relation:?}");
+            assert_eq!(answer.status.as_u16(), expected_get, "{label}: {}", answer.text);
+            assert_eq!(app.audit_for(&answer).await.status, expected_get, "{label}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unsharing_the_dataset_takes_its_forecasts_away() {
+    let app = spawn_app().await;
+    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[])).await;
+    app.share("analyst-a", &dataset, "viewer-v").await;
+    let owner = app.token("analyst-a", Role::Analyst);
+    let made = app.call(Method::POST, "/v1/forecasts", Some(&owner), Some(request(&dataset, 7))).await;
+    let path = format!("/v1/forecasts/{}", made.body["id"].as_str().unwrap());
+    let viewer = app.token("viewer-v", Role::Viewer);
+    assert_eq!(app.call(Method::GET, &path, Some(&viewer), None).await.status.as_u16(), 200);
+    app.call(Method::DELETE, &format!("/v1/datasets/{dataset}/shares/viewer-v"), Some(&owner), None).await;
+    app.call(Method::GET, &path, Some(&viewer), None).await.assert_problem(404);
+}
+
+#[tokio::test]
+async fn bad_forecast_requests_name_the_problem() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-a", Role::Analyst);
+    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[10])).await;
+    let with = |changes: Value| {
+        let mut body = request(&dataset, 7);
+        for (k, v) in changes.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases: Vec<(&str, Value, u16, Option<&str>)> = vec![
+        ("unknown target column", with(json!({"target_column": "revenue"})), 400, Some("target_column")),
+        ("text column as the time axis", with(json!({"time_column": "store"})), 400, Some("time_column")),
+        ("gaps with the default policy", with(json!({"missing": "reject"})), 400, Some("missing")),
+        ("zero horizon", with(json!({"horizon": 0})), 400, Some("horizon")),
+        ("horizon longer than the series", with(json!({"horizon": 61})), 400, Some("horizon")),
+        ("no models", with(json!({"models": []})), 400, Some("models")),
+        ("unknown model", with(json!({"models": ["prophet"]})), 400, None),
+        ("level over 100", with(json!({"levels": [120]})), 400, Some("levels")),
+        ("negative horizon", with(json!({"horizon": -1})), 400, None),
+        ("malformed dataset id", with(json!({"dataset_id": "../x"})), 400, Some("dataset_id")),
+        ("unknown field", with(json!({"owner": "someone"})), 400, None),
+        ("no such dataset", with(json!({"dataset_id": "01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c"})), 404, None),
+        ("unknown missing policy", with(json!({"missing": "guess"})), 400, None),
+    ];
+    for (name, body, status, field) in cases {
+        let answer = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(body)).await;
+        answer.assert_problem(status);
+        if let Some(field) = field {
+            assert_eq!(answer.body["field"], field, "{name}: {}", answer.text);
+        }
+        assert_eq!(app.audit_for(&answer).await.status, status, "{name}");
+    }
+    for bad in ["not-a-uuid", "01939A8E-5F5E-7D3C-9B6A-3C1E2F4A5B6C"] {
+        app.call(Method::GET, &format!("/v1/forecasts/{bad}"), Some(&token), None).await.assert_problem(404);
+    }
+}
