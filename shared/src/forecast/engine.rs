@@ -233,3 +233,35 @@ mod tests {
         assert_eq!(run(&series, &bad_levels), Err(EngineError::Levels));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::forecast::frequency::Frequency;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+
+        /// Any finite series gets a forecast or a named error, never a panic, and a
+        /// forecast always has one timestamp and one finite point per step.
+        #[test]
+        fn any_finite_series_gets_an_answer(
+            values in proptest::collection::vec(prop_oneof![-1e6f64..1e6, Just(0.0), Just(1.0)], 8..120),
+            horizon in 1usize..30,
+            daily in any::<bool>(),
+        ) {
+            let start = time::macros::datetime!(2024-01-01 0:00 UTC);
+            let frequency = if daily { Frequency::Seconds(86_400) } else { Frequency::Months(1) };
+            let timestamps = (0..values.len()).map(|k| frequency.step(start, k as i64).unwrap()).collect();
+            let series = Series { start, frequency, values: values.clone(), timestamps };
+            let spec = ForecastSpec { horizon: horizon.min(values.len()), models: vec![ModelChoice::Auto], levels: vec![90.0] };
+            if let Ok(outcome) = run(&series, &spec) {
+                prop_assert_eq!(outcome.point.len(), spec.horizon);
+                prop_assert_eq!(outcome.timestamps.len(), spec.horizon);
+                prop_assert!(outcome.point.iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+}

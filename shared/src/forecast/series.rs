@@ -343,3 +343,45 @@ mod tests {
         assert_eq!(format_timestamp(series.timestamps[12]), "1950-01-01");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// CSV-ish text: header-like first line, then rows made of dates, numbers, junk,
+    /// quotes, separators and control characters.
+    fn csvish() -> impl Strategy<Value = String> {
+        let cell = prop_oneof![
+            "2024-0[1-9]-[0-2][0-9]",
+            "-?[0-9]{1,6}(\\.[0-9]{1,3})?",
+            "[=+@-]cmd\\|[a-z ]{0,8}",
+            "\"[a-z,\\n]{0,6}\"",
+            ".{0,12}",
+            Just(String::new()),
+        ];
+        let row = proptest::collection::vec(cell, 0..5).prop_map(|cells| cells.join(","));
+        proptest::collection::vec(row, 0..40).prop_map(|rows| format!("date,value\n{}", rows.join("\n")))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// Whatever the content, building a series returns a value or a named error.
+        #[test]
+        fn extraction_never_panics(content in csvish(), policy in prop_oneof![Just(MissingPolicy::Reject), Just(MissingPolicy::FillForward), Just(MissingPolicy::Interpolate), Just(MissingPolicy::Drop)]) {
+            if let Ok((series, report)) = extract(&content, "date", "value", policy) {
+                prop_assert_eq!(series.values.len(), series.timestamps.len());
+                prop_assert!(series.values.iter().all(|v| v.is_finite()));
+                prop_assert!(report.rows >= series.values.len() - report.filled);
+            }
+        }
+
+        /// And the dataset inspector, on arbitrary text, never panics either.
+        #[test]
+        fn inspection_never_panics(content in csvish()) {
+            let _ = crate::domain::csv_table::inspect(&content, &crate::domain::csv_table::CsvLimits::default());
+        }
+    }
+}
