@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use shared::audit::AuditDecision;
 use shared::auth::Role;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{CALLERS, Caller, RELATIONS, Relation, TestApp, spawn_app};
 
 /// Daily sales over `days` days from 2022-01-03 with a weekly and a yearly pattern and a
 /// gentle trend; the days in `skip` have no row at all.
@@ -107,33 +107,6 @@ fn seasonal_values(days: i64) -> Vec<f64> {
     seasonal_csv(days, &[]).lines().skip(1).map(|line| line.rsplit(',').next().unwrap().parse::<f64>().unwrap()).collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Caller {
-    Admin,
-    Analyst,
-    Viewer,
-    Anonymous,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relation {
-    Own,
-    Shared,
-    Other,
-}
-
-fn role(caller: Caller) -> Option<Role> {
-    match caller {
-        Caller::Admin => Some(Role::Admin),
-        Caller::Analyst => Some(Role::Analyst),
-        Caller::Viewer => Some(Role::Viewer),
-        Caller::Anonymous => None,
-    }
-}
-
-const CALLERS: [Caller; 4] = [Caller::Admin, Caller::Analyst, Caller::Viewer, Caller::Anonymous];
-const RELATIONS: [Relation; 3] = [Relation::Own, Relation::Shared, Relation::Other];
-
 #[tokio::test]
 async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
     let app = spawn_app().await;
@@ -148,7 +121,7 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
             if relation == Relation::Shared {
                 app.share(&owner, &dataset, &sub).await;
             }
-            let token = role(caller).map(|r| app.token(&sub, r));
+            let token = caller.role().map(|r| app.token(&sub, r));
 
             // Running a forecast on the dataset.
             let expected_create = match (caller, relation) {

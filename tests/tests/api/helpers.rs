@@ -11,6 +11,38 @@ use shared::auth::Role;
 
 pub const APP_ORIGIN: &str = "https://app.example";
 
+/// Who calls, in the permission-matrix tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Admin,
+    Analyst,
+    Viewer,
+    Anonymous,
+}
+
+/// How the caller relates to the object they call about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Own,
+    Shared,
+    Other,
+}
+
+pub const CALLERS: [Caller; 4] = [Caller::Admin, Caller::Analyst, Caller::Viewer, Caller::Anonymous];
+pub const RELATIONS: [Relation; 3] = [Relation::Own, Relation::Shared, Relation::Other];
+
+impl Caller {
+    /// The token role, `None` for no token.
+    pub fn role(self) -> Option<Role> {
+        match self {
+            Caller::Admin => Some(Role::Admin),
+            Caller::Analyst => Some(Role::Analyst),
+            Caller::Viewer => Some(Role::Viewer),
+            Caller::Anonymous => None,
+        }
+    }
+}
+
 pub struct TestApp {
     pub server: DevServer,
     pub client: reqwest::Client,

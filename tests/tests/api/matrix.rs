@@ -7,37 +7,9 @@ use shared::Route;
 use shared::audit::AuditDecision;
 use shared::auth::Role;
 
-use crate::helpers::{TestApp, sample_dataset, spawn_app};
+use crate::helpers::{CALLERS, Caller, RELATIONS, Relation, TestApp, sample_dataset, spawn_app};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Caller {
-    Admin,
-    Analyst,
-    Viewer,
-    Anonymous,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relation {
-    Own,
-    Shared,
-    Other,
-}
-
-const CALLERS: [Caller; 4] = [Caller::Admin, Caller::Analyst, Caller::Viewer, Caller::Anonymous];
-const RELATIONS: [Relation; 3] = [Relation::Own, Relation::Shared, Relation::Other];
 const SHARE_TARGET: &str = "target-user";
-
-impl Caller {
-    fn role(self) -> Option<Role> {
-        match self {
-            Caller::Admin => Some(Role::Admin),
-            Caller::Analyst => Some(Role::Analyst),
-            Caller::Viewer => Some(Role::Viewer),
-            Caller::Anonymous => None,
-        }
-    }
-}
 
 /// The status the matrix promises for a route on an existing dataset.
 fn expected_on_dataset(route: Route, caller: Caller, relation: Relation) -> u16 {
