@@ -10,7 +10,7 @@ use crate::auth::jwks::{HttpJwks, KeyCache};
 use crate::blob::s3::S3BlobStore;
 use crate::blob::{BlobStore, NoBlobStore};
 use crate::config::{AwsSettings, Settings};
-use crate::handlers::handle;
+use crate::handlers::{Endpoint, serve};
 use crate::http::Route;
 use crate::http::cors::CorsPolicy;
 use crate::state::{AppState, StartupError};
@@ -60,9 +60,10 @@ pub async fn aws_state<B: BlobBackend>(settings: &Settings) -> Result<AppState, 
     )
 }
 
-/// Builds the state once (settings, clients, validated policies) and serves `route`
+/// Builds the state once (settings, clients, validated policies) and serves endpoint `E`
 /// until the Lambda runtime stops the process.
-pub fn run<B: BlobBackend>(route: Route) -> ExitCode {
+pub fn run<B: BlobBackend, E: Endpoint>() -> ExitCode {
+    let route: Route = E::ROUTE;
     // One request at a time per instance: a current-thread runtime starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -90,7 +91,7 @@ pub fn run<B: BlobBackend>(route: Route) -> ExitCode {
         tracing::info!(route = route.function_name(), stage = %settings.stage, "ready");
         let served = lambda_http::run(service_fn(move |req: Request| {
             let state = Arc::clone(&state);
-            async move { Ok::<_, std::convert::Infallible>(handle(&state, route, req).await) }
+            async move { Ok::<_, std::convert::Infallible>(serve::<E>(&state, req).await) }
         }))
         .await;
         match served {

@@ -1,4 +1,4 @@
 //! Lambda for `unshare-dataset`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs>(shared::Route::UnshareDataset)
+    shared::lambda::run::<shared::lambda::NoBlobs, shared::handlers::endpoints::UnshareDataset>()
 }

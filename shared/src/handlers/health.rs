@@ -13,6 +13,6 @@ pub struct Health {
 /// Liveness check.
 #[utoipa::path(get, path = "/health", operation_id = "health", security(()), tag = "health",
     responses((status = 200, description = "The function is up", body = Health)))]
-pub fn get() -> Result<Reply, ApiError> {
+pub async fn get(_ctx: &mut super::Ctx<'_>, _req: &lambda_http::Request) -> Result<Reply, ApiError> {
     Reply::ok(&Health { status: "ok" })
 }

@@ -93,8 +93,58 @@ pub fn store_error(error: StoreError) -> ApiError {
     }
 }
 
-/// Serves one request for `route`. Never fails: every error becomes a problem response.
-pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Body> {
+/// One route's handler as a type. A Lambda's `main` names its endpoint, so the binary
+/// links that handler (and its dependencies, such as the forecast engine) and no other.
+pub trait Endpoint {
+    const ROUTE: Route;
+    fn call<'a>(ctx: &'a mut Ctx<'_>, req: &'a Request) -> impl Future<Output = Result<Reply, ApiError>> + Send + 'a;
+}
+
+/// Declares an endpoint per route, and [`handle`] for hosts that serve every route.
+macro_rules! endpoints {
+    ($($route:ident => $handler:path),* $(,)?) => {
+        /// The endpoints, named after their [`Route`].
+        pub mod endpoints {
+            use super::*;
+            $(
+                #[derive(Debug)]
+                pub struct $route;
+
+                impl Endpoint for $route {
+                    const ROUTE: Route = Route::$route;
+                    fn call<'a>(ctx: &'a mut Ctx<'_>, req: &'a Request) -> impl Future<Output = Result<Reply, ApiError>> + Send + 'a {
+                        $handler(ctx, req)
+                    }
+                }
+            )*
+        }
+
+        /// Serves one request for `route` (the local server and tests host every route).
+        pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Body> {
+            match route {
+                $(Route::$route => serve::<endpoints::$route>(state, req).await,)*
+            }
+        }
+    };
+}
+
+endpoints! {
+    Health => health::get,
+    GetMe => me::get,
+    CreateDataset => datasets::create,
+    ListDatasets => datasets::list,
+    GetDataset => datasets::get,
+    UpdateDataset => datasets::update,
+    DeleteDataset => datasets::delete,
+    ShareDataset => datasets::share,
+    UnshareDataset => datasets::unshare,
+    CreateForecast => forecasts::create,
+    GetForecast => forecasts::get,
+}
+
+/// Serves one request for endpoint `E`. Never fails: every error becomes a problem response.
+pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body> {
+    let route = E::ROUTE;
     let meta = RequestMeta::from_request(&req);
     let span =
         tracing::info_span!("request", request_id = %meta.request_id, route = route.function_name(), subject = tracing::field::Empty);
@@ -112,7 +162,7 @@ pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Bo
             principal: None,
             audit_committed: false,
         };
-        let result = if req.method() == route.method() { dispatch(route, &mut ctx, &req).await } else { Err(ApiError::MethodNotAllowed) };
+        let result = if req.method() == route.method() { E::call(&mut ctx, &req).await } else { Err(ApiError::MethodNotAllowed) };
         let mut response = finish(&mut ctx, route, result).await;
         edge_headers(state, &ctx.meta, &mut response);
         tracing::info!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request finished");
@@ -120,22 +170,6 @@ pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Bo
     }
     .instrument(span)
     .await
-}
-
-async fn dispatch(route: Route, ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
-    match route {
-        Route::Health => health::get(),
-        Route::GetMe => me::get(ctx, req).await,
-        Route::CreateDataset => datasets::create(ctx, req).await,
-        Route::ListDatasets => datasets::list(ctx, req).await,
-        Route::GetDataset => datasets::get(ctx, req).await,
-        Route::UpdateDataset => datasets::update(ctx, req).await,
-        Route::DeleteDataset => datasets::delete(ctx, req).await,
-        Route::ShareDataset => datasets::share(ctx, req).await,
-        Route::UnshareDataset => datasets::unshare(ctx, req).await,
-        Route::CreateForecast => forecasts::create(ctx, req).await,
-        Route::GetForecast => forecasts::get(ctx, req).await,
-    }
 }
 
 /// Turns the handler's result into a response and makes sure the audit record is written.

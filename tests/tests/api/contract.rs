@@ -261,7 +261,11 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     for route in Route::ALL {
         let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
         let backend = if route.uses_blobs() { "shared::lambda::S3Blobs" } else { "shared::lambda::NoBlobs" };
-        assert!(main.contains(&format!("run::<{backend}>(shared::Route::{route:?})")), "{}: expected {backend}", route.function_name());
+        assert!(
+            main.contains(&format!("run::<{backend}, shared::handlers::endpoints::{route:?}>()")),
+            "{}: expected {backend}",
+            route.function_name()
+        );
 
         let function = template["Resources"]
             .as_mapping()
