@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use super::csv_table::Column;
 use super::ids::{DatasetId, truncate};
+use crate::authz::Resource;
 use crate::error::ApiError;
 use crate::store::Key;
 
@@ -55,6 +56,11 @@ pub struct DatasetView {
 }
 
 impl DatasetRecord {
+    /// The dataset as the policies see it.
+    pub fn resource(&self) -> Resource<'_> {
+        Resource::Dataset { id: &self.id, owner: &self.owner, readers: &self.readers }
+    }
+
     pub fn view(&self, version: u64, show_readers: bool) -> DatasetView {
         DatasetView {
             id: self.id.clone(),

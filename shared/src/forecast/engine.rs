@@ -126,8 +126,10 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     let holdout = spec.horizon.min(y.len() / 4).max(1);
     let train = &y[..y.len() - holdout];
     let actual = &y[y.len() - holdout..];
-    // Seasons that two full cycles of the training data can show.
-    let periods: Vec<usize> = series.frequency.candidate_periods().into_iter().filter(|p| train.len() > 2 * p).collect();
+    let calendar_periods = series.frequency.candidate_periods();
+    // Seasons that two full cycles of the data can show.
+    let fitting = |len: usize| -> Vec<usize> { calendar_periods.iter().copied().filter(|p| len > 2 * p).collect() };
+    let periods = fitting(train.len());
     let mase_season = periods.first().copied().unwrap_or(1);
 
     let candidates: Vec<CandidateScore> = kinds
@@ -157,7 +159,7 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
             .ok_or_else(|| EngineError::NothingFits(candidates.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; ")))?
     };
 
-    let full_periods: Vec<usize> = series.frequency.candidate_periods().into_iter().filter(|p| y.len() > 2 * p).collect();
+    let full_periods = fitting(y.len());
     let prediction = forecast(chosen, y, &full_periods, spec.horizon, &spec.levels)?;
 
     let last = series.last_timestamp().ok_or(EngineError::Calendar)?;

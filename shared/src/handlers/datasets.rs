@@ -11,10 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::Request;
 use serde_json::Value;
 
-use super::{Ctx, path_param, store_error};
+use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
-use crate::blob::BlobKey;
 use crate::domain::csv_table;
 use crate::domain::dataset::{
     CreateDataset, DatasetPage, DatasetRecord, DatasetView, MAX_READERS, UpdateDataset, keys, validate_description, validate_name,
@@ -38,7 +37,7 @@ struct Loaded {
 
 impl Loaded {
     fn resource(&self) -> Resource<'_> {
-        Resource::Dataset { id: &self.record.id, owner: &self.record.owner, readers: &self.record.readers }
+        self.record.resource()
     }
 
     /// The record with a new reader list.
@@ -140,8 +139,8 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 
     // The blob goes first: if the metadata commit then fails, the orphan is removed and the
     // dataset never appears; a dataset whose metadata exists always has its content.
-    let blob_key = BlobKey::parse(&keys::blob(&id)).map_err(ApiError::internal)?;
-    ctx.state.blobs.put(&blob_key, body.csv.into_bytes(), "text/csv").await.map_err(|e| ApiError::Unavailable { cause: e.to_string() })?;
+    let blob_key = blob_key(&keys::blob(&id))?;
+    ctx.state.blobs.put(&blob_key, body.csv.into_bytes(), "text/csv").await.map_err(blob_error)?;
 
     let writes = vec![
         WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: to_body(&record)? }, condition: Condition::Absent },

@@ -7,9 +7,8 @@
 use lambda_http::Request;
 
 use super::datasets::find;
-use super::{Ctx, path_param, store_error};
+use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::authz::{Action, Resource};
-use crate::blob::BlobKey;
 use crate::domain::dataset::keys as dataset_keys;
 use crate::domain::forecast::{CreateForecast, ForecastRecord, ForecastView, keys};
 use crate::domain::ids::{DatasetId, ForecastId};
@@ -21,14 +20,6 @@ use crate::http::request::json_body;
 use crate::store::{Condition, Item, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("forecasts");
-
-fn blob_key(text: String) -> Result<BlobKey, ApiError> {
-    BlobKey::parse(&text).map_err(ApiError::internal)
-}
-
-fn unavailable(error: crate::blob::BlobError) -> ApiError {
-    ApiError::Unavailable { cause: error.to_string() }
-}
 
 /// Maps a series problem to the request field it concerns.
 fn series_error(error: SeriesError, request: &CreateForecast) -> ApiError {
@@ -72,17 +63,16 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let dataset_id =
         DatasetId::parse(&request.dataset_id).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))?;
     let (dataset, _) = find(ctx, &dataset_id).await?.ok_or(ApiError::NotFound)?;
-    let resource = Resource::Dataset { id: &dataset.id, owner: &dataset.owner, readers: &dataset.readers };
-    if !ctx.decide(&principal, Action::ReadDataset, &resource)? {
+    if !ctx.decide(&principal, Action::ReadDataset, &dataset.resource())? {
         return Err(ApiError::NotFound);
     }
 
     let csv = ctx
         .state
         .blobs
-        .get(&blob_key(dataset_keys::blob(&dataset_id))?)
+        .get(&blob_key(&dataset_keys::blob(&dataset_id))?)
         .await
-        .map_err(unavailable)?
+        .map_err(blob_error)?
         .ok_or_else(|| ApiError::internal("dataset content missing"))?;
     let csv = String::from_utf8(csv).map_err(ApiError::internal)?;
     let (series, report) =
@@ -110,9 +100,9 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     };
 
     // Result first, metadata second: a forecast whose record exists always has its result.
-    let result_key = blob_key(keys::blob(&id))?;
+    let result_key = blob_key(&keys::blob(&id))?;
     let body = serde_json::to_vec(&view).map_err(ApiError::internal)?;
-    ctx.state.blobs.put(&result_key, body, "application/json").await.map_err(unavailable)?;
+    ctx.state.blobs.put(&result_key, body, "application/json").await.map_err(blob_error)?;
     let record_body = serde_json::to_value(&record).map_err(ApiError::internal)?;
     let writes = vec![WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: record_body }, condition: Condition::Absent }];
     if let Err(error) = ctx.commit(writes, 201).await {
@@ -148,9 +138,9 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let stored = ctx
         .state
         .blobs
-        .get(&blob_key(keys::blob(&id))?)
+        .get(&blob_key(&keys::blob(&id))?)
         .await
-        .map_err(unavailable)?
+        .map_err(blob_error)?
         .ok_or_else(|| ApiError::internal("forecast result missing"))?;
     let view: ForecastView = serde_json::from_slice(&stored).map_err(ApiError::internal)?;
     Reply::ok(&view)

@@ -18,6 +18,7 @@ use tracing::Instrument;
 use crate::audit::{AuditDecision, AuditDraft};
 use crate::auth::{self, AuthError, Principal};
 use crate::authz::{Action, Resource};
+use crate::blob::{BlobError, BlobKey};
 use crate::error::ApiError;
 use crate::http::response::problem_response;
 use crate::http::{Reply, RequestMeta, Route, headers};
@@ -140,6 +141,16 @@ endpoints! {
     UnshareDataset => datasets::unshare,
     CreateForecast => forecasts::create,
     GetForecast => forecasts::get,
+}
+
+/// Maps a blob store failure to the client-facing error.
+pub fn blob_error(error: BlobError) -> ApiError {
+    ApiError::Unavailable { cause: error.to_string() }
+}
+
+/// The blob key for a path the domain built from validated ids; a bad one is our bug.
+pub fn blob_key(path: &str) -> Result<BlobKey, ApiError> {
+    BlobKey::parse(path).map_err(ApiError::internal)
 }
 
 /// Serves one request for endpoint `E`. Never fails: every error becomes a problem response.
