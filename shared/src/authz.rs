@@ -27,11 +27,13 @@ pub enum Action {
     DeleteDataset,
     ShareDataset,
     CreateForecast,
+    ListForecasts,
     ReadForecast,
+    DeleteForecast,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -40,7 +42,9 @@ impl Action {
         Action::DeleteDataset,
         Action::ShareDataset,
         Action::CreateForecast,
+        Action::ListForecasts,
         Action::ReadForecast,
+        Action::DeleteForecast,
     ];
 
     /// The action's id in the Cedar schema.
@@ -54,7 +58,9 @@ impl Action {
             Action::DeleteDataset => "DeleteDataset",
             Action::ShareDataset => "ShareDataset",
             Action::CreateForecast => "CreateForecast",
+            Action::ListForecasts => "ListForecasts",
             Action::ReadForecast => "ReadForecast",
+            Action::DeleteForecast => "DeleteForecast",
         }
     }
 }
@@ -275,6 +281,9 @@ mod tests {
         assert!(can(&principal("admin-9", Role::Admin)));
         assert!(!can(&principal("analyst-2", Role::Analyst)));
         assert!(!can(&principal("viewer-2", Role::Viewer)));
+        let delete = |p: &Principal| authz.decide(p, Action::DeleteForecast, &forecast).unwrap().allowed;
+        assert!(delete(&principal("analyst-1", Role::Analyst)) && delete(&principal("admin-9", Role::Admin)));
+        assert!(!delete(&principal("viewer-1", Role::Viewer)) && !delete(&principal("analyst-1", Role::Viewer)));
         let collection = Resource::Collection("forecasts");
         assert!(!authz.decide(&principal("viewer-1", Role::Viewer), Action::CreateForecast, &collection).unwrap().allowed);
         assert!(authz.decide(&principal("analyst-1", Role::Analyst), Action::CreateForecast, &collection).unwrap().allowed);

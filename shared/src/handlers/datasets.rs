@@ -6,11 +6,10 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::Request;
 use serde_json::Value;
 
+use super::paging::{PageRequest, encode_cursor};
 use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
@@ -21,11 +20,9 @@ use crate::domain::dataset::{
 use crate::domain::ids::{DatasetId, UserId};
 use crate::error::{ApiError, Problem};
 use crate::http::Reply;
-use crate::http::request::{json_body, query_param};
+use crate::http::request::json_body;
 use crate::store::{Condition, Item, Key, WriteOp};
 
-const DEFAULT_PAGE_SIZE: usize = 25;
-const MAX_PAGE_SIZE: usize = 100;
 const COLLECTION: Resource<'static> = Resource::Collection("datasets");
 
 /// A dataset as loaded for a request: the record and the version it was read at.
@@ -83,19 +80,14 @@ fn authorize_dataset(ctx: &mut Ctx<'_>, principal: &Principal, action: Action, d
     if ctx.decide(principal, action, &dataset.resource())? {
         return Ok(());
     }
-    if action != Action::ReadDataset && can(ctx, principal, Action::ReadDataset, &dataset.resource()) {
+    if action != Action::ReadDataset && ctx.can(principal, Action::ReadDataset, &dataset.resource()) {
         return Err(ApiError::Forbidden);
     }
     Err(ApiError::NotFound)
 }
 
-/// A policy question whose answer shapes the response but is not the request's decision.
-fn can(ctx: &Ctx<'_>, principal: &Principal, action: Action, resource: &Resource<'_>) -> bool {
-    ctx.state.authorizer.decide(principal, action, resource).is_ok_and(|v| v.allowed)
-}
-
 fn view_for(ctx: &Ctx<'_>, principal: &Principal, dataset: &Loaded) -> DatasetView {
-    let show_readers = can(ctx, principal, Action::ShareDataset, &dataset.resource());
+    let show_readers = ctx.can(principal, Action::ShareDataset, &dataset.resource());
     dataset.record.view(dataset.version, show_readers)
 }
 
@@ -178,11 +170,10 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     ctx.authorize(&principal, Action::ListDatasets, &COLLECTION)?;
-    let limit = parse_limit(query_param(req, "limit")?)?;
-    let after = query_param(req, "cursor")?.map(|c| decode_cursor(&c)).transpose()?;
+    let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| DatasetId::parse(id).is_ok())?;
 
     let partition = if principal.role == Role::Admin { keys::ALL_PARTITION.to_owned() } else { keys::access_partition(&principal.subject) };
-    let page = ctx.state.store.query(&partition, keys::ENTRY_PREFIX, after.as_deref(), limit).await.map_err(store_error)?;
+    let page = ctx.state.store.query(&partition, keys::ENTRY_PREFIX, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
 
     let ids: Vec<DatasetId> = page
         .items
@@ -200,7 +191,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
         let loaded = Loaded { id, record, version: item.version };
         // The index decides what is listed; the policy still has the last word on each item.
-        if loaded.record.deleted_at.is_none() && can(ctx, &principal, Action::ReadDataset, &loaded.resource()) {
+        if loaded.record.deleted_at.is_none() && ctx.can(&principal, Action::ReadDataset, &loaded.resource()) {
             items.push(view_for(ctx, &principal, &loaded));
         }
     }
@@ -354,54 +345,4 @@ async fn share_target(ctx: &mut Ctx<'_>, req: &Request) -> Result<(Loaded, UserI
     let user = UserId::parse(&path_param(req, "userId")?)?;
     ctx.audit.resource_id = Some(format!("{}:{}", dataset.id, user.as_str()));
     Ok((dataset, user))
-}
-
-fn parse_limit(raw: Option<String>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else { return Ok(DEFAULT_PAGE_SIZE) };
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
-        _ => Err(ApiError::validation("limit", format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"))),
-    }
-}
-
-fn encode_cursor(sort_key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(sort_key)
-}
-
-/// Cursors only ever name a dataset entry; anything else is a bad cursor. Because the
-/// partition comes from the caller's identity, a forged cursor can only skip ahead in
-/// the caller's own list.
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::validation("cursor", "cursor is not valid; start again without it");
-    if cursor.len() > 200 {
-        return Err(bad());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let id = text.strip_prefix(keys::ENTRY_PREFIX).ok_or_else(bad)?;
-    DatasetId::parse(id).map_err(|_| bad())?;
-    Ok(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_forgeries_are_rejected() {
-        let sort_key = format!("{}{}", keys::ENTRY_PREFIX, DatasetId::new());
-        assert_eq!(decode_cursor(&encode_cursor(&sort_key)).unwrap(), sort_key);
-        for bad in ["", "!!!", &encode_cursor("ACCESS#x"), &encode_cursor("DATASET#not-a-uuid"), &"A".repeat(300)] {
-            assert_eq!(decode_cursor(bad).unwrap_err().status(), 400, "{bad}");
-        }
-    }
-
-    #[test]
-    fn limits_outside_one_to_a_hundred_are_rejected() {
-        assert_eq!(parse_limit(None).unwrap(), DEFAULT_PAGE_SIZE);
-        assert_eq!(parse_limit(Some("100".into())).unwrap(), 100);
-        for bad in ["0", "101", "-1", "ten", "1.5"] {
-            assert!(parse_limit(Some(bad.into())).is_err(), "{bad}");
-        }
-    }
 }

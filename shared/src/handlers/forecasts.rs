@@ -1,23 +1,28 @@
-//! `/v1/forecasts`: run a forecast on a dataset, read it back.
+//! `/v1/forecasts`: run a forecast on a dataset, list, read and delete forecasts.
 //!
 //! A forecast can be run by admins and analysts on any dataset they can read; it is read
 //! by admins, its owner, and whoever its dataset is shared with (so unsharing the dataset
-//! takes its forecasts away too). Someone else's forecast answers 404.
+//! takes its forecasts away too), and deleted by its owner or an admin. Someone else's
+//! forecast answers 404.
+
+use std::collections::HashMap;
 
 use lambda_http::Request;
 
 use super::datasets::find;
+use super::paging::{PageRequest, encode_cursor};
 use super::{Ctx, blob_error, blob_key, path_param, store_error};
+use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
-use crate::domain::dataset::keys as dataset_keys;
-use crate::domain::forecast::{CreateForecast, ForecastRecord, ForecastView, keys};
+use crate::domain::dataset::{DatasetRecord, keys as dataset_keys};
+use crate::domain::forecast::{CreateForecast, ForecastPage, ForecastRecord, ForecastView, keys};
 use crate::domain::ids::{DatasetId, ForecastId};
 use crate::error::{ApiError, Problem};
 use crate::forecast::engine::{EngineError, ForecastSpec, run};
 use crate::forecast::series::{SeriesError, extract};
 use crate::http::Reply;
-use crate::http::request::json_body;
-use crate::store::{Condition, Item, WriteOp};
+use crate::http::request::{json_body, query_param};
+use crate::store::{Condition, Item, Key, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("forecasts");
 
@@ -91,20 +96,19 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         series: report,
         result: outcome,
     };
-    let record = ForecastRecord {
-        id: view.id.clone(),
-        dataset_id: view.dataset_id.clone(),
-        owner: view.owner.clone(),
-        created_at: view.created_at.clone(),
-        model: view.result.model.description.clone(),
-    };
+    let record = ForecastRecord::of(&view);
 
     // Result first, metadata second: a forecast whose record exists always has its result.
     let result_key = blob_key(&keys::blob(&id))?;
     let body = serde_json::to_vec(&view).map_err(ApiError::internal)?;
     ctx.state.blobs.put(&result_key, body, "application/json").await.map_err(blob_error)?;
     let record_body = serde_json::to_value(&record).map_err(ApiError::internal)?;
-    let writes = vec![WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: record_body }, condition: Condition::Absent }];
+    let mut writes =
+        vec![WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: record_body }, condition: Condition::Absent }];
+    writes.extend(keys::entries(&id, &record.owner, &dataset_id).map(|key| WriteOp::Put {
+        item: Item { key, version: 1, body: serde_json::Value::Object(Default::default()) },
+        condition: Condition::Absent,
+    }));
     if let Err(error) = ctx.commit(writes, 201).await {
         if let Err(cleanup) = ctx.state.blobs.delete(&result_key).await {
             tracing::warn!(cause = %cleanup, blob = result_key.as_str(), "orphaned forecast result left for the purge job");
@@ -112,6 +116,57 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         return Err(error);
     }
     Reply::created(&view, format!("/v1/forecasts/{id}"))
+}
+
+/// A live forecast as loaded for a request: its record, the version it was read at, and
+/// the readers of its dataset (none once the dataset is deleted).
+pub(crate) struct Loaded {
+    pub id: ForecastId,
+    pub record: ForecastRecord,
+    version: u64,
+    readers: Vec<String>,
+}
+
+impl Loaded {
+    pub fn resource(&self) -> Resource<'_> {
+        Resource::Forecast { id: &self.record.id, owner: &self.record.owner, readers: &self.readers }
+    }
+}
+
+/// Loads the forecast named in the path; missing and deleted ones are both "not found".
+async fn load(ctx: &mut Ctx<'_>, req: &Request) -> Result<Loaded, ApiError> {
+    let id = ForecastId::parse(&path_param(req, "forecastId")?)?;
+    ctx.audit.resource_id = Some(id.to_string());
+    let item = ctx.state.store.get(&keys::record(&id)).await.map_err(store_error)?.ok_or(ApiError::NotFound)?;
+    let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+    if record.deleted_at.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    // Readers follow the dataset's current sharing; a deleted dataset shares nothing.
+    let dataset_id = DatasetId::parse(&record.dataset_id).map_err(|_| ApiError::internal("stored forecast names a bad dataset id"))?;
+    let readers = find(ctx, &dataset_id).await?.map(|(dataset, _)| dataset.readers).unwrap_or_default();
+    Ok(Loaded { id, record, version: item.version, readers })
+}
+
+/// Loads the forecast named in the path and checks the caller may read it (404 if not).
+pub(crate) async fn load_readable(ctx: &mut Ctx<'_>, req: &Request, principal: &Principal) -> Result<Loaded, ApiError> {
+    let forecast = load(ctx, req).await?;
+    if !ctx.decide(principal, Action::ReadForecast, &forecast.resource())? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(forecast)
+}
+
+/// The stored result of a forecast.
+pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<ForecastView, ApiError> {
+    let stored = ctx
+        .state
+        .blobs
+        .get(&blob_key(&keys::blob(id))?)
+        .await
+        .map_err(blob_error)?
+        .ok_or_else(|| ApiError::internal("forecast result missing"))?;
+    serde_json::from_slice(&stored).map_err(ApiError::internal)
 }
 
 /// Read a forecast.
@@ -124,24 +179,119 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
-    let id = ForecastId::parse(&path_param(req, "forecastId")?)?;
-    ctx.audit.resource_id = Some(id.to_string());
-    let item = ctx.state.store.get(&keys::record(&id)).await.map_err(store_error)?.ok_or(ApiError::NotFound)?;
-    let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+    let forecast = load_readable(ctx, req, &principal).await?;
+    Reply::ok(&read_result(ctx, &forecast.id).await?)
+}
 
-    // Readers follow the dataset's current sharing; a deleted dataset shares nothing.
-    let dataset_id = DatasetId::parse(&record.dataset_id).map_err(|_| ApiError::internal("stored forecast names a bad dataset id"))?;
-    let readers = find(ctx, &dataset_id).await?.map(|(dataset, _)| dataset.readers).unwrap_or_default();
-    if !ctx.decide(&principal, Action::ReadForecast, &Resource::Forecast { id: &record.id, owner: &record.owner, readers: &readers })? {
-        return Err(ApiError::NotFound);
+/// List forecasts, newest last: with `dataset_id`, those run on that dataset that the
+/// caller may read; without it, the caller's own (every forecast, for admins).
+#[utoipa::path(get, path = "/v1/forecasts", operation_id = "listForecasts", tag = "forecasts",
+    params(
+        ("dataset_id" = Option<String>, Query, description = "Only forecasts of this dataset (one you can read)"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 25)"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of forecasts", body = ForecastPage),
+        (status = 400, description = "Bad dataset id, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
+    let principal = ctx.authenticate(req).await?;
+    ctx.authorize(&principal, Action::ListForecasts, &COLLECTION)?;
+    let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| ForecastId::parse(id).is_ok())?;
+    let partition = match query_param(req, "dataset_id")? {
+        Some(raw) => {
+            let id = DatasetId::parse(&raw).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))?;
+            ctx.audit.resource_id = Some(id.to_string());
+            let (dataset, _) = find(ctx, &id).await?.ok_or(ApiError::NotFound)?;
+            if !ctx.can(&principal, Action::ReadDataset, &dataset.resource()) {
+                return Err(ApiError::NotFound);
+            }
+            keys::dataset_partition(&id)
+        }
+        None if principal.role == Role::Admin => keys::ALL_PARTITION.to_owned(),
+        None => keys::owner_partition(&principal.subject),
+    };
+    let page = ctx.state.store.query(&partition, keys::ENTRY_PREFIX, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
+
+    let ids: Vec<ForecastId> = page
+        .items
+        .iter()
+        .filter_map(|entry| entry.key.sk.strip_prefix(keys::ENTRY_PREFIX))
+        .filter_map(|id| ForecastId::parse(id).ok())
+        .collect();
+    let records = load_records(ctx, &ids).await?;
+    let readers = dataset_readers(ctx, &records).await?;
+    let mut items = Vec::with_capacity(records.len());
+    for record in records {
+        let readers = readers.get(&record.dataset_id).map_or(&[][..], Vec::as_slice);
+        // The list decides what is considered; the policy still has the last word on each item.
+        if ctx.can(&principal, Action::ReadForecast, &Resource::Forecast { id: &record.id, owner: &record.owner, readers }) {
+            items.push(record.summary());
+        }
     }
-    let stored = ctx
-        .state
-        .blobs
-        .get(&blob_key(&keys::blob(&id))?)
-        .await
-        .map_err(blob_error)?
-        .ok_or_else(|| ApiError::internal("forecast result missing"))?;
-    let view: ForecastView = serde_json::from_slice(&stored).map_err(ApiError::internal)?;
-    Reply::ok(&view)
+    Reply::ok(&ForecastPage { items, next_cursor: page.next.as_deref().map(encode_cursor) })
+}
+
+/// The live records of `ids`, in that order.
+async fn load_records(ctx: &Ctx<'_>, ids: &[ForecastId]) -> Result<Vec<ForecastRecord>, ApiError> {
+    let record_keys: Vec<Key> = ids.iter().map(keys::record).collect();
+    let mut found: HashMap<String, Item> =
+        ctx.state.store.get_many(&record_keys).await.map_err(store_error)?.into_iter().map(|i| (i.key.pk.clone(), i)).collect();
+    let mut records = Vec::with_capacity(ids.len());
+    for key in record_keys {
+        let Some(item) = found.remove(&key.pk) else { continue };
+        let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+        if record.deleted_at.is_none() {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// The current readers of the datasets behind `records`, by dataset id (deleted datasets have none).
+async fn dataset_readers(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<HashMap<String, Vec<String>>, ApiError> {
+    let mut ids: Vec<DatasetId> = records.iter().filter_map(|r| DatasetId::parse(&r.dataset_id).ok()).collect();
+    ids.sort();
+    ids.dedup();
+    let dataset_keys: Vec<Key> = ids.iter().map(dataset_keys::record).collect();
+    let mut readers = HashMap::new();
+    for item in ctx.state.store.get_many(&dataset_keys).await.map_err(store_error)? {
+        let dataset: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+        if dataset.deleted_at.is_none() {
+            readers.insert(dataset.id, dataset.readers);
+        }
+    }
+    Ok(readers)
+}
+
+/// Delete a forecast. It disappears at once; its result is purged by the retention job.
+#[utoipa::path(delete, path = "/v1/forecasts/{forecastId}", operation_id = "deleteForecast", tag = "forecasts",
+    params(("forecastId" = String, Path, description = "Forecast id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Yours to read, not to delete", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such forecast, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
+    let principal = ctx.authenticate(req).await?;
+    let forecast = load(ctx, req).await?;
+    if !ctx.decide(&principal, Action::DeleteForecast, &forecast.resource())? {
+        return Err(if ctx.can(&principal, Action::ReadForecast, &forecast.resource()) { ApiError::Forbidden } else { ApiError::NotFound });
+    }
+    let dataset_id =
+        DatasetId::parse(&forecast.record.dataset_id).map_err(|_| ApiError::internal("stored forecast names a bad dataset id"))?;
+    let record = ForecastRecord { deleted_at: Some(crate::audit::format_time(time::OffsetDateTime::now_utc())), ..forecast.record.clone() };
+    let body = serde_json::to_value(&record).map_err(ApiError::internal)?;
+    let mut writes = vec![WriteOp::Put {
+        item: Item { key: keys::record(&forecast.id), version: forecast.version + 1, body },
+        condition: Condition::Version(forecast.version),
+    }];
+    writes.extend(keys::entries(&forecast.id, &record.owner, &dataset_id).map(|key| WriteOp::Delete { key, condition: Condition::Always }));
+    ctx.commit(writes, 204).await?;
+    Ok(Reply::no_content())
 }

@@ -8,6 +8,7 @@ pub mod datasets;
 pub mod forecasts;
 pub mod health;
 pub mod me;
+pub mod paging;
 
 use std::time::Instant;
 
@@ -64,6 +65,12 @@ impl<'a> Ctx<'a> {
         self.audit.decision = if verdict.allowed { AuditDecision::Allow } else { AuditDecision::Deny };
         self.audit.policies = verdict.policies;
         Ok(verdict.allowed)
+    }
+
+    /// A policy question whose answer shapes the response (what is listed or shown) but is
+    /// not the request's decision, so it is not recorded; an evaluation error counts as no.
+    pub fn can(&self, principal: &Principal, action: Action, resource: &Resource<'_>) -> bool {
+        self.state.authorizer.decide(principal, action, resource).is_ok_and(|v| v.allowed)
     }
 
     /// Like [`Ctx::decide`], answering a deny with 403.
@@ -140,7 +147,9 @@ endpoints! {
     ShareDataset => datasets::share,
     UnshareDataset => datasets::unshare,
     CreateForecast => forecasts::create,
+    ListForecasts => forecasts::list,
     GetForecast => forecasts::get,
+    DeleteForecast => forecasts::delete,
 }
 
 /// Maps a blob store failure to the client-facing error.
@@ -212,7 +221,7 @@ fn resource_type(route: Route) -> &'static str {
         Route::GetMe => "user",
         Route::CreateDataset | Route::ListDatasets | Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "dataset",
         Route::ShareDataset | Route::UnshareDataset => "dataset-share",
-        Route::CreateForecast | Route::GetForecast => "forecast",
+        Route::CreateForecast | Route::ListForecasts | Route::GetForecast | Route::DeleteForecast => "forecast",
     }
 }
 

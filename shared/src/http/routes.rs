@@ -21,11 +21,13 @@ pub enum Route {
     ShareDataset,
     UnshareDataset,
     CreateForecast,
+    ListForecasts,
     GetForecast,
+    DeleteForecast,
 }
 
 impl Route {
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 13] = [
         Route::Health,
         Route::GetMe,
         Route::CreateDataset,
@@ -36,16 +38,20 @@ impl Route {
         Route::ShareDataset,
         Route::UnshareDataset,
         Route::CreateForecast,
+        Route::ListForecasts,
         Route::GetForecast,
+        Route::DeleteForecast,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Route::Health | Route::GetMe | Route::ListDatasets | Route::GetDataset | Route::GetForecast => Method::GET,
+            Route::Health | Route::GetMe | Route::ListDatasets | Route::GetDataset | Route::ListForecasts | Route::GetForecast => {
+                Method::GET
+            }
             Route::CreateDataset | Route::CreateForecast => Method::POST,
             Route::UpdateDataset => Method::PATCH,
             Route::ShareDataset => Method::PUT,
-            Route::DeleteDataset | Route::UnshareDataset => Method::DELETE,
+            Route::DeleteDataset | Route::UnshareDataset | Route::DeleteForecast => Method::DELETE,
         }
     }
 
@@ -57,8 +63,8 @@ impl Route {
             Route::CreateDataset | Route::ListDatasets => "/v1/datasets",
             Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "/v1/datasets/{datasetId}",
             Route::ShareDataset | Route::UnshareDataset => "/v1/datasets/{datasetId}/shares/{userId}",
-            Route::CreateForecast => "/v1/forecasts",
-            Route::GetForecast => "/v1/forecasts/{forecastId}",
+            Route::CreateForecast | Route::ListForecasts => "/v1/forecasts",
+            Route::GetForecast | Route::DeleteForecast => "/v1/forecasts/{forecastId}",
         }
     }
 
@@ -75,7 +81,9 @@ impl Route {
             Route::ShareDataset => "share-dataset",
             Route::UnshareDataset => "unshare-dataset",
             Route::CreateForecast => "create-forecast",
+            Route::ListForecasts => "list-forecasts",
             Route::GetForecast => "get-forecast",
+            Route::DeleteForecast => "delete-forecast",
         }
     }
 

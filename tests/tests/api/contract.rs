@@ -165,19 +165,18 @@ async fn seed_event_forecast(state: &AppState, created: &lambda_http::Response<l
     let mut view: shared::domain::forecast::ForecastView = serde_json::from_str(text).unwrap();
     view.id = EVENT_FORECAST.into();
     let id = shared::domain::ids::ForecastId::parse(EVENT_FORECAST).unwrap();
-    let record = shared::domain::forecast::ForecastRecord {
-        id: view.id.clone(),
-        dataset_id: view.dataset_id.clone(),
-        owner: view.owner.clone(),
-        created_at: view.created_at.clone(),
-        model: view.result.model.description.clone(),
-    };
+    let record = shared::domain::forecast::ForecastRecord::of(&view);
     let blob = shared::blob::BlobKey::parse(&shared::domain::forecast::keys::blob(&id)).unwrap();
     state.blobs.put(&blob, serde_json::to_vec(&view).unwrap(), "application/json").await.unwrap();
-    let writes = vec![WriteOp::Put {
+    let mut writes = vec![WriteOp::Put {
         item: Item { key: shared::domain::forecast::keys::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() },
         condition: Condition::Absent,
     }];
+    let dataset = DatasetId::parse(&view.dataset_id).unwrap();
+    writes.extend(
+        shared::domain::forecast::keys::entries(&id, &view.owner, &dataset)
+            .map(|key| WriteOp::Put { item: Item { key, version: 1, body: serde_json::json!({}) }, condition: Condition::Absent }),
+    );
     let audit = AuditDraft::new("seed", "forecast").finish(&RequestMeta { request_id: "seed-forecast".into(), ..Default::default() }, 201);
     state.store.commit(writes, &audit).await.unwrap();
 }
@@ -198,6 +197,8 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::UpdateDataset, 200),
         (Route::CreateForecast, 201),
         (Route::GetForecast, 200),
+        (Route::ListForecasts, 200),
+        (Route::DeleteForecast, 204),
         (Route::ShareDataset, 204),
         (Route::UnshareDataset, 204),
         (Route::DeleteDataset, 204),
@@ -214,6 +215,11 @@ async fn every_event_file_replays_through_its_handler() {
         assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com", "{route:?}");
         if route == Route::CreateForecast {
             seed_event_forecast(&state, &response).await;
+        }
+        if route == Route::ListForecasts {
+            let lambda_http::Body::Text(text) = response.body() else { panic!("list-forecasts answered without a body") };
+            let page: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert!(page["items"].as_array().unwrap().iter().any(|f| f["id"] == EVENT_FORECAST), "{page}");
         }
 
         if route.is_public() {

@@ -102,6 +102,14 @@ async fn a_forecast_follows_the_datasets_calendar_and_its_metrics_check_out() {
     assert_eq!((record.action.as_str(), record.resource_id.as_deref()), ("create-forecast", Some(id)));
 }
 
+/// The ids on a page of forecasts.
+fn listed(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .map(|items| items.iter().map(|f| f["id"].as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default()
+}
+
 /// The CSV's values, before gaps (same formula as `seasonal_csv`, rounded as written).
 fn seasonal_values(days: i64) -> Vec<f64> {
     seasonal_csv(days, &[]).lines().skip(1).map(|line| line.rsplit(',').next().unwrap().parse::<f64>().unwrap()).collect()
@@ -164,6 +172,46 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
             let label = format!("get by {caller:?} on {relation:?}");
             assert_eq!(answer.status.as_u16(), expected_get, "{label}: {}", answer.text);
             assert_eq!(app.audit_for(&answer).await.status, expected_get, "{label}");
+
+            // Listing the dataset's forecasts: whoever may read the dataset sees the ones
+            // they may read; anyone else learns nothing about the dataset.
+            let expected_list = match (caller, relation) {
+                (Caller::Anonymous, _) => 401,
+                (Caller::Admin, _) | (_, Relation::Shared) | (Caller::Analyst, Relation::Own) => 200,
+                _ => 404,
+            };
+            let answer = app.call(Method::GET, &format!("/v1/forecasts?dataset_id={dataset}"), token.as_deref(), None).await;
+            let label = format!("list by {caller:?} on {relation:?}");
+            assert_eq!(answer.status.as_u16(), expected_list, "{label}: {}", answer.text);
+            if expected_list == 200 {
+                assert!(listed(&answer.body).contains(&forecast.to_owned()), "{label}: {}", answer.text);
+            } else {
+                answer.assert_problem(expected_list);
+            }
+            assert_eq!(app.audit_for(&answer).await.status, expected_list, "{label}");
+            // The caller's own list holds it only if they ran it and may still read it (or are an admin).
+            if let Some(token) = &token {
+                let own = app.call(Method::GET, "/v1/forecasts", Some(token), None).await;
+                let expected_in_own = caller == Caller::Admin || (caller == Caller::Analyst && relation == Relation::Own);
+                assert_eq!(listed(&own.body).contains(&forecast.to_owned()), expected_in_own, "own list by {caller:?} on {relation:?}");
+            }
+
+            // Deleting it: its owner and admins may; readers are refused openly; others get 404.
+            let expected_delete = match (caller, relation) {
+                (Caller::Anonymous, _) => 401,
+                (Caller::Admin, _) | (Caller::Analyst, Relation::Own) => 204,
+                (_, Relation::Shared) => 403,
+                _ => 404,
+            };
+            let answer = app.call(Method::DELETE, &format!("/v1/forecasts/{forecast}"), token.as_deref(), None).await;
+            let label = format!("delete by {caller:?} on {relation:?}");
+            assert_eq!(answer.status.as_u16(), expected_delete, "{label}: {}", answer.text);
+            let record = app.audit_for(&answer).await;
+            let resource = (caller != Caller::Anonymous).then_some(forecast);
+            assert_eq!((record.status, record.resource_id.as_deref()), (expected_delete, resource), "{label}");
+            let afterwards =
+                app.call(Method::GET, &format!("/v1/forecasts/{forecast}"), Some(&app.token(&author, Role::Analyst)), None).await;
+            assert_eq!(afterwards.status.as_u16(), if expected_delete == 204 { 404 } else { 200 }, "{label}: afterwards");
         }
     }
 }
@@ -180,6 +228,61 @@ async fn unsharing_the_dataset_takes_its_forecasts_away() {
     assert_eq!(app.call(Method::GET, &path, Some(&viewer), None).await.status.as_u16(), 200);
     app.call(Method::DELETE, &format!("/v1/datasets/{dataset}/shares/viewer-v"), Some(&owner), None).await;
     app.call(Method::GET, &path, Some(&viewer), None).await.assert_problem(404);
+}
+
+#[tokio::test]
+async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
+    let app = spawn_app().await;
+    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[])).await;
+    app.share("analyst-a", &dataset, "viewer-v").await;
+    let owner = app.token("analyst-a", Role::Analyst);
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        let answer = app.call(Method::POST, "/v1/forecasts", Some(&owner), Some(request(&dataset, 7))).await;
+        assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
+        made.push(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    // Pages of two walk the dataset's list in creation order, as the viewer sees it.
+    let viewer = app.token("viewer-v", Role::Viewer);
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/forecasts?dataset_id={dataset}&limit=2&cursor={c}"),
+            None => format!("/v1/forecasts?dataset_id={dataset}&limit=2"),
+        };
+        let page = app.call(Method::GET, &path, Some(&viewer), None).await;
+        assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+        seen.extend(listed(&page.body));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made);
+    let first = &app.call(Method::GET, &format!("/v1/forecasts?dataset_id={dataset}&limit=1"), Some(&viewer), None).await.body["items"][0];
+    assert_eq!(
+        (first["target_column"].as_str(), first["horizon"].as_u64(), first["owner"].as_str()),
+        (Some("sales"), Some(7), Some("analyst-a"))
+    );
+
+    let gone = &made[2];
+    assert_eq!(app.call(Method::DELETE, &format!("/v1/forecasts/{gone}"), Some(&owner), None).await.status.as_u16(), 204);
+    let admin = app.token("admin-x", Role::Admin);
+    for (token, path) in [
+        (&owner, "/v1/forecasts".to_owned()),
+        (&admin, "/v1/forecasts".to_owned()),
+        (&viewer, format!("/v1/forecasts?dataset_id={dataset}")),
+    ] {
+        let page = app.call(Method::GET, &path, Some(token), None).await;
+        assert_eq!(listed(&page.body).len(), 4, "{path}: {}", page.text);
+        assert!(!listed(&page.body).contains(gone), "{path}");
+    }
+    // Deleting again finds nothing; the audit trail shows both attempts.
+    app.call(Method::DELETE, &format!("/v1/forecasts/{gone}"), Some(&owner), None).await.assert_problem(404);
+    for bad in ["limit=0", "cursor=bm90LWEtY3Vyc29y", "dataset_id=nope"] {
+        app.call(Method::GET, &format!("/v1/forecasts?{bad}"), Some(&owner), None).await.assert_problem(400);
+    }
+    app.call(Method::GET, "/v1/forecasts?dataset_id=01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c", Some(&owner), None).await.assert_problem(404);
 }
 
 #[tokio::test]
