@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::formula;
+use super::ids::truncate;
 use crate::error::ApiError;
 
 /// Limits on uploaded CSV content.
@@ -51,9 +53,39 @@ pub struct CsvSummary {
     pub row_count: u64,
     /// The first rows, for a preview.
     pub preview: Vec<Vec<String>>,
+    /// The time axis: the first column whose cells are all timestamps, and the
+    /// frequency its distinct timestamps are spaced at (none if irregular).
+    pub time_axis: Option<TimeAxis>,
+}
+
+/// A dataset's detected time column and frequency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TimeAxis {
+    pub column: String,
+    /// ISO 8601 duration (`P1D`, `P1M`, `PT1H`), or absent when the spacing is irregular.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<String>,
 }
 
 const PREVIEW_ROWS: usize = 5;
+/// Fewer rows than this can't be a time series (no spacing to infer a frequency from).
+pub const MIN_ROWS: u64 = 2;
+
+/// Refuses cells a spreadsheet would run as a formula when the data is opened there
+/// (CSV injection), and NUL characters (a UTF-16 or binary file read as text).
+fn check_cell(cell: &str, line: usize, column: &str) -> Result<(), ApiError> {
+    if cell.contains('\0') {
+        return Err(invalid(format!("CSV row {line}, column `{column}`: NUL character; the file must be UTF-8 text (was it UTF-16?)")));
+    }
+    if formula::is_formula_like(cell) {
+        return Err(invalid(format!(
+            "CSV row {line}, column `{column}`: `{}` would run as a formula in a spreadsheet; remove the leading `{}`",
+            truncate(cell, 40).escape_debug(),
+            cell.trim_start_matches(' ').chars().next().unwrap_or(' ').escape_debug()
+        )));
+    }
+    Ok(())
+}
 
 fn invalid(detail: String) -> ApiError {
     ApiError::validation("csv", detail)
@@ -90,13 +122,11 @@ pub fn inspect(content: &str, limits: &CsvLimits) -> Result<CsvSummary, ApiError
             return Err(invalid(format!("CSV has more than {} data rows", limits.max_rows)));
         }
         for (column, (cell, detector)) in record.iter().zip(detectors.iter_mut()).enumerate() {
+            let name = names.get(column).map_or("?", String::as_str);
             if cell.chars().count() > limits.max_cell_chars {
-                return Err(invalid(format!(
-                    "CSV row {line}, column `{}`: cell longer than {} characters",
-                    names.get(column).map_or("?", String::as_str),
-                    limits.max_cell_chars
-                )));
+                return Err(invalid(format!("CSV row {line}, column `{name}`: cell longer than {} characters", limits.max_cell_chars)));
             }
+            check_cell(cell, line, name)?;
             detector.observe(cell.trim());
         }
         if preview.len() < PREVIEW_ROWS {
@@ -107,8 +137,34 @@ pub fn inspect(content: &str, limits: &CsvLimits) -> Result<CsvSummary, ApiError
     if row_count == 0 {
         return Err(invalid("CSV has a header but no data rows".into()));
     }
-    let columns = names.into_iter().zip(detectors).map(|(name, d)| Column { name, column_type: d.result(), missing: d.missing }).collect();
-    Ok(CsvSummary { columns, row_count, preview })
+    if row_count < MIN_ROWS {
+        return Err(invalid(format!("CSV has {row_count} data row; a time series needs at least {MIN_ROWS}")));
+    }
+    let columns: Vec<Column> =
+        names.into_iter().zip(detectors).map(|(name, d)| Column { name, column_type: d.result(), missing: d.missing }).collect();
+    if let Some(empty) = columns.iter().find(|c| c.column_type == ColumnType::Empty) {
+        return Err(invalid(format!("CSV column `{}` has no values (every cell is empty or NaN); remove it", empty.name)));
+    }
+    let time_axis = time_axis(content, &columns);
+    Ok(CsvSummary { columns, row_count, preview, time_axis })
+}
+
+/// Finds the time column and infers its frequency (a second pass over one column).
+fn time_axis(content: &str, columns: &[Column]) -> Option<TimeAxis> {
+    let index = columns.iter().position(|c| c.column_type == ColumnType::Timestamp)?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(content.as_bytes());
+    let mut stamps: Vec<time::OffsetDateTime> = reader
+        .records()
+        .filter_map(Result::ok)
+        .filter_map(|record| record.get(index).and_then(|cell| crate::forecast::series::parse_timestamp(cell.trim())))
+        .collect();
+    stamps.sort();
+    stamps.dedup();
+    // Gaps are allowed (a forecast can fill them); off-grid timestamps make it irregular.
+    let frequency = crate::forecast::frequency::Frequency::infer(&stamps)
+        .filter(|f| stamps.iter().all(|t| f.steps_between(stamps[0], *t).is_some()))
+        .map(|f| f.iso8601());
+    Some(TimeAxis { column: columns[index].name.clone(), frequency })
 }
 
 fn header_names(header: &csv::StringRecord, limits: &CsvLimits) -> Result<Vec<String>, ApiError> {
@@ -120,6 +176,13 @@ fn header_names(header: &csv::StringRecord, limits: &CsvLimits) -> Result<Vec<St
         }
         if name.chars().count() > limits.max_cell_chars.min(200) || name.chars().any(char::is_control) {
             return Err(invalid(format!("CSV header: column {} has an unusable name", index + 1)));
+        }
+        if formula::is_formula_like(&name) {
+            return Err(invalid(format!(
+                "CSV header: column {} is named like a spreadsheet formula (`{}`)",
+                index + 1,
+                truncate(&name, 40)
+            )));
         }
         if names.contains(&name) {
             return Err(invalid(format!("CSV header: column `{name}` appears twice")));
@@ -178,15 +241,10 @@ fn classify(cell: &str) -> ColumnType {
     }
 }
 
-/// ISO 8601 dates and date-times (`2024-01-31`, `2024-01-31T12:00:00Z`, with a space).
+/// The formats series extraction reads (one parser, so a column typed `timestamp` here is
+/// always usable as a time axis).
 fn is_timestamp(cell: &str) -> bool {
-    use time::format_description::well_known::{Iso8601, Rfc3339};
-    let date = time::macros::format_description!("[year]-[month]-[day]");
-    let naive = time::macros::format_description!("[year]-[month]-[day][first [T][ ]][hour]:[minute][optional [:[second]]]");
-    time::Date::parse(cell, &date).is_ok()
-        || time::OffsetDateTime::parse(cell, &Rfc3339).is_ok()
-        || time::OffsetDateTime::parse(cell, &Iso8601::DEFAULT).is_ok()
-        || time::PrimitiveDateTime::parse(cell, &naive).is_ok()
+    crate::forecast::series::parse_timestamp(cell).is_some()
 }
 
 #[cfg(test)]
@@ -205,6 +263,11 @@ mod tests {
         assert_eq!(summary.columns[1].missing, 1);
         assert_eq!(summary.row_count, 3);
         assert_eq!(summary.preview.len(), 3);
+        assert_eq!(summary.time_axis, Some(TimeAxis { column: "date".into(), frequency: None }), "10:00 breaks the daily spacing");
+
+        let monthly = inspect("id,month,passengers\nA,1949-01,112\nB,1949-03,132\nC,1949-02,118\n", &limits()).unwrap();
+        assert_eq!(monthly.time_axis, Some(TimeAxis { column: "month".into(), frequency: Some("P1M".into()) }));
+        assert_eq!(inspect("a,b\n1,x\n2,y\n", &limits()).unwrap().time_axis, None);
     }
 
     #[test]
@@ -218,10 +281,28 @@ mod tests {
             ("a,b,c,d,e\n1,2,3,4,5\n", "5 columns"),
             ("a\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n", "more than 10 data rows"),
             ("a\nxxxxxxxxxxxxxxxxxxxxxxxxx\n", "longer than 20"),
+            ("a,b\n1,x\u{0}y\n2,3\n", "NUL"),
+            ("a,b\n1,2\n", "1 data row"),
+            ("a,b\n1,\n2,NaN\n", "column `b` has no values"),
+            ("=a,b\n1,2\n3,4\n", "named like a spreadsheet formula"),
         ];
         for (content, expected) in cases {
             let message = inspect(content, &limits()).unwrap_err().to_string();
             assert!(message.contains(expected), "{content:?}: {message}");
+        }
+        let with_rows = |row: &str| format!("a,b\n1,2\n{row}\n");
+        let formula_cases = [
+            with_rows("3,=cmd|' /C calc'!A0"),
+            with_rows("3,+1+1"),
+            with_rows("3,-2+3"),
+            with_rows("3,@SUM(A1:A2)"),
+            with_rows("3,\"\tx\""),
+            with_rows("3,\"\rx\""),
+            with_rows("3,  =1"),
+        ];
+        for content in &formula_cases {
+            let message = inspect(content, &limits()).unwrap_err().to_string();
+            assert!(message.contains("row 3, column `b`") && message.contains("formula"), "{content:?}: {message}");
         }
     }
 

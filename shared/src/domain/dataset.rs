@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::csv_table::Column;
+use super::csv_table::{Column, TimeAxis};
 use super::ids::{DatasetId, truncate};
 use crate::authz::Resource;
 use crate::error::ApiError;
@@ -31,6 +31,8 @@ pub struct DatasetRecord {
     pub row_count: u64,
     pub columns: Vec<Column>,
     pub preview: Vec<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_axis: Option<TimeAxis>,
 }
 
 /// A dataset as the API returns it.
@@ -51,6 +53,9 @@ pub struct DatasetView {
     pub columns: Vec<Column>,
     /// The first rows of the CSV, header excluded.
     pub preview: Vec<Vec<String>>,
+    /// The detected time column and frequency, if the CSV has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_axis: Option<TimeAxis>,
     /// Increases with every change.
     pub version: u64,
 }
@@ -74,6 +79,7 @@ impl DatasetRecord {
             row_count: self.row_count,
             columns: self.columns.clone(),
             preview: self.preview.clone(),
+            time_axis: self.time_axis.clone(),
             version,
         }
     }

@@ -3,4 +3,5 @@
 pub mod csv_table;
 pub mod dataset;
 pub mod forecast;
+pub mod formula;
 pub mod ids;

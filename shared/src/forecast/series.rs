@@ -227,19 +227,24 @@ fn fill(grid: &[Option<f64>], policy: MissingPolicy, report: &mut SeriesReport) 
     (values, steps)
 }
 
-/// Timestamps in the formats the CSV inspector accepts: ISO 8601 dates and date-times,
-/// and year-months (`1949-01`, as in monthly datasets). Dates without a zone are UTC.
+/// Timestamps in the formats the CSV inspector accepts: RFC 3339, ISO 8601 dates and
+/// date-times without a zone (`T` or a space, optional seconds and fractions), the same
+/// year-first with slashes (`2024/01/31`), and year-months (`1949-01`, as in monthly
+/// datasets). Times without a zone are UTC. Day-first and month-first dates (`01/02/2024`)
+/// are refused: which one a file means can't be told from the text.
 pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
     use time::macros::format_description;
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Some(t);
     }
-    if let Ok(d) = time::Date::parse(text, format_description!("[year]-[month]-[day]")) {
+    let text: std::borrow::Cow<'_, str> = if text.contains('/') { text.replace('/', "-").into() } else { text.into() };
+    if let Ok(d) = time::Date::parse(&text, format_description!("[year]-[month]-[day]")) {
         return Some(d.midnight().assume_utc());
     }
-    if let Ok(t) =
-        time::PrimitiveDateTime::parse(text, format_description!("[year]-[month]-[day][first [T][ ]][hour]:[minute][optional [:[second]]]"))
-    {
+    if let Ok(t) = time::PrimitiveDateTime::parse(
+        &text,
+        format_description!("[year]-[month]-[day][first [T][ ]][hour]:[minute][optional [:[second][optional [.[subsecond]]]]]"),
+    ) {
         return Some(t.assume_utc());
     }
     if let Ok(d) = time::Date::parse(&format!("{text}-01"), format_description!("[year]-[month]-[day]")) {
@@ -329,6 +334,27 @@ mod tests {
         assert!(matches!(extract(&off, "date", "sales", MissingPolicy::Drop), Err(SeriesError::OffGrid { row: 8, .. })));
         let all_missing = daily(&(1..=9).map(|_| ("2024-01-01", "")).collect::<Vec<_>>());
         assert!(extract(&all_missing, "date", "sales", MissingPolicy::Drop).is_err());
+    }
+
+    #[test]
+    fn common_timestamp_forms_are_read_and_ambiguous_ones_refused() {
+        use time::macros::datetime;
+        let cases = [
+            ("2024-01-31", datetime!(2024-01-31 0:00 UTC)),
+            ("2024/01/31", datetime!(2024-01-31 0:00 UTC)),
+            ("2024-01-31T12:30", datetime!(2024-01-31 12:30 UTC)),
+            ("2024-01-31 12:30:15", datetime!(2024-01-31 12:30:15 UTC)),
+            ("2024/01/31 12:30:15.250", datetime!(2024-01-31 12:30:15.25 UTC)),
+            ("2024-01-31T12:30:00+02:00", datetime!(2024-01-31 10:30 UTC)),
+            ("2024-01-31T12:30:00.5Z", datetime!(2024-01-31 12:30:00.5 UTC)),
+            ("1949-01", datetime!(1949-01-01 0:00 UTC)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_timestamp(text), Some(expected), "{text}");
+        }
+        for refused in ["31/01/2024", "01/31/2024", "2024-13-01", "2024-02-30", "yesterday", "", "20240131"] {
+            assert_eq!(parse_timestamp(refused), None, "{refused}");
+        }
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         row_count: summary.row_count,
         columns: summary.columns,
         preview: summary.preview,
+        time_axis: summary.time_axis,
     };
 
     // The blob goes first: if the metadata commit then fails, the orphan is removed and the

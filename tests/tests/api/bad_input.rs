@@ -30,11 +30,22 @@ async fn malformed_create_requests_are_refused_and_store_nothing() {
         ("ragged CSV", json!({"name": "x", "csv": "a,b\n1\n"}), 400, "validation"),
         ("CSV with no rows", json!({"name": "x", "csv": "a,b\n"}), 400, "validation"),
         ("empty CSV", json!({"name": "x", "csv": ""}), 400, "validation"),
+        ("one data row", json!({"name": "x", "csv": csv}), 400, "validation"),
+        ("formula injection", json!({"name": "x", "csv": "date,v\n2024-01-01,1\n2024-01-02,=cmd|' /C calc'!A0\n"}), 400, "validation"),
+        ("all-NaN column", json!({"name": "x", "csv": "date,v\n2024-01-01,NaN\n2024-01-02,\n"}), 400, "validation"),
+        ("UTF-16 read as text", json!({"name": "x", "csv": "d\u{0}a\u{0}t\u{0}e\u{0}\n1\n2\n"}), 400, "validation"),
+        (
+            "cell over the length limit",
+            json!({"name": "x", "csv": format!("date,v\n2024-01-01,{}\n2024-01-02,1\n", "x".repeat(1001))}),
+            400,
+            "validation",
+        ),
         ("an array instead of an object", json!([1, 2]), 400, "validation"),
     ];
     for (name, body, status, kind) in json_cases {
         let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
         assert_eq!(answer.assert_problem(status), kind, "{name}: {}", answer.text);
+        assert!(answer.body["detail"].as_str().is_some_and(|d| d.len() > 10), "{name}: the problem is named: {}", answer.text);
         let record = app.audit_for(&answer).await;
         assert_eq!(record.outcome, AuditOutcome::Failure, "{name}");
         assert_eq!(record.reason.as_deref(), Some(kind), "{name}");

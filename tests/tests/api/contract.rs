@@ -134,6 +134,7 @@ async fn seed_event_dataset(state: &AppState) {
         row_count: 1,
         columns: vec![],
         preview: vec![],
+        time_axis: None,
     };
     let writes = vec![
         WriteOp::Put {
