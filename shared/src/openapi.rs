@@ -8,7 +8,7 @@ use crate::handlers::{datasets, forecasts, health, me};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Forecast API", description = "Time-series datasets, forecasts and analyses, with audited role-based access."),
-    paths(health::get, me::get, datasets::create, datasets::list, datasets::get, datasets::update, datasets::delete, datasets::share, datasets::unshare, forecasts::create, forecasts::list, forecasts::get, forecasts::delete),
+    paths(health::get, me::get, datasets::create, datasets::list, datasets::get, datasets::update, datasets::delete, datasets::share, datasets::unshare, datasets::export, forecasts::create, forecasts::list, forecasts::get, forecasts::delete, forecasts::export),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

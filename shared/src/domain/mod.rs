@@ -2,6 +2,7 @@
 
 pub mod csv_table;
 pub mod dataset;
+pub mod export;
 pub mod forecast;
 pub mod formula;
 pub mod ids;

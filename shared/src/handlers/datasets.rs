@@ -17,10 +17,11 @@ use crate::domain::csv_table;
 use crate::domain::dataset::{
     CreateDataset, DatasetPage, DatasetRecord, DatasetView, MAX_READERS, UpdateDataset, keys, validate_description, validate_name,
 };
+use crate::domain::export::{self, ExportFormat};
 use crate::domain::ids::{DatasetId, UserId};
 use crate::error::{ApiError, Problem};
 use crate::http::Reply;
-use crate::http::request::json_body;
+use crate::http::request::{json_body, query_param};
 use crate::store::{Condition, Item, Key, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("datasets");
@@ -212,6 +213,38 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let dataset = load(ctx, req).await?;
     authorize_dataset(ctx, &principal, Action::ReadDataset, &dataset)?;
     Reply::ok(&view_for(ctx, &principal, &dataset))
+}
+
+/// Export a dataset's content as CSV (formula-like cells neutralised) or as typed JSON.
+#[utoipa::path(get, path = "/v1/datasets/{datasetId}/export", operation_id = "exportDataset", tag = "datasets",
+    params(
+        ("datasetId" = String, Path, description = "Dataset id (UUID)"),
+        ("format" = Option<String>, Query, description = "`csv` (default) or `json`"),
+    ),
+    responses(
+        (status = 200, description = "The dataset as a file", content(("text/csv"), ("application/json"))),
+        (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
+    let principal = ctx.authenticate(req).await?;
+    let dataset = load(ctx, req).await?;
+    authorize_dataset(ctx, &principal, Action::ReadDataset, &dataset)?;
+    let format = ExportFormat::parse(query_param(req, "format")?.as_deref())?;
+    let content = ctx
+        .state
+        .blobs
+        .get(&blob_key(&keys::blob(&dataset.id))?)
+        .await
+        .map_err(blob_error)?
+        .ok_or_else(|| ApiError::internal("dataset content missing"))?;
+    let content = String::from_utf8(content).map_err(ApiError::internal)?;
+    let text = match format {
+        ExportFormat::Csv => export::dataset_csv(&content)?,
+        ExportFormat::Json => export::dataset_json(&dataset.record, &content)?.to_string(),
+    };
+    Ok(Reply::download(format.content_type(), format!("dataset-{}.{}", dataset.id, format.extension()), text))
 }
 
 /// Rename a dataset or change its description.

@@ -15,6 +15,7 @@ use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::dataset::{DatasetRecord, keys as dataset_keys};
+use crate::domain::export::{self, ExportFormat};
 use crate::domain::forecast::{CreateForecast, ForecastPage, ForecastRecord, ForecastView, keys};
 use crate::domain::ids::{DatasetId, ForecastId};
 use crate::error::{ApiError, Problem};
@@ -181,6 +182,30 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     let forecast = load_readable(ctx, req, &principal).await?;
     Reply::ok(&read_result(ctx, &forecast.id).await?)
+}
+
+/// Export a forecast's future values and intervals as CSV or JSON.
+#[utoipa::path(get, path = "/v1/forecasts/{forecastId}/export", operation_id = "exportForecast", tag = "forecasts",
+    params(
+        ("forecastId" = String, Path, description = "Forecast id (UUID)"),
+        ("format" = Option<String>, Query, description = "`csv` (default) or `json`"),
+    ),
+    responses(
+        (status = 200, description = "The forecast as a file: timestamp, forecast, lower_<level>, upper_<level>", content(("text/csv"), ("application/json"))),
+        (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such forecast, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
+    let principal = ctx.authenticate(req).await?;
+    let forecast = load_readable(ctx, req, &principal).await?;
+    let format = ExportFormat::parse(query_param(req, "format")?.as_deref())?;
+    let view = read_result(ctx, &forecast.id).await?;
+    let text = match format {
+        ExportFormat::Csv => export::forecast_csv(&view)?,
+        ExportFormat::Json => export::forecast_json(&view).to_string(),
+    };
+    Ok(Reply::download(format.content_type(), format!("forecast-{}.{}", forecast.id, format.extension()), text))
 }
 
 /// List forecasts, newest last: with `dataset_id`, those run on that dataset that the

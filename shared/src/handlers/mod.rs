@@ -146,10 +146,12 @@ endpoints! {
     DeleteDataset => datasets::delete,
     ShareDataset => datasets::share,
     UnshareDataset => datasets::unshare,
+    ExportDataset => datasets::export,
     CreateForecast => forecasts::create,
     ListForecasts => forecasts::list,
     GetForecast => forecasts::get,
     DeleteForecast => forecasts::delete,
+    ExportForecast => forecasts::export,
 }
 
 /// Maps a blob store failure to the client-facing error.
@@ -219,9 +221,14 @@ fn resource_type(route: Route) -> &'static str {
     match route {
         Route::Health => "health",
         Route::GetMe => "user",
-        Route::CreateDataset | Route::ListDatasets | Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "dataset",
+        Route::CreateDataset
+        | Route::ListDatasets
+        | Route::GetDataset
+        | Route::UpdateDataset
+        | Route::DeleteDataset
+        | Route::ExportDataset => "dataset",
         Route::ShareDataset | Route::UnshareDataset => "dataset-share",
-        Route::CreateForecast | Route::ListForecasts | Route::GetForecast | Route::DeleteForecast => "forecast",
+        Route::CreateForecast | Route::ListForecasts | Route::GetForecast | Route::DeleteForecast | Route::ExportForecast => "forecast",
     }
 }
 

@@ -10,29 +10,55 @@ use crate::error::ApiError;
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
-    pub body: Option<serde_json::Value>,
+    pub body: ReplyBody,
     pub location: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ReplyBody {
+    Empty,
+    Json(serde_json::Value),
+    /// A file to save (exports): its media type, a file name, and the content.
+    Download {
+        content_type: &'static str,
+        filename: String,
+        content: String,
+    },
 }
 
 impl Reply {
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::OK, body: Some(to_value(body)?), location: None })
+        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_value(body)?), location: None })
     }
 
     pub fn created(body: &impl Serialize, location: String) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::CREATED, body: Some(to_value(body)?), location: Some(location) })
+        Ok(Self { status: StatusCode::CREATED, body: ReplyBody::Json(to_value(body)?), location: Some(location) })
     }
 
     pub fn no_content() -> Self {
-        Self { status: StatusCode::NO_CONTENT, body: None, location: None }
+        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None }
+    }
+
+    /// A file download. `filename` is built from validated ids, never from user text.
+    pub fn download(content_type: &'static str, filename: String, content: String) -> Self {
+        Self { status: StatusCode::OK, body: ReplyBody::Download { content_type, filename, content }, location: None }
     }
 
     pub fn into_response(self) -> Response<Body> {
         let mut response = match self.body {
-            Some(body) => json_response(self.status, "application/json", &body),
-            None => {
+            ReplyBody::Json(body) => json_response(self.status, "application/json", &body),
+            ReplyBody::Empty => {
                 let mut response = Response::new(Body::Empty);
                 *response.status_mut() = self.status;
+                response
+            }
+            ReplyBody::Download { content_type, filename, content } => {
+                let mut response = Response::new(Body::Text(content));
+                *response.status_mut() = self.status;
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+                    response.headers_mut().insert(header::CONTENT_DISPOSITION, disposition);
+                }
                 response
             }
         };

@@ -20,14 +20,16 @@ pub enum Route {
     DeleteDataset,
     ShareDataset,
     UnshareDataset,
+    ExportDataset,
     CreateForecast,
     ListForecasts,
     GetForecast,
     DeleteForecast,
+    ExportForecast,
 }
 
 impl Route {
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 15] = [
         Route::Health,
         Route::GetMe,
         Route::CreateDataset,
@@ -37,17 +39,24 @@ impl Route {
         Route::DeleteDataset,
         Route::ShareDataset,
         Route::UnshareDataset,
+        Route::ExportDataset,
         Route::CreateForecast,
         Route::ListForecasts,
         Route::GetForecast,
         Route::DeleteForecast,
+        Route::ExportForecast,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Route::Health | Route::GetMe | Route::ListDatasets | Route::GetDataset | Route::ListForecasts | Route::GetForecast => {
-                Method::GET
-            }
+            Route::Health
+            | Route::GetMe
+            | Route::ListDatasets
+            | Route::GetDataset
+            | Route::ExportDataset
+            | Route::ListForecasts
+            | Route::GetForecast
+            | Route::ExportForecast => Method::GET,
             Route::CreateDataset | Route::CreateForecast => Method::POST,
             Route::UpdateDataset => Method::PATCH,
             Route::ShareDataset => Method::PUT,
@@ -63,7 +72,9 @@ impl Route {
             Route::CreateDataset | Route::ListDatasets => "/v1/datasets",
             Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "/v1/datasets/{datasetId}",
             Route::ShareDataset | Route::UnshareDataset => "/v1/datasets/{datasetId}/shares/{userId}",
+            Route::ExportDataset => "/v1/datasets/{datasetId}/export",
             Route::CreateForecast | Route::ListForecasts => "/v1/forecasts",
+            Route::ExportForecast => "/v1/forecasts/{forecastId}/export",
             Route::GetForecast | Route::DeleteForecast => "/v1/forecasts/{forecastId}",
         }
     }
@@ -80,17 +91,19 @@ impl Route {
             Route::DeleteDataset => "delete-dataset",
             Route::ShareDataset => "share-dataset",
             Route::UnshareDataset => "unshare-dataset",
+            Route::ExportDataset => "export-dataset",
             Route::CreateForecast => "create-forecast",
             Route::ListForecasts => "list-forecasts",
             Route::GetForecast => "get-forecast",
             Route::DeleteForecast => "delete-forecast",
+            Route::ExportForecast => "export-forecast",
         }
     }
 
     /// Whether the route reads or writes blobs. Only these functions link the S3 client
     /// (their `main` passes `S3Blobs`) and get S3 permissions in `template.yaml`.
     pub fn uses_blobs(self) -> bool {
-        matches!(self, Route::CreateDataset | Route::CreateForecast | Route::GetForecast)
+        matches!(self, Route::CreateDataset | Route::ExportDataset | Route::CreateForecast | Route::GetForecast | Route::ExportForecast)
     }
 
     /// Whether the route is reachable without a token (only `/health`, SR-36).
@@ -144,7 +157,7 @@ mod tests {
     #[test]
     fn every_route_resolves_to_itself() {
         for route in Route::ALL {
-            let concrete = route.path().replace("{datasetId}", "d1").replace("{userId}", "u1");
+            let concrete = route.path().replace("{datasetId}", "d1").replace("{userId}", "u1").replace("{forecastId}", "f1");
             let (found, _) = Route::resolve(&route.method(), &concrete).unwrap();
             assert_eq!(found, route);
         }

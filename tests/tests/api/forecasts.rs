@@ -172,6 +172,14 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
             let label = format!("get by {caller:?} on {relation:?}");
             assert_eq!(answer.status.as_u16(), expected_get, "{label}: {}", answer.text);
             assert_eq!(app.audit_for(&answer).await.status, expected_get, "{label}");
+            for format in ["csv", "json"] {
+                let answer =
+                    app.call(Method::GET, &format!("/v1/forecasts/{forecast}/export?format={format}"), token.as_deref(), None).await;
+                let label = format!("export as {format} by {caller:?} on {relation:?}");
+                assert_eq!(answer.status.as_u16(), expected_get, "{label}: {}", answer.text);
+                let record = app.audit_for(&answer).await;
+                assert_eq!((record.status, record.action.as_str()), (expected_get, "export-forecast"), "{label}");
+            }
 
             // Listing the dataset's forecasts: whoever may read the dataset sees the ones
             // they may read; anyone else learns nothing about the dataset.
@@ -283,6 +291,42 @@ async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
         app.call(Method::GET, &format!("/v1/forecasts?{bad}"), Some(&owner), None).await.assert_problem(400);
     }
     app.call(Method::GET, "/v1/forecasts?dataset_id=01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c", Some(&owner), None).await.assert_problem(404);
+}
+
+#[tokio::test]
+async fn a_forecast_exports_as_csv_and_json_with_the_numbers_it_was_given() {
+    let app = spawn_app().await;
+    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[])).await;
+    let token = app.token("analyst-a", Role::Analyst);
+    let made = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(request(&dataset, 7))).await;
+    let id = made.body["id"].as_str().unwrap();
+    let result = &made.body["result"];
+
+    let csv = app.call(Method::GET, &format!("/v1/forecasts/{id}/export"), Some(&token), None).await;
+    assert_eq!(csv.status.as_u16(), 200, "{}", csv.text);
+    assert_eq!(csv.content_type(), "text/csv; charset=utf-8");
+    assert_eq!(csv.headers["content-disposition"], format!("attachment; filename=\"forecast-{id}.csv\"").as_str());
+    let mut reader = csv::Reader::from_reader(csv.text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["timestamp", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 7);
+    for (h, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], *result["timestamps"][h].as_str().unwrap());
+        assert_eq!(row[1].parse::<f64>().unwrap(), result["point"][h].as_f64().unwrap());
+        assert_eq!(row[5].parse::<f64>().unwrap(), result["intervals"][1]["upper"][h].as_f64().unwrap());
+    }
+
+    let json = app.call(Method::GET, &format!("/v1/forecasts/{id}/export?format=json"), Some(&token), None).await;
+    assert_eq!(json.content_type(), "application/json");
+    assert_eq!(json.body["rows"].as_array().unwrap().len(), 7);
+    assert_eq!(json.body["rows"][3]["timestamp"], result["timestamps"][3]);
+    assert_eq!(json.body["rows"][3]["lower_80"], result["intervals"][0]["lower"][3]);
+    assert_eq!((json.body["target_column"].as_str(), json.body["dataset_id"].as_str()), (Some("sales"), Some(dataset.as_str())));
+
+    app.call(Method::GET, &format!("/v1/forecasts/{id}/export?format=xlsx"), Some(&token), None).await.assert_problem(400);
 }
 
 #[tokio::test]

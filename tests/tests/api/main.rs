@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod contract;
 mod edge;
+mod exports;
 mod forecasts;
 mod helpers;
 mod jwt_attacks;

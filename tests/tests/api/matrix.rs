@@ -14,10 +14,10 @@ const SHARE_TARGET: &str = "target-user";
 /// The status the matrix promises for a route on an existing dataset.
 fn expected_on_dataset(route: Route, caller: Caller, relation: Relation) -> u16 {
     let success = match route {
-        Route::GetDataset | Route::UpdateDataset => 200,
+        Route::GetDataset | Route::UpdateDataset | Route::ExportDataset => 200,
         _ => 204,
     };
-    let is_read = route == Route::GetDataset;
+    let is_read = matches!(route, Route::GetDataset | Route::ExportDataset);
     match (caller, relation) {
         (Caller::Anonymous, _) => 401,
         (Caller::Admin, _) => success,
@@ -60,6 +60,7 @@ fn request_for(route: Route, dataset: &str) -> (Method, String, Option<serde_jso
     let share = format!("/v1/datasets/{dataset}/shares/{SHARE_TARGET}");
     match route {
         Route::GetDataset => (Method::GET, one, None),
+        Route::ExportDataset => (Method::GET, format!("{one}/export"), None),
         Route::UpdateDataset => (Method::PATCH, one, Some(json!({"name": "renamed"}))),
         Route::DeleteDataset => (Method::DELETE, one, None),
         // Sharing with someone new, so an allowed call really writes.
@@ -73,7 +74,9 @@ fn request_for(route: Route, dataset: &str) -> (Method, String, Option<serde_jso
 async fn dataset_routes_follow_the_matrix_for_every_role_and_ownership() {
     let app = spawn_app().await;
     let mut n = 0;
-    for route in [Route::GetDataset, Route::UpdateDataset, Route::DeleteDataset, Route::ShareDataset, Route::UnshareDataset] {
+    for route in
+        [Route::GetDataset, Route::ExportDataset, Route::UpdateDataset, Route::DeleteDataset, Route::ShareDataset, Route::UnshareDataset]
+    {
         for caller in CALLERS {
             for relation in RELATIONS {
                 n += 1;

@@ -1,0 +1,196 @@
+//! Exports of datasets and forecasts, as CSV or JSON.
+//!
+//! CSV output neutralises every cell a spreadsheet would run as a formula, header
+//! included (see [`super::formula`]); JSON carries typed values and needs no such care.
+
+use serde_json::{Map, Number, Value, json};
+
+use super::csv_table::ColumnType;
+use super::dataset::DatasetRecord;
+use super::forecast::ForecastView;
+use super::formula::neutralise;
+use crate::error::ApiError;
+
+/// The `format` query parameter of the export routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+impl ExportFormat {
+    /// `csv` (the default) or `json`.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw {
+            None | Some("csv") => Ok(ExportFormat::Csv),
+            Some("json") => Ok(ExportFormat::Json),
+            Some(_) => Err(ApiError::validation("format", "format must be `csv` or `json`")),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Json => "application/json",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+        }
+    }
+}
+
+/// Writes rows as CSV, neutralising formula-like cells.
+pub fn csv_text<I, R, S>(rows: I) -> Result<String, ApiError>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        let cells: Vec<String> = row.into_iter().map(|cell| neutralise(cell.as_ref()).into_owned()).collect();
+        writer.write_record(&cells).map_err(ApiError::internal)?;
+    }
+    let bytes = writer.into_inner().map_err(ApiError::internal)?;
+    String::from_utf8(bytes).map_err(ApiError::internal)
+}
+
+/// The stored CSV of a dataset, header first, as rows of cells.
+fn dataset_rows(content: &str) -> Result<Vec<csv::StringRecord>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(content.as_bytes());
+    reader.records().collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)
+}
+
+/// A dataset as CSV: its stored content, cell for cell, made safe to open.
+pub fn dataset_csv(content: &str) -> Result<String, ApiError> {
+    csv_text(dataset_rows(content)?.iter().map(|record| record.iter().collect::<Vec<_>>()))
+}
+
+/// A dataset as JSON: its columns, and one object per row with values typed by column.
+pub fn dataset_json(record: &DatasetRecord, content: &str) -> Result<Value, ApiError> {
+    let rows = dataset_rows(content)?;
+    let objects: Vec<Value> = rows
+        .iter()
+        .skip(1)
+        .map(|row| {
+            let fields: Map<String, Value> = record
+                .columns
+                .iter()
+                .zip(row.iter())
+                .map(|(column, cell)| (column.name.clone(), typed(column.column_type, cell)))
+                .collect();
+            Value::Object(fields)
+        })
+        .collect();
+    Ok(json!({"dataset_id": record.id, "name": record.name, "columns": record.columns, "rows": objects}))
+}
+
+/// A cell as a JSON value of its column's type; empty and NaN-like cells are `null`.
+fn typed(column_type: ColumnType, cell: &str) -> Value {
+    let cell = cell.trim();
+    if cell.is_empty() || ["na", "nan", "null"].iter().any(|m| cell.eq_ignore_ascii_case(m)) {
+        return Value::Null;
+    }
+    let number = || cell.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number);
+    let parsed = match column_type {
+        ColumnType::Integer => cell.parse::<i64>().ok().map(Value::from).or_else(number),
+        ColumnType::Float => number(),
+        ColumnType::Boolean => Some(Value::Bool(cell.eq_ignore_ascii_case("true"))),
+        ColumnType::Timestamp | ColumnType::Text | ColumnType::Empty => None,
+    };
+    parsed.unwrap_or_else(|| Value::String(cell.to_owned()))
+}
+
+/// Column names of a forecast table: `timestamp`, `forecast`, then `lower_80`, `upper_80`, …
+fn forecast_header(view: &ForecastView) -> Vec<String> {
+    let mut header = vec!["timestamp".to_owned(), "forecast".to_owned()];
+    for interval in &view.result.intervals {
+        header.push(format!("lower_{}", interval.level));
+        header.push(format!("upper_{}", interval.level));
+    }
+    header
+}
+
+/// The numbers of forecast step `h`, in header order after the timestamp.
+fn forecast_values(view: &ForecastView, h: usize) -> Vec<f64> {
+    let mut values = vec![view.result.point.get(h).copied().unwrap_or(f64::NAN)];
+    for interval in &view.result.intervals {
+        values.push(interval.lower.get(h).copied().unwrap_or(f64::NAN));
+        values.push(interval.upper.get(h).copied().unwrap_or(f64::NAN));
+    }
+    values
+}
+
+/// A forecast as CSV: one row per future timestamp.
+pub fn forecast_csv(view: &ForecastView) -> Result<String, ApiError> {
+    let rows = view.result.timestamps.iter().enumerate().map(|(h, timestamp)| {
+        std::iter::once(timestamp.clone()).chain(forecast_values(view, h).into_iter().map(|v| v.to_string())).collect::<Vec<_>>()
+    });
+    csv_text(std::iter::once(forecast_header(view)).chain(rows))
+}
+
+/// A forecast as JSON: what it forecasts, and one object per future timestamp.
+pub fn forecast_json(view: &ForecastView) -> Value {
+    let header = forecast_header(view);
+    let rows: Vec<Value> = view
+        .result
+        .timestamps
+        .iter()
+        .enumerate()
+        .map(|(h, timestamp)| {
+            let mut row = Map::new();
+            row.insert(header[0].clone(), Value::String(timestamp.clone()));
+            for (name, value) in header[1..].iter().zip(forecast_values(view, h)) {
+                row.insert(name.clone(), Number::from_f64(value).map_or(Value::Null, Value::Number));
+            }
+            Value::Object(row)
+        })
+        .collect();
+    json!({
+        "forecast_id": view.id,
+        "dataset_id": view.dataset_id,
+        "target_column": view.request.target_column,
+        "model": view.result.model.description,
+        "frequency": view.result.frequency,
+        "rows": rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_output_neutralises_formulas_and_keeps_numbers() {
+        let text =
+            csv_text([vec!["name", "value"], vec!["=HYPERLINK(\"x\")", "-3.5"], vec!["@SUM(A1)", "+2"], vec!["\tx", "a,b"]]).unwrap();
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let cells: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+        assert_eq!(cells[1], ["'=HYPERLINK(\"x\")", "-3.5"]);
+        assert_eq!(cells[2], ["'@SUM(A1)", "+2"]);
+        assert_eq!(cells[3], ["'\tx", "a,b"]);
+    }
+
+    #[test]
+    fn cells_become_json_of_their_column_type() {
+        assert_eq!(typed(ColumnType::Integer, "42"), json!(42));
+        assert_eq!(typed(ColumnType::Float, " 2.5 "), json!(2.5));
+        assert_eq!(typed(ColumnType::Float, "NaN"), Value::Null);
+        assert_eq!(typed(ColumnType::Boolean, "TRUE"), json!(true));
+        assert_eq!(typed(ColumnType::Timestamp, "2024-01-01"), json!("2024-01-01"));
+        assert_eq!(typed(ColumnType::Integer, ""), Value::Null);
+    }
+
+    #[test]
+    fn formats_are_csv_by_default_and_nothing_else_is_accepted() {
+        assert_eq!(ExportFormat::parse(None).unwrap(), ExportFormat::Csv);
+        assert_eq!(ExportFormat::parse(Some("json")).unwrap(), ExportFormat::Json);
+        for bad in ["xlsx", "CSV", ""] {
+            assert_eq!(ExportFormat::parse(Some(bad)).unwrap_err().status(), 400);
+        }
+    }
+}
