@@ -30,10 +30,11 @@ pub enum Action {
     ListForecasts,
     ReadForecast,
     DeleteForecast,
+    AnalyzeDataset,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -45,6 +46,7 @@ impl Action {
         Action::ListForecasts,
         Action::ReadForecast,
         Action::DeleteForecast,
+        Action::AnalyzeDataset,
     ];
 
     /// The action's id in the Cedar schema.
@@ -61,6 +63,7 @@ impl Action {
             Action::ListForecasts => "ListForecasts",
             Action::ReadForecast => "ReadForecast",
             Action::DeleteForecast => "DeleteForecast",
+            Action::AnalyzeDataset => "AnalyzeDataset",
         }
     }
 }

@@ -3,12 +3,12 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{datasets, forecasts, health, me};
+use crate::handlers::{analysis, datasets, forecasts, health, me};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Forecast API", description = "Time-series datasets, forecasts and analyses, with audited role-based access."),
-    paths(health::get, me::get, datasets::create, datasets::list, datasets::get, datasets::update, datasets::delete, datasets::share, datasets::unshare, datasets::export, forecasts::create, forecasts::list, forecasts::get, forecasts::delete, forecasts::export),
+    paths(health::get, me::get, datasets::create, datasets::list, datasets::get, datasets::update, datasets::delete, datasets::share, datasets::unshare, datasets::export, forecasts::create, forecasts::list, forecasts::get, forecasts::delete, forecasts::export, analysis::analyze),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::csv_table::{Column, TimeAxis};
+use super::csv_table::{Column, ColumnType, TimeAxis};
 use super::ids::{DatasetId, truncate};
 use crate::authz::Resource;
 use crate::error::ApiError;
@@ -64,6 +64,18 @@ impl DatasetRecord {
     /// The dataset as the policies see it.
     pub fn resource(&self) -> Resource<'_> {
         Resource::Dataset { id: &self.id, owner: &self.owner, readers: &self.readers }
+    }
+
+    /// Checks that `name` is a numeric column, for request field `field`. Unknown names
+    /// pass: series extraction names them against the CSV itself.
+    pub fn require_numeric(&self, name: &str, field: &'static str) -> Result<(), ApiError> {
+        match self.columns.iter().find(|c| c.name == name) {
+            Some(c) if !matches!(c.column_type, ColumnType::Integer | ColumnType::Float) => {
+                let kind = format!("{:?}", c.column_type).to_lowercase();
+                Err(ApiError::validation(field, format!("column `{name}` holds {kind} values, not numbers")))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn view(&self, version: u64, show_readers: bool) -> DatasetView {

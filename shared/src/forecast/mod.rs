@@ -1,5 +1,6 @@
 //! Forecasting and analysis on a dataset's own time axis.
 
+pub mod analysis;
 pub mod engine;
 pub mod frequency;
 pub mod metrics;

@@ -75,6 +75,18 @@ pub(crate) async fn find(ctx: &Ctx<'_>, id: &DatasetId) -> Result<Option<(Datase
     Ok(record.deleted_at.is_none().then_some((record, item.version)))
 }
 
+/// A dataset's CSV content (stored only after it passed inspection, so always UTF-8).
+pub(crate) async fn read_content(ctx: &Ctx<'_>, id: &DatasetId) -> Result<String, ApiError> {
+    let content = ctx
+        .state
+        .blobs
+        .get(&blob_key(&keys::blob(id))?)
+        .await
+        .map_err(blob_error)?
+        .ok_or_else(|| ApiError::internal("dataset content missing"))?;
+    String::from_utf8(content).map_err(ApiError::internal)
+}
+
 /// Authorizes `action` on a loaded dataset: 404 if the caller may not even read it
 /// (its existence is not theirs to learn), 403 if they may read but not do this.
 fn authorize_dataset(ctx: &mut Ctx<'_>, principal: &Principal, action: Action, dataset: &Loaded) -> Result<(), ApiError> {
@@ -232,14 +244,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let dataset = load(ctx, req).await?;
     authorize_dataset(ctx, &principal, Action::ReadDataset, &dataset)?;
     let format = ExportFormat::parse(query_param(req, "format")?.as_deref())?;
-    let content = ctx
-        .state
-        .blobs
-        .get(&blob_key(&keys::blob(&dataset.id))?)
-        .await
-        .map_err(blob_error)?
-        .ok_or_else(|| ApiError::internal("dataset content missing"))?;
-    let content = String::from_utf8(content).map_err(ApiError::internal)?;
+    let content = read_content(ctx, &dataset.id).await?;
     let text = match format {
         ExportFormat::Csv => export::dataset_csv(&content)?,
         ExportFormat::Json => export::dataset_json(&dataset.record, &content)?.to_string(),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use lambda_http::Request;
 
-use super::datasets::find;
+use super::datasets::{find, read_content};
 use super::paging::{PageRequest, encode_cursor};
 use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::auth::{Principal, Role};
@@ -27,10 +27,11 @@ use crate::store::{Condition, Item, Key, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("forecasts");
 
-/// Maps a series problem to the request field it concerns.
-fn series_error(error: SeriesError, request: &CreateForecast) -> ApiError {
+/// Maps a series problem to the request field it concerns; `target_field` names the
+/// field holding the value column (`target_column`, `columns`).
+pub(crate) fn series_error(error: SeriesError, target: &str, target_field: &'static str) -> ApiError {
     let field = match &error {
-        SeriesError::UnknownColumn(name) if *name == request.target_column => "target_column",
+        SeriesError::UnknownColumn(name) if name == target => target_field,
         SeriesError::UnknownColumn(_) | SeriesError::BadTimestamp { .. } | SeriesError::NoFrequency | SeriesError::OffGrid { .. } => {
             "time_column"
         }
@@ -73,16 +74,10 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         return Err(ApiError::NotFound);
     }
 
-    let csv = ctx
-        .state
-        .blobs
-        .get(&blob_key(&dataset_keys::blob(&dataset_id))?)
-        .await
-        .map_err(blob_error)?
-        .ok_or_else(|| ApiError::internal("dataset content missing"))?;
-    let csv = String::from_utf8(csv).map_err(ApiError::internal)?;
-    let (series, report) =
-        extract(&csv, &request.time_column, &request.target_column, request.missing).map_err(|e| series_error(e, &request))?;
+    dataset.require_numeric(&request.target_column, "target_column")?;
+    let csv = read_content(ctx, &dataset_id).await?;
+    let (series, report) = extract(&csv, &request.time_column, &request.target_column, request.missing)
+        .map_err(|e| series_error(e, &request.target_column, "target_column"))?;
     let spec = ForecastSpec { horizon: request.horizon, models: request.models.clone(), levels: request.levels.clone() };
     let outcome = run(&series, &spec).map_err(engine_error)?;
 

@@ -4,6 +4,7 @@
 //! it authenticates, dispatches, audits and adds the security and CORS headers, so no
 //! handler can forget any of them.
 
+pub mod analysis;
 pub mod datasets;
 pub mod forecasts;
 pub mod health;
@@ -152,6 +153,7 @@ endpoints! {
     GetForecast => forecasts::get,
     DeleteForecast => forecasts::delete,
     ExportForecast => forecasts::export,
+    AnalyzeDataset => analysis::analyze,
 }
 
 /// Maps a blob store failure to the client-facing error.
@@ -226,7 +228,8 @@ fn resource_type(route: Route) -> &'static str {
         | Route::GetDataset
         | Route::UpdateDataset
         | Route::DeleteDataset
-        | Route::ExportDataset => "dataset",
+        | Route::ExportDataset
+        | Route::AnalyzeDataset => "dataset",
         Route::ShareDataset | Route::UnshareDataset => "dataset-share",
         Route::CreateForecast | Route::ListForecasts | Route::GetForecast | Route::DeleteForecast | Route::ExportForecast => "forecast",
     }

@@ -26,10 +26,11 @@ pub enum Route {
     GetForecast,
     DeleteForecast,
     ExportForecast,
+    AnalyzeDataset,
 }
 
 impl Route {
-    pub const ALL: [Route; 15] = [
+    pub const ALL: [Route; 16] = [
         Route::Health,
         Route::GetMe,
         Route::CreateDataset,
@@ -45,6 +46,7 @@ impl Route {
         Route::GetForecast,
         Route::DeleteForecast,
         Route::ExportForecast,
+        Route::AnalyzeDataset,
     ];
 
     pub fn method(self) -> Method {
@@ -57,7 +59,7 @@ impl Route {
             | Route::ListForecasts
             | Route::GetForecast
             | Route::ExportForecast => Method::GET,
-            Route::CreateDataset | Route::CreateForecast => Method::POST,
+            Route::CreateDataset | Route::CreateForecast | Route::AnalyzeDataset => Method::POST,
             Route::UpdateDataset => Method::PATCH,
             Route::ShareDataset => Method::PUT,
             Route::DeleteDataset | Route::UnshareDataset | Route::DeleteForecast => Method::DELETE,
@@ -75,6 +77,7 @@ impl Route {
             Route::ExportDataset => "/v1/datasets/{datasetId}/export",
             Route::CreateForecast | Route::ListForecasts => "/v1/forecasts",
             Route::ExportForecast => "/v1/forecasts/{forecastId}/export",
+            Route::AnalyzeDataset => "/v1/ml/analyze",
             Route::GetForecast | Route::DeleteForecast => "/v1/forecasts/{forecastId}",
         }
     }
@@ -97,13 +100,22 @@ impl Route {
             Route::GetForecast => "get-forecast",
             Route::DeleteForecast => "delete-forecast",
             Route::ExportForecast => "export-forecast",
+            Route::AnalyzeDataset => "analyze-dataset",
         }
     }
 
     /// Whether the route reads or writes blobs. Only these functions link the S3 client
     /// (their `main` passes `S3Blobs`) and get S3 permissions in `template.yaml`.
     pub fn uses_blobs(self) -> bool {
-        matches!(self, Route::CreateDataset | Route::ExportDataset | Route::CreateForecast | Route::GetForecast | Route::ExportForecast)
+        matches!(
+            self,
+            Route::CreateDataset
+                | Route::ExportDataset
+                | Route::CreateForecast
+                | Route::GetForecast
+                | Route::ExportForecast
+                | Route::AnalyzeDataset
+        )
     }
 
     /// Whether the route is reachable without a token (only `/health`, SR-36).

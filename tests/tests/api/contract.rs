@@ -197,6 +197,7 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::GetDataset, 200),
         (Route::UpdateDataset, 200),
         (Route::ExportDataset, 200),
+        (Route::AnalyzeDataset, 200),
         (Route::CreateForecast, 201),
         (Route::GetForecast, 200),
         (Route::ListForecasts, 200),

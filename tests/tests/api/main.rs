@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
 
+mod analysis;
 mod audit;
 mod bad_input;
 mod contract;

@@ -1,0 +1,4 @@
+//! Lambda for `analyze-dataset`: see `shared::handlers`.
+fn main() -> std::process::ExitCode {
+    shared::lambda::run::<shared::lambda::S3Blobs, shared::handlers::endpoints::AnalyzeDataset>()
+}

@@ -1,0 +1,82 @@
+//! `/v1/ml/analyze`: what is in a dataset's numeric columns, for admins and analysts.
+
+use lambda_http::Request;
+
+use super::Ctx;
+use super::datasets::{find, read_content};
+use super::forecasts::series_error;
+use crate::authz::{Action, Resource};
+use crate::domain::analysis::{AnalysisView, AnalyzeRequest, ColumnAnalysis, MAX_COLUMNS};
+use crate::domain::csv_table::ColumnType;
+use crate::domain::ids::DatasetId;
+use crate::error::{ApiError, Problem};
+use crate::forecast::analysis::analyse;
+use crate::forecast::series::{MissingPolicy, extract};
+use crate::http::Reply;
+use crate::http::request::json_body;
+
+const COLLECTION: Resource<'static> = Resource::Collection("analyses");
+
+/// Analyse a dataset: summary statistics, seasonal periods, trend, outliers (z-score,
+/// IQR, MAD) and changepoints per numeric column, each with the timestamps concerned.
+#[utoipa::path(post, path = "/v1/ml/analyze", operation_id = "analyzeDataset", tag = "analysis",
+    request_body = AnalyzeRequest,
+    responses(
+        (status = 200, description = "Findings per column", body = AnalysisView),
+        (status = 400, description = "Invalid request or series", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not run analyses", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
+    let principal = ctx.authenticate(req).await?;
+    ctx.authorize(&principal, Action::AnalyzeDataset, &COLLECTION)?;
+    let request: AnalyzeRequest = json_body(req, ctx.state.limits.max_body_bytes)?;
+
+    let dataset_id =
+        DatasetId::parse(&request.dataset_id).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))?;
+    ctx.audit.resource_id = Some(dataset_id.to_string());
+    let (dataset, _) = find(ctx, &dataset_id).await?.ok_or(ApiError::NotFound)?;
+    if !ctx.decide(&principal, Action::ReadDataset, &dataset.resource())? {
+        return Err(ApiError::NotFound);
+    }
+
+    let time_column = match (&request.time_column, &dataset.time_axis) {
+        (Some(column), _) => column.clone(),
+        (None, Some(axis)) => axis.column.clone(),
+        (None, None) => return Err(ApiError::validation("time_column", "the dataset has no timestamp column; name one in `time_column`")),
+    };
+    let columns: Vec<String> = if request.columns.is_empty() {
+        dataset
+            .columns
+            .iter()
+            .filter(|c| matches!(c.column_type, ColumnType::Integer | ColumnType::Float) && c.name != time_column)
+            .map(|c| c.name.clone())
+            .take(MAX_COLUMNS)
+            .collect()
+    } else if request.columns.len() > MAX_COLUMNS {
+        return Err(ApiError::validation("columns", format!("at most {MAX_COLUMNS} columns per analysis")));
+    } else {
+        request.columns.clone()
+    };
+    if columns.is_empty() {
+        return Err(ApiError::validation("columns", "the dataset has no numeric columns to analyse"));
+    }
+    for column in &columns {
+        dataset.require_numeric(column, "columns")?;
+    }
+
+    let csv = read_content(ctx, &dataset_id).await?;
+    let mut analysed = Vec::with_capacity(columns.len());
+    let mut frequency = String::new();
+    for column in columns {
+        let problem = |e| series_error(e, &column, "columns");
+        let (observed, _) = extract(&csv, &time_column, &column, MissingPolicy::Drop).map_err(problem)?;
+        let (regular, report) = extract(&csv, &time_column, &column, request.missing).map_err(problem)?;
+        frequency = regular.frequency.iso8601();
+        let findings = analyse(&observed, &regular)
+            .ok_or_else(|| ApiError::validation("columns", format!("column `{column}` has no numeric values")))?;
+        analysed.push(ColumnAnalysis { column, series: report, findings });
+    }
+    Reply::ok(&AnalysisView { dataset_id: dataset_id.to_string(), time_column, frequency, columns: analysed })
+}
