@@ -193,3 +193,34 @@ mod tests {
         assert_eq!(findings.trend.unwrap().direction, stats::Direction::Increasing);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::forecast::frequency::Frequency;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any finite series gets findings, never a panic, and every flagged timestamp is
+        /// one of the series' own.
+        #[test]
+        fn analysis_answers_any_finite_series(values in prop::collection::vec(prop_oneof![-1e6..1e6f64, Just(0.0), Just(1e12)], 8..300)) {
+            let start = datetime!(2024-01-01 0:00 UTC);
+            let frequency = Frequency::Seconds(3_600);
+            let timestamps: Vec<_> = (0..values.len() as i64).filter_map(|k| frequency.step(start, k)).collect();
+            let series = Series { start, frequency, values, timestamps };
+            let findings = analyse(&series, &series).expect("a non-empty series has findings");
+            let own: std::collections::HashSet<String> = series.timestamps.iter().map(|t| format_timestamp(*t)).collect();
+            for finding in [&findings.outliers.zscore, &findings.outliers.iqr, &findings.outliers.mad] {
+                prop_assert!(finding.points.iter().all(|p| own.contains(&p.timestamp)));
+            }
+            for change in findings.changepoints.unwrap_or_default() {
+                prop_assert!(own.contains(&change.timestamp));
+            }
+        }
+    }
+}
