@@ -1,5 +1,5 @@
 //! Micro-benchmarks: token verification, one policy decision with its entities, CSV
-//! inspection. `cargo bench -p benches --bench micro`.
+//! inspection, and a series analysis. `cargo bench -p benches --bench micro`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up fails loudly")]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -49,5 +49,30 @@ fn csv_inspection(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, token_verification, policy_decision, csv_inspection);
+/// Analysis of one column (statistics, periodogram, trend, outliers, changepoints) on
+/// three years of daily data and on 100,000 hourly points (the CSV row limit).
+fn series_analysis(c: &mut Criterion) {
+    use shared::forecast::analysis::analyse;
+    use shared::forecast::frequency::Frequency;
+    use shared::forecast::series::Series;
+
+    let series = |len: usize, step: i64, period: usize| {
+        let start = time::macros::datetime!(2022-01-01 0:00 UTC);
+        let frequency = Frequency::Seconds(step);
+        let values: Vec<f64> = (0..len)
+            .map(|i| 100.0 + 10.0 * (std::f64::consts::TAU * i as f64 / period as f64).sin() + ((i * 7919) % 13) as f64 * 0.3)
+            .collect();
+        let timestamps = (0..len as i64).filter_map(|k| frequency.step(start, k)).collect();
+        Series { start, frequency, values, timestamps }
+    };
+    let mut group = c.benchmark_group("analysis");
+    group.sample_size(10);
+    let daily = series(3 * 365, 86_400, 7);
+    group.bench_function("analyse 1,095 daily points", |b| b.iter(|| analyse(&daily, &daily).unwrap()));
+    let hourly = series(100_000, 3_600, 24);
+    group.bench_function("analyse 100,000 hourly points", |b| b.iter(|| analyse(&hourly, &hourly).unwrap()));
+    group.finish();
+}
+
+criterion_group!(benches, token_verification, policy_decision, csv_inspection, series_analysis);
 criterion_main!(benches);

@@ -19,8 +19,9 @@ use self::outliers::Outliers;
 use self::stats::{Summary, Trend};
 use super::series::{Series, format_timestamp};
 
-/// Longest series changepoint detection runs on (its cost grows with length × run length).
-pub const MAX_CHANGEPOINT_POINTS: usize = 20_000;
+/// Most points changepoint detection runs on (its cost grows with length × run length);
+/// longer series are averaged in equal blocks down to this many first.
+pub const MAX_CHANGEPOINT_POINTS: usize = 2_000;
 /// Expected run length between changes for the Bayesian detector, in steps.
 const HAZARD_LAMBDA: f64 = 250.0;
 
@@ -54,7 +55,7 @@ pub struct Findings {
     pub seasonal_periods: Vec<SeasonalPeriod>,
     pub trend: Option<Trend>,
     pub outliers: Outliers,
-    /// In time order; `None` when the series is longer than the detector's limit.
+    /// In time order; `None` if the detector failed.
     pub changepoints: Option<Vec<Changepoint>>,
     /// What could not be done, and why.
     pub notes: Vec<String>,
@@ -68,13 +69,14 @@ pub fn analyse(observed: &Series, regular: &Series) -> Option<Findings> {
     let mut notes = Vec::new();
 
     let seasonal_periods = guarded("seasonality", &mut notes, || seasonal_periods(&regular.values)).unwrap_or_default();
-    let changepoints = if regular.values.len() > MAX_CHANGEPOINT_POINTS {
-        notes.push(format!("changepoints: not looked for on more than {MAX_CHANGEPOINT_POINTS} points"));
-        None
-    } else {
-        let min_segment = seasonal_periods.iter().map(|p| p.period as usize).max().unwrap_or(0).max(5);
-        guarded("changepoints", &mut notes, || changepoints(regular, min_segment))
-    };
+    let block = regular.values.len().div_ceil(MAX_CHANGEPOINT_POINTS);
+    if block > 1 {
+        notes.push(format!(
+            "changepoints: located to within {block} steps (the series was averaged in blocks of {block} to bound the cost)"
+        ));
+    }
+    let min_segment = seasonal_periods.iter().map(|p| p.period as usize).max().unwrap_or(0).max(5);
+    let changepoints = guarded("changepoints", &mut notes, || changepoints(regular, min_segment, block));
     Some(Findings {
         summary,
         first_timestamp: stamps.first().cloned().unwrap_or_default(),
@@ -117,23 +119,25 @@ fn seasonal_periods(values: &[f64]) -> Vec<SeasonalPeriod> {
 }
 
 /// Level shifts by Bayesian online changepoint detection (normal data, normal-gamma prior)
-/// on the standardised series; shifts closer together than `min_segment` steps (a
-/// seasonal cycle, at least) are merged, so seasonal swings are not reported as changes.
-fn changepoints(series: &Series, min_segment: usize) -> Vec<Changepoint> {
+/// on the standardised series, averaged in blocks of `block` steps; shifts closer together
+/// than `min_segment` steps (a seasonal cycle, at least) are merged, so seasonal swings are
+/// not reported as changes.
+fn changepoints(series: &Series, min_segment: usize, block: usize) -> Vec<Changepoint> {
     let values = &series.values;
     let m = stats::mean(values);
     let sd = stats::std_dev(values, m);
     if values.len() < 2 * min_segment || sd == 0.0 {
         return Vec::new();
     }
-    let standardised: Vec<f64> = values.iter().map(|v| (v - m) / sd).collect();
-    let mut detector =
-        NormalGammaDetector::normal_gamma(HAZARD_LAMBDA, augurs::changepoint::dist::NormalGamma::new_unchecked(0.0, 1.0, 1.0, 1.0));
+    let block = block.max(1);
+    let standardised: Vec<f64> = values.chunks(block).map(|chunk| (stats::mean(chunk) - m) / sd).collect();
+    let prior = augurs::changepoint::dist::NormalGamma::new_unchecked(0.0, 1.0, 1.0, 1.0);
+    let mut detector = NormalGammaDetector::normal_gamma((HAZARD_LAMBDA / block as f64).max(10.0), prior);
     let mut starts: Vec<usize> = Vec::new();
     // The detector reports the last point of the old run; the new regime starts after it.
-    for index in detector.detect_changepoints(&standardised).into_iter().map(|i| i + 1) {
+    for index in detector.detect_changepoints(&standardised).into_iter().map(|i| (i + 1) * block) {
         let previous = starts.last().copied().unwrap_or(0);
-        if index >= min_segment && index - previous >= min_segment && values.len() - index >= min_segment {
+        if index >= min_segment && index - previous >= min_segment && values.len().saturating_sub(index) >= min_segment {
             starts.push(index);
         }
     }
