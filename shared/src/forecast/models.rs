@@ -21,12 +21,15 @@ pub enum ModelKind {
     /// Exponential smoothing with error, trend and damping chosen by AICc (no seasonal
     /// component: seasonality is the decomposition's job).
     Ets,
+    /// The same, with a damped trend only. AICc often prefers an undamped trend that the
+    /// backtest then shows overshooting; as its own candidate, the backtest can weigh it.
+    EtsDamped,
     /// MSTL decomposition over every seasonal period, ETS on the rest.
     MstlEts,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [ModelKind::Naive, ModelKind::SeasonalNaive, ModelKind::Ets, ModelKind::MstlEts];
+    pub const ALL: [ModelKind; 5] = [ModelKind::Naive, ModelKind::SeasonalNaive, ModelKind::Ets, ModelKind::EtsDamped, ModelKind::MstlEts];
 
     pub fn needs_season(self) -> bool {
         matches!(self, ModelKind::SeasonalNaive | ModelKind::MstlEts)
@@ -48,6 +51,9 @@ pub struct Prediction {
     pub point: Vec<f64>,
     pub intervals: Vec<Interval>,
     pub model: FittedModel,
+    /// Whether the fitted model's trend is damped (an ETS search can end on one).
+    #[serde(default)]
+    pub damped_trend: bool,
 }
 
 /// The model as fitted, for the response and for reproducing it.
@@ -80,7 +86,7 @@ pub fn forecast(kind: ModelKind, y: &[f64], periods: &[usize], horizon: usize, l
     match kind {
         ModelKind::Naive => baseline(kind, y, 1, horizon, levels),
         ModelKind::SeasonalNaive => baseline(kind, y, season.ok_or(ModelError::NoSeason(kind))?, horizon, levels),
-        ModelKind::Ets => ets(y, horizon, levels),
+        ModelKind::Ets | ModelKind::EtsDamped => ets(kind, y, horizon, levels),
         ModelKind::MstlEts => mstl(y, periods, horizon, levels),
     }
 }
@@ -109,22 +115,26 @@ fn baseline(kind: ModelKind, y: &[f64], lag: usize, horizon: usize, levels: &[f6
         .collect();
     let description = if lag == 1 { "Naive".to_owned() } else { format!("SeasonalNaive[{lag}]") };
     let periods = if lag == 1 { Vec::new() } else { vec![lag] };
-    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods, aicc: None } })
+    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods, aicc: None }, damped_trend: false })
 }
 
 const MIN_ETS_POINTS: usize = 10;
 
-fn ets(y: &[f64], horizon: usize, levels: &[f64]) -> Result<Prediction, ModelError> {
-    let kind = ModelKind::Ets;
+/// Automatic ETS (`Ets`), or automatic ETS among damped-trend models (`EtsDamped`).
+fn ets(kind: ModelKind, y: &[f64], horizon: usize, levels: &[f64]) -> Result<Prediction, ModelError> {
     if y.len() < MIN_ETS_POINTS {
         return Err(ModelError::NotEnoughData { model: kind, needed: MIN_ETS_POINTS, have: y.len() });
     }
-    let fitted = guarded(kind, || AutoETS::non_seasonal().fit(y).map_err(|e| e.to_string()))?;
+    let fitted = guarded(kind, || {
+        let search = AutoETS::non_seasonal();
+        let search = if kind == ModelKind::EtsDamped { search.damped(true).map_err(|e| e.to_string())? } else { search };
+        search.fit(y).map_err(|e| e.to_string())
+    })?;
     let model = fitted.model();
     let description = format!("ETS({})", spell_ets(&model.model_type().to_string(), model.damped()));
     let aicc = Some(model.aicc()).filter(|a| a.is_finite());
     let (point, intervals) = predict_levels(kind, horizon, levels, |h, level| fitted.predict(h, level).map_err(|e| e.to_string()))?;
-    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods: Vec::new(), aicc } })
+    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods: Vec::new(), aicc }, damped_trend: model.damped() })
 }
 
 fn mstl(y: &[f64], periods: &[usize], horizon: usize, levels: &[f64]) -> Result<Prediction, ModelError> {
@@ -139,7 +149,12 @@ fn mstl(y: &[f64], periods: &[usize], horizon: usize, levels: &[f64]) -> Result<
     let fitted = guarded(kind, || model.fit(y).map_err(|e| e.to_string()))?;
     let (point, intervals) = predict_levels(kind, horizon, levels, |h, level| fitted.predict(h, level).map_err(|e| e.to_string()))?;
     let description = format!("MSTL{periods:?} + ETS");
-    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods: periods.to_vec(), aicc: None } })
+    Ok(Prediction {
+        point,
+        intervals,
+        model: FittedModel { kind, description, periods: periods.to_vec(), aicc: None },
+        damped_trend: false,
+    })
 }
 
 /// Point forecasts once, and one interval per level (augurs predicts one level per call).
