@@ -45,6 +45,24 @@ pub enum ApiError {
     Unavailable { cause: String },
 }
 
+/// Error responses many routes share, for their OpenAPI annotations
+/// (`responses((status = 200, …), responses::Unauthenticated, …)`).
+pub mod responses {
+    use super::Problem;
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 401, description = "No valid token", content_type = "application/problem+json")]
+    pub struct Unauthenticated(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 404, description = "No such dataset, or not yours to see", content_type = "application/problem+json")]
+    pub struct DatasetNotFound(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 404, description = "No such forecast, or not yours to see", content_type = "application/problem+json")]
+    pub struct ForecastNotFound(pub Problem);
+}
+
 /// The `problem+json` body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {

@@ -9,7 +9,7 @@ use crate::authz::{Action, Resource};
 use crate::domain::analysis::{AnalysisView, AnalyzeRequest, ColumnAnalysis, MAX_COLUMNS};
 use crate::domain::csv_table::ColumnType;
 use crate::domain::ids::DatasetId;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, responses};
 use crate::forecast::analysis::analyse;
 use crate::forecast::series::{MissingPolicy, extract};
 use crate::http::Reply;
@@ -24,9 +24,9 @@ const COLLECTION: Resource<'static> = Resource::Collection("analyses");
     responses(
         (status = 200, description = "Findings per column", body = AnalysisView),
         (status = 400, description = "Invalid request or series", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Role may not run analyses", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::DatasetNotFound,
     ))]
 pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;

@@ -4,12 +4,10 @@
 //! then reads bodies or touches blobs. Someone else's dataset answers 404 whether it
 //! exists or not (SR-14).
 
-use std::collections::HashMap;
-
 use lambda_http::Request;
 use serde_json::Value;
 
-use super::paging::{PageRequest, encode_cursor};
+use super::paging::{PageRequest, load_page};
 use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
@@ -19,10 +17,10 @@ use crate::domain::dataset::{
 };
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::ids::{DatasetId, UserId};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, responses};
 use crate::http::Reply;
 use crate::http::request::{json_body, query_param};
-use crate::store::{Condition, Item, Key, WriteOp};
+use crate::store::{Condition, Item, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("datasets");
 
@@ -110,7 +108,7 @@ fn view_for(ctx: &Ctx<'_>, principal: &Principal, dataset: &Loaded) -> DatasetVi
     responses(
         (status = 201, description = "Created", body = DatasetView),
         (status = 400, description = "Invalid body or CSV", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Role may not create datasets", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -179,7 +177,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     responses(
         (status = 200, description = "A page of datasets", body = DatasetPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
     ))]
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -187,29 +185,18 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| DatasetId::parse(id).is_ok())?;
 
     let partition = if principal.role == Role::Admin { keys::ALL_PARTITION.to_owned() } else { keys::access_partition(&principal.subject) };
-    let page = ctx.state.store.query(&partition, keys::ENTRY_PREFIX, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
+    let (page, next_cursor) = load_page(ctx, &partition, keys::ENTRY_PREFIX, &wanted, |id| DatasetId::parse(id).ok(), keys::record).await?;
 
-    let ids: Vec<DatasetId> = page
-        .items
-        .iter()
-        .filter_map(|entry| entry.key.sk.strip_prefix(keys::ENTRY_PREFIX))
-        .filter_map(|id| DatasetId::parse(id).ok())
-        .collect();
-    let record_keys: Vec<Key> = ids.iter().map(keys::record).collect();
-    let mut found: HashMap<String, Item> =
-        ctx.state.store.get_many(&record_keys).await.map_err(store_error)?.into_iter().map(|i| (i.key.pk.clone(), i)).collect();
-
-    let mut items = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(item) = found.remove(&keys::record(&id).pk) else { continue };
+    let mut items = Vec::with_capacity(page.len());
+    for (id, item) in page {
         let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
         let loaded = Loaded { id, record, version: item.version };
-        // The index decides what is listed; the policy still has the last word on each item.
+        // The list decides what is considered; the policy still has the last word on each item.
         if loaded.record.deleted_at.is_none() && ctx.can(&principal, Action::ReadDataset, &loaded.resource()) {
             items.push(view_for(ctx, &principal, &loaded));
         }
     }
-    Reply::ok(&DatasetPage { items, next_cursor: page.next.as_deref().map(encode_cursor) })
+    Reply::ok(&DatasetPage { items, next_cursor })
 }
 
 /// Read one dataset's metadata and preview.
@@ -217,8 +204,8 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     params(("datasetId" = String, Path, description = "Dataset id (UUID)")),
     responses(
         (status = 200, description = "The dataset", body = DatasetView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::DatasetNotFound,
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -236,8 +223,8 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     responses(
         (status = 200, description = "The dataset as a file", content(("text/csv"), ("application/json"))),
         (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::DatasetNotFound,
     ))]
 pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -259,9 +246,9 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     responses(
         (status = 200, description = "Updated", body = DatasetView),
         (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::DatasetNotFound,
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -291,9 +278,9 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     params(("datasetId" = String, Path, description = "Dataset id (UUID)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::DatasetNotFound,
     ))]
 pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -320,9 +307,9 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     responses(
         (status = 204, description = "Shared"),
         (status = 400, description = "Bad user id, or the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::DatasetNotFound,
         (status = 409, description = "Too many shares, or changed concurrently", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -356,9 +343,9 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
     responses(
         (status = 204, description = "No longer shared"),
         (status = 400, description = "Bad user id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::DatasetNotFound,
     ))]
 pub async fn unshare(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let (dataset, user) = share_target(ctx, req).await?;

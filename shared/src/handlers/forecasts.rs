@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use lambda_http::Request;
 
 use super::datasets::{find, read_content};
-use super::paging::{PageRequest, encode_cursor};
+use super::paging::{PageRequest, load_page};
 use super::{Ctx, blob_error, blob_key, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
@@ -18,7 +18,7 @@ use crate::domain::dataset::{DatasetRecord, keys as dataset_keys};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::forecast::{CreateForecast, ForecastPage, ForecastRecord, ForecastView, keys};
 use crate::domain::ids::{DatasetId, ForecastId};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, responses};
 use crate::forecast::engine::{EngineError, ForecastSpec, run};
 use crate::forecast::series::{SeriesError, extract};
 use crate::http::Reply;
@@ -56,9 +56,9 @@ fn engine_error(error: EngineError) -> ApiError {
     responses(
         (status = 201, description = "The forecast, with intervals and backtest metrics", body = ForecastView),
         (status = 400, description = "Invalid request or series", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Role may not run forecasts", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::DatasetNotFound,
         (status = 422, description = "No model can be fitted to this series", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -170,8 +170,8 @@ pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<Foreca
     params(("forecastId" = String, Path, description = "Forecast id (UUID)")),
     responses(
         (status = 200, description = "The forecast", body = ForecastView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such forecast, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::ForecastNotFound,
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -188,8 +188,8 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     responses(
         (status = 200, description = "The forecast as a file: timestamp, forecast, lower_<level>, upper_<level>", content(("text/csv"), ("application/json"))),
         (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such forecast, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::ForecastNotFound,
     ))]
 pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -214,8 +214,8 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     responses(
         (status = 200, description = "A page of forecasts", body = ForecastPage),
         (status = 400, description = "Bad dataset id, limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dataset, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
+        responses::DatasetNotFound,
     ))]
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -234,15 +234,15 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         None if principal.role == Role::Admin => keys::ALL_PARTITION.to_owned(),
         None => keys::owner_partition(&principal.subject),
     };
-    let page = ctx.state.store.query(&partition, keys::ENTRY_PREFIX, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
-
-    let ids: Vec<ForecastId> = page
-        .items
-        .iter()
-        .filter_map(|entry| entry.key.sk.strip_prefix(keys::ENTRY_PREFIX))
-        .filter_map(|id| ForecastId::parse(id).ok())
-        .collect();
-    let records = load_records(ctx, &ids).await?;
+    let (page, next_cursor) =
+        load_page(ctx, &partition, keys::ENTRY_PREFIX, &wanted, |id| ForecastId::parse(id).ok(), keys::record).await?;
+    let mut records = Vec::with_capacity(page.len());
+    for (_, item) in page {
+        let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+        if record.deleted_at.is_none() {
+            records.push(record);
+        }
+    }
     let readers = dataset_readers(ctx, &records).await?;
     let mut items = Vec::with_capacity(records.len());
     for record in records {
@@ -252,23 +252,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
             items.push(record.summary());
         }
     }
-    Reply::ok(&ForecastPage { items, next_cursor: page.next.as_deref().map(encode_cursor) })
-}
-
-/// The live records of `ids`, in that order.
-async fn load_records(ctx: &Ctx<'_>, ids: &[ForecastId]) -> Result<Vec<ForecastRecord>, ApiError> {
-    let record_keys: Vec<Key> = ids.iter().map(keys::record).collect();
-    let mut found: HashMap<String, Item> =
-        ctx.state.store.get_many(&record_keys).await.map_err(store_error)?.into_iter().map(|i| (i.key.pk.clone(), i)).collect();
-    let mut records = Vec::with_capacity(ids.len());
-    for key in record_keys {
-        let Some(item) = found.remove(&key.pk) else { continue };
-        let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
-        if record.deleted_at.is_none() {
-            records.push(record);
-        }
-    }
-    Ok(records)
+    Reply::ok(&ForecastPage { items, next_cursor })
 }
 
 /// The current readers of the datasets behind `records`, by dataset id (deleted datasets have none).
@@ -292,9 +276,9 @@ async fn dataset_readers(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Ha
     params(("forecastId" = String, Path, description = "Forecast id (UUID)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
         (status = 403, description = "Yours to read, not to delete", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such forecast, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        responses::ForecastNotFound,
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::auth::Role;
 use crate::authz::{Action, Resource};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, responses};
 use crate::http::Reply;
 
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -22,7 +22,7 @@ pub struct Me {
 #[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "users",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        responses::Unauthenticated,
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;

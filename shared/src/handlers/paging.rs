@@ -9,8 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::Request;
 
+use std::collections::HashMap;
+
+use super::{Ctx, store_error};
 use crate::error::ApiError;
 use crate::http::request::query_param;
+use crate::store::{Item, Key};
 
 const DEFAULT_PAGE_SIZE: usize = 25;
 const MAX_PAGE_SIZE: usize = 100;
@@ -39,6 +43,26 @@ fn parse_limit(raw: Option<String>) -> Result<usize, ApiError> {
         Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
         _ => Err(ApiError::validation("limit", format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"))),
     }
+}
+
+/// One page of a list: the items its entries point to, in list order, with their ids, and
+/// the cursor for the next page. A list is a partition of entries whose sort keys are
+/// `prefix` + an id; entries whose item is gone are skipped.
+pub async fn load_page<Id>(
+    ctx: &Ctx<'_>,
+    partition: &str,
+    prefix: &str,
+    wanted: &PageRequest,
+    parse: impl Fn(&str) -> Option<Id>,
+    item_key: impl Fn(&Id) -> Key,
+) -> Result<(Vec<(Id, Item)>, Option<String>), ApiError> {
+    let page = ctx.state.store.query(partition, prefix, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
+    let ids: Vec<Id> = page.items.iter().filter_map(|entry| entry.key.sk.strip_prefix(prefix)).filter_map(&parse).collect();
+    let keys: Vec<Key> = ids.iter().map(&item_key).collect();
+    let mut found: HashMap<String, Item> =
+        ctx.state.store.get_many(&keys).await.map_err(store_error)?.into_iter().map(|item| (item.key.pk.clone(), item)).collect();
+    let items = ids.into_iter().zip(keys).filter_map(|(id, key)| found.remove(&key.pk).map(|item| (id, item))).collect();
+    Ok((items, page.next.as_deref().map(encode_cursor)))
 }
 
 /// The cursor for a page that ended at `sort_key`.

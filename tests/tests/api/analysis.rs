@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use shared::audit::AuditDecision;
 use shared::auth::Role;
 
-use crate::helpers::{CALLERS, Caller, RELATIONS, Relation, TestApp, spawn_app};
+use crate::helpers::{CALLERS, Caller, MatrixCase, RELATIONS, Relation, spawn_app};
 
 /// 26 weeks of daily visits with a weekly pattern, a rising trend, a level shift up on
 /// day 120, one spike on day 45, a few missing days, and a flat `stock` column.
@@ -26,13 +26,6 @@ fn visits_csv() -> String {
     csv
 }
 
-async fn upload(app: &TestApp, owner: &str, csv: String) -> String {
-    let token = app.token(owner, Role::Analyst);
-    let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(json!({"name": "visits", "csv": csv}))).await;
-    assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
-    answer.body["id"].as_str().unwrap().to_owned()
-}
-
 fn column<'a>(body: &'a Value, name: &str) -> &'a Value {
     body["columns"].as_array().unwrap().iter().find(|c| c["column"] == name).unwrap_or_else(|| panic!("no `{name}` in {body}"))
 }
@@ -45,7 +38,7 @@ fn flagged(finding: &Value) -> Vec<&str> {
 async fn an_analysis_finds_what_was_put_into_the_data() {
     let app = spawn_app().await;
     let csv = visits_csv();
-    let dataset = upload(&app, "analyst-a", csv.clone()).await;
+    let dataset = app.upload_csv("analyst-a", &csv).await;
     let token = app.token("analyst-a", Role::Analyst);
     // Time column and numeric columns come from what the upload detected.
     let answer = app.call(Method::POST, "/v1/ml/analyze", Some(&token), Some(json!({"dataset_id": dataset}))).await;
@@ -91,13 +84,7 @@ async fn analysis_follows_the_matrix_for_every_role_and_ownership() {
     for caller in CALLERS {
         for relation in RELATIONS {
             n += 1;
-            let sub = format!("{caller:?}-{relation:?}-{n}").to_lowercase();
-            let owner = if relation == Relation::Own && caller != Caller::Anonymous { sub.clone() } else { format!("owner-{n}") };
-            let dataset = upload(&app, &owner, csv.clone()).await;
-            if relation == Relation::Shared {
-                app.share(&owner, &dataset, &sub).await;
-            }
-            let token = caller.role().map(|r| app.token(&sub, r));
+            let MatrixCase { dataset, token, .. } = app.matrix_case(caller, relation, n, &csv).await;
             let expected = match (caller, relation) {
                 (Caller::Anonymous, _) => 401,
                 (Caller::Viewer, _) => 403,
@@ -126,9 +113,9 @@ async fn analysis_follows_the_matrix_for_every_role_and_ownership() {
 async fn bad_analysis_requests_name_the_problem() {
     let app = spawn_app().await;
     let token = app.token("analyst-a", Role::Analyst);
-    let dataset = upload(&app, "analyst-a", visits_csv()).await;
-    let no_time = upload(&app, "analyst-a", "site,visits\nnorth,1\nsouth,2\n".into()).await;
-    let text_only = upload(&app, "analyst-a", "day,site\n2024-01-01,north\n2024-01-02,south\n".into()).await;
+    let dataset = app.upload_csv("analyst-a", &visits_csv()).await;
+    let no_time = app.upload_csv("analyst-a", "site,visits\nnorth,1\nsouth,2\n").await;
+    let text_only = app.upload_csv("analyst-a", "day,site\n2024-01-01,north\n2024-01-02,south\n").await;
     let many: Vec<String> = (0..21).map(|i| format!("c{i}")).collect();
     let cases: Vec<(&str, Value, u16, Option<&str>)> = vec![
         ("unknown column", json!({"dataset_id": dataset, "columns": ["revenue"]}), 400, Some("columns")),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use shared::audit::AuditDecision;
 use shared::auth::Role;
 
-use crate::helpers::{CALLERS, Caller, RELATIONS, Relation, TestApp, spawn_app};
+use crate::helpers::{CALLERS, Caller, MatrixCase, RELATIONS, Relation, spawn_app};
 
 /// Daily sales over `days` days from 2022-01-03 with a weekly and a yearly pattern and a
 /// gentle trend; the days in `skip` have no row at all.
@@ -25,13 +25,6 @@ fn seasonal_csv(days: i64, skip: &[i64]) -> String {
     csv
 }
 
-async fn upload(app: &TestApp, owner: &str, csv: String) -> String {
-    let token = app.token(owner, Role::Analyst);
-    let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(json!({"name": "sales", "csv": csv}))).await;
-    assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
-    answer.body["id"].as_str().unwrap().to_owned()
-}
-
 fn request(dataset: &str, horizon: usize) -> Value {
     json!({"dataset_id": dataset, "time_column": "date", "target_column": "sales", "horizon": horizon, "missing": "interpolate"})
 }
@@ -40,7 +33,7 @@ fn request(dataset: &str, horizon: usize) -> Value {
 async fn a_forecast_follows_the_datasets_calendar_and_its_metrics_check_out() {
     let app = spawn_app().await;
     // Three years, with a few days missing.
-    let dataset = upload(&app, "analyst-a", seasonal_csv(3 * 365, &[40, 41, 500, 900])).await;
+    let dataset = app.upload_csv("analyst-a", &seasonal_csv(3 * 365, &[40, 41, 500, 900])).await;
     let token = app.token("analyst-a", Role::Analyst);
     let answer = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(request(&dataset, 28))).await;
     assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
@@ -123,13 +116,7 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
     for caller in CALLERS {
         for relation in RELATIONS {
             n += 1;
-            let sub = format!("{caller:?}-{relation:?}-{n}").to_lowercase();
-            let owner = if relation == Relation::Own && caller != Caller::Anonymous { sub.clone() } else { format!("owner-{n}") };
-            let dataset = upload(&app, &owner, csv.clone()).await;
-            if relation == Relation::Shared {
-                app.share(&owner, &dataset, &sub).await;
-            }
-            let token = caller.role().map(|r| app.token(&sub, r));
+            let MatrixCase { sub, owner, dataset, token } = app.matrix_case(caller, relation, n, &csv).await;
 
             // Running a forecast on the dataset.
             let expected_create = match (caller, relation) {
@@ -227,7 +214,7 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
 #[tokio::test]
 async fn unsharing_the_dataset_takes_its_forecasts_away() {
     let app = spawn_app().await;
-    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[])).await;
+    let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
     app.share("analyst-a", &dataset, "viewer-v").await;
     let owner = app.token("analyst-a", Role::Analyst);
     let made = app.call(Method::POST, "/v1/forecasts", Some(&owner), Some(request(&dataset, 7))).await;
@@ -241,7 +228,7 @@ async fn unsharing_the_dataset_takes_its_forecasts_away() {
 #[tokio::test]
 async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
     let app = spawn_app().await;
-    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[])).await;
+    let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
     app.share("analyst-a", &dataset, "viewer-v").await;
     let owner = app.token("analyst-a", Role::Analyst);
     let mut made = Vec::new();
@@ -296,7 +283,7 @@ async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
 #[tokio::test]
 async fn a_forecast_exports_as_csv_and_json_with_the_numbers_it_was_given() {
     let app = spawn_app().await;
-    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[])).await;
+    let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
     let token = app.token("analyst-a", Role::Analyst);
     let made = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(request(&dataset, 7))).await;
     let id = made.body["id"].as_str().unwrap();
@@ -333,7 +320,7 @@ async fn a_forecast_exports_as_csv_and_json_with_the_numbers_it_was_given() {
 async fn bad_forecast_requests_name_the_problem() {
     let app = spawn_app().await;
     let token = app.token("analyst-a", Role::Analyst);
-    let dataset = upload(&app, "analyst-a", seasonal_csv(60, &[10])).await;
+    let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[10])).await;
     let with = |changes: Value| {
         let mut body = request(&dataset, 7);
         for (k, v) in changes.as_object().unwrap() {

@@ -43,6 +43,17 @@ impl Caller {
     }
 }
 
+/// One case of a permission matrix, arranged.
+pub struct MatrixCase {
+    /// The caller's subject id.
+    pub sub: String,
+    /// The dataset's owner (the caller, for `Own`).
+    pub owner: String,
+    pub dataset: String,
+    /// The caller's token; `None` for the anonymous caller.
+    pub token: Option<String>,
+}
+
 pub struct TestApp {
     pub server: DevServer,
     pub client: reqwest::Client,
@@ -120,6 +131,28 @@ impl TestApp {
         let answer = self.call(Method::POST, "/v1/datasets", Some(&token), Some(sample_dataset(name))).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads `csv` as a dataset of `owner` (an analyst token) and returns its id.
+    pub async fn upload_csv(&self, owner: &str, csv: &str) -> String {
+        let token = self.token(owner, Role::Analyst);
+        let body = serde_json::json!({"name": "uploaded", "csv": csv});
+        let answer = self.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Case `n` of a permission matrix: a caller, and a dataset holding `csv` that is
+    /// theirs, shared with them, or someone else's (`relation`).
+    pub async fn matrix_case(&self, caller: Caller, relation: Relation, n: usize, csv: &str) -> MatrixCase {
+        let sub = format!("{caller:?}-{relation:?}-{n}").to_lowercase();
+        let owner = if relation == Relation::Own && caller != Caller::Anonymous { sub.clone() } else { format!("owner-{n}") };
+        let dataset = self.upload_csv(&owner, csv).await;
+        if relation == Relation::Shared {
+            self.share(&owner, &dataset, &sub).await;
+        }
+        let token = caller.role().map(|r| self.token(&sub, r));
+        MatrixCase { sub, owner, dataset, token }
     }
 
     /// Shares a dataset with `reader` as its owner.
