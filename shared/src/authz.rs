@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression, Schema,
-    ValidationMode, Validator,
+    ActionConstraint, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression,
+    Schema, ValidationMode, Validator,
 };
 
 use crate::auth::Principal;
@@ -88,6 +88,30 @@ pub enum Resource<'a> {
     },
 }
 
+/// Splits `policies` by the action each can apply to, so a decision evaluates only those
+/// (Cedar's authorizer otherwise evaluates every policy's scope for every request). A
+/// policy whose action constraint is open goes into every slice; without action groups
+/// (refused at start), `action in [...]` is plain list membership.
+fn slice_by_action(policies: &PolicySet, types: &EntityTypes) -> Result<HashMap<Action, PolicySet>, AuthzError> {
+    let mut slices = HashMap::new();
+    for action in Action::ALL {
+        let uid = EntityUid::from_type_name_and_id(types.action.clone(), EntityId::new(action.cedar_id()));
+        let mut slice = PolicySet::new();
+        for policy in policies.policies() {
+            let applies = match policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(only) => only == uid,
+                ActionConstraint::In(list) => list.contains(&uid),
+            };
+            if applies {
+                slice.add(policy.clone()).map_err(|e| AuthzError::Policies(e.to_string()))?;
+            }
+        }
+        slices.insert(action, slice);
+    }
+    Ok(slices)
+}
+
 /// The outcome of a decision, with the policies that produced it (for the audit record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -111,7 +135,8 @@ pub enum AuthzError {
 /// Validated policies and the schema, built once per cold start.
 #[derive(Debug)]
 pub struct Authorizer {
-    policies: PolicySet,
+    /// Per action, the policies that can apply to it (see [`slice_by_action`]).
+    policies: HashMap<Action, PolicySet>,
     cedar: cedar_policy::Authorizer,
     types: EntityTypes,
 }
@@ -136,6 +161,10 @@ impl Authorizer {
     pub fn from_sources(schema_src: &str, policies_src: &str) -> Result<Self, AuthzError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(schema_src).map_err(|e| AuthzError::Schema(e.to_string()))?;
         let policies = PolicySet::from_str(policies_src).map_err(|e| AuthzError::Policies(e.to_string()))?;
+        if schema.action_groups().next().is_some() {
+            // Slicing by action compares action ids; a group would need its members resolved.
+            return Err(AuthzError::Schema("action groups are not supported by the per-action policy slices".into()));
+        }
         let result = Validator::new(schema).validate(&policies, ValidationMode::Strict);
         if !result.validation_passed() {
             let errors: Vec<String> = result.validation_errors().map(ToString::to_string).collect();
@@ -150,6 +179,7 @@ impl Authorizer {
             forecast: type_name("Forecast")?,
             action: type_name("Action")?,
         };
+        let policies = slice_by_action(&policies, &types)?;
         Ok(Self { policies, cedar: cedar_policy::Authorizer::new(), types })
     }
 
@@ -177,7 +207,8 @@ impl Authorizer {
 
         let action_uid = self.uid(&self.types.action, action.cedar_id());
         let request = Request::new(user_uid, action_uid, resource_uid, Context::empty(), None).map_err(|e| request_error(&e))?;
-        let response = self.cedar.is_authorized(&request, &self.policies, &entities);
+        let policies = self.policies.get(&action).ok_or_else(|| AuthzError::Request(format!("no policy slice for {action:?}")))?;
+        let response = self.cedar.is_authorized(&request, policies, &entities);
         let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
         if !errors.is_empty() {
             // A policy that errors is skipped by Cedar, which could silently turn a forbid
@@ -190,7 +221,7 @@ impl Authorizer {
             policies: response
                 .diagnostics()
                 .reason()
-                .map(|id| self.policies.policy(id).and_then(|p| p.annotation("id")).map_or_else(|| id.to_string(), str::to_owned))
+                .map(|id| policies.policy(id).and_then(|p| p.annotation("id")).map_or_else(|| id.to_string(), str::to_owned))
                 .collect(),
         })
     }
@@ -290,6 +321,21 @@ mod tests {
         let collection = Resource::Collection("forecasts");
         assert!(!authz.decide(&principal("viewer-1", Role::Viewer), Action::CreateForecast, &collection).unwrap().allowed);
         assert!(authz.decide(&principal("analyst-1", Role::Analyst), Action::CreateForecast, &collection).unwrap().allowed);
+    }
+
+    #[test]
+    fn each_action_evaluates_only_the_policies_that_name_it() {
+        let authz = Authorizer::new().unwrap();
+        let ids = |action: Action| {
+            let mut ids: Vec<String> = authz.policies[&action].policies().filter_map(|p| p.annotation("id").map(str::to_owned)).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(Action::ReadDataset), ["admin-datasets", "analyst-own-datasets", "shared-read"]);
+        assert_eq!(ids(Action::ReadOwnProfile), ["self-profile"]);
+        // Every policy serves some action: none is silently dropped by the slicing.
+        let total: std::collections::HashSet<String> = Action::ALL.iter().flat_map(|a| ids(*a)).collect();
+        assert_eq!(total.len(), PolicySet::from_str(POLICIES).unwrap().policies().count());
     }
 
     #[test]

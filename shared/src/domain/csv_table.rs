@@ -141,23 +141,18 @@ pub fn inspect(content: &str, limits: &CsvLimits) -> Result<CsvSummary, ApiError
         return Err(invalid(format!("CSV has {row_count} data row; a time series needs at least {MIN_ROWS}")));
     }
     let columns: Vec<Column> =
-        names.into_iter().zip(detectors).map(|(name, d)| Column { name, column_type: d.result(), missing: d.missing }).collect();
+        names.into_iter().zip(&detectors).map(|(name, d)| Column { name, column_type: d.result(), missing: d.missing }).collect();
     if let Some(empty) = columns.iter().find(|c| c.column_type == ColumnType::Empty) {
         return Err(invalid(format!("CSV column `{}` has no values (every cell is empty or NaN); remove it", empty.name)));
     }
-    let time_axis = time_axis(content, &columns);
+    let time_axis = time_axis(&columns, &mut detectors);
     Ok(CsvSummary { columns, row_count, preview, time_axis })
 }
 
-/// Finds the time column and infers its frequency (a second pass over one column).
-fn time_axis(content: &str, columns: &[Column]) -> Option<TimeAxis> {
+/// The first timestamp column, and the frequency its distinct timestamps are spaced at.
+fn time_axis(columns: &[Column], detectors: &mut [TypeDetector]) -> Option<TimeAxis> {
     let index = columns.iter().position(|c| c.column_type == ColumnType::Timestamp)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(content.as_bytes());
-    let mut stamps: Vec<time::OffsetDateTime> = reader
-        .records()
-        .filter_map(Result::ok)
-        .filter_map(|record| record.get(index).and_then(|cell| crate::forecast::series::parse_timestamp(cell.trim())))
-        .collect();
+    let mut stamps = std::mem::take(&mut detectors.get_mut(index)?.stamps);
     stamps.sort();
     stamps.dedup();
     // Gaps are allowed (a forecast can fill them); off-grid timestamps make it irregular.
@@ -205,6 +200,9 @@ fn csv_error(error: &csv::Error) -> String {
 struct TypeDetector {
     current: Option<ColumnType>,
     missing: u64,
+    /// The parsed cells while the column is still all timestamps (its frequency is
+    /// inferred from them), so no second pass is needed.
+    stamps: Vec<time::OffsetDateTime>,
 }
 
 impl TypeDetector {
@@ -213,13 +211,18 @@ impl TypeDetector {
             self.missing += 1;
             return;
         }
-        let kind = classify(cell);
+        let (kind, stamp) = classify(cell);
         self.current = Some(match (self.current, kind) {
             (None, k) => k,
             (Some(a), b) if a == b => a,
             (Some(ColumnType::Integer), ColumnType::Float) | (Some(ColumnType::Float), ColumnType::Integer) => ColumnType::Float,
             _ => ColumnType::Text,
         });
+        match stamp {
+            Some(stamp) if self.current == Some(ColumnType::Timestamp) => self.stamps.push(stamp),
+            _ if !self.stamps.is_empty() => self.stamps = Vec::new(),
+            _ => {}
+        }
     }
 
     fn result(&self) -> ColumnType {
@@ -227,24 +230,20 @@ impl TypeDetector {
     }
 }
 
-fn classify(cell: &str) -> ColumnType {
+/// A cell's type, and its time when it is a timestamp. Timestamps are read by the parser
+/// series extraction uses, so a column typed `timestamp` is always usable as a time axis.
+fn classify(cell: &str) -> (ColumnType, Option<time::OffsetDateTime>) {
     if cell.parse::<i64>().is_ok() {
-        ColumnType::Integer
+        (ColumnType::Integer, None)
     } else if cell.parse::<f64>().is_ok_and(f64::is_finite) {
-        ColumnType::Float
+        (ColumnType::Float, None)
     } else if cell.eq_ignore_ascii_case("true") || cell.eq_ignore_ascii_case("false") {
-        ColumnType::Boolean
-    } else if is_timestamp(cell) {
-        ColumnType::Timestamp
+        (ColumnType::Boolean, None)
+    } else if let Some(stamp) = crate::forecast::series::parse_timestamp(cell) {
+        (ColumnType::Timestamp, Some(stamp))
     } else {
-        ColumnType::Text
+        (ColumnType::Text, None)
     }
-}
-
-/// The formats series extraction reads (one parser, so a column typed `timestamp` here is
-/// always usable as a time axis).
-fn is_timestamp(cell: &str) -> bool {
-    crate::forecast::series::parse_timestamp(cell).is_some()
 }
 
 #[cfg(test)]
