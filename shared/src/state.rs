@@ -16,12 +16,14 @@ use crate::store::ItemStore;
 pub struct Limits {
     /// Largest JSON body accepted on any route (API Gateway → Lambda caps at 6 MB).
     pub max_body_bytes: usize,
+    /// Largest response body (Lambda caps a synchronous response at 6 MB too).
+    pub max_response_bytes: usize,
     pub csv: CsvLimits,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 6 * 1024 * 1024 - 64 * 1024, csv: CsvLimits::default() }
+        Self { max_body_bytes: 6 * 1024 * 1024 - 64 * 1024, max_response_bytes: 6_000_000 - 64 * 1024, csv: CsvLimits::default() }
     }
 }
 

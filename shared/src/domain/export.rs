@@ -43,8 +43,21 @@ impl ExportFormat {
     }
 }
 
-/// Writes rows as CSV, neutralising formula-like cells.
-pub fn csv_text<I, R, S>(rows: I) -> Result<String, ApiError>
+/// The answer when an export would not fit in one response.
+fn too_large(format: ExportFormat, max_bytes: usize) -> ApiError {
+    let advice = match format {
+        ExportFormat::Json => "; the CSV export is smaller",
+        ExportFormat::Csv => "",
+    };
+    ApiError::Unprocessable(format!(
+        "the {} export would be larger than {} MB, the most one response can carry{advice}",
+        format.extension().to_uppercase(),
+        max_bytes / 1_000_000
+    ))
+}
+
+/// Writes rows as CSV, neutralising formula-like cells; at most `max_bytes`.
+pub fn csv_text<I, R, S>(rows: I, max_bytes: usize) -> Result<String, ApiError>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = S>,
@@ -54,39 +67,50 @@ where
     for row in rows {
         let cells: Vec<String> = row.into_iter().map(|cell| neutralise(cell.as_ref()).into_owned()).collect();
         writer.write_record(&cells).map_err(ApiError::internal)?;
+        if writer.get_ref().len() > max_bytes {
+            return Err(too_large(ExportFormat::Csv, max_bytes));
+        }
     }
     let bytes = writer.into_inner().map_err(ApiError::internal)?;
+    if bytes.len() > max_bytes {
+        return Err(too_large(ExportFormat::Csv, max_bytes));
+    }
     String::from_utf8(bytes).map_err(ApiError::internal)
 }
 
-/// The stored CSV of a dataset, header first, as rows of cells.
-fn dataset_rows(content: &str) -> Result<Vec<csv::StringRecord>, ApiError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(content.as_bytes());
-    reader.records().collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)
+/// The stored CSV of a dataset, header first, record by record (it passed inspection, so
+/// a record that doesn't parse is our fault).
+fn dataset_rows(content: &str) -> impl Iterator<Item = Result<csv::StringRecord, ApiError>> + '_ {
+    let reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(content.as_bytes());
+    reader.into_records().map(|record| record.map_err(ApiError::internal))
 }
 
-/// A dataset as CSV: its stored content, cell for cell, made safe to open.
-pub fn dataset_csv(content: &str) -> Result<String, ApiError> {
-    csv_text(dataset_rows(content)?.iter().map(|record| record.iter().collect::<Vec<_>>()))
+/// A dataset as CSV: its stored content, cell for cell, made safe to open; at most `max_bytes`.
+pub fn dataset_csv(content: &str, max_bytes: usize) -> Result<String, ApiError> {
+    let rows = dataset_rows(content).collect::<Result<Vec<_>, _>>()?;
+    csv_text(rows.iter().map(|record| record.iter().collect::<Vec<_>>()), max_bytes)
 }
 
-/// A dataset as JSON: its columns, and one object per row with values typed by column.
-pub fn dataset_json(record: &DatasetRecord, content: &str) -> Result<Value, ApiError> {
-    let rows = dataset_rows(content)?;
-    let objects: Vec<Value> = rows
-        .iter()
-        .skip(1)
-        .map(|row| {
-            let fields: Map<String, Value> = record
-                .columns
-                .iter()
-                .zip(row.iter())
-                .map(|(column, cell)| (column.name.clone(), typed(column.column_type, cell)))
-                .collect();
-            Value::Object(fields)
-        })
-        .collect();
-    Ok(json!({"dataset_id": record.id, "name": record.name, "columns": record.columns, "rows": objects}))
+/// A dataset as JSON: its columns, and one object per row with values typed by column;
+/// at most `max_bytes`. Written row by row, so memory follows the output, not a tree of it.
+pub fn dataset_json(record: &DatasetRecord, content: &str, max_bytes: usize) -> Result<String, ApiError> {
+    let head = json!({"dataset_id": record.id, "name": record.name, "columns": record.columns}).to_string();
+    let head = head.strip_suffix('}').ok_or_else(|| ApiError::internal("export header is not an object"))?;
+    let mut out = format!("{head},\"rows\":[").into_bytes();
+    for (index, row) in dataset_rows(content).skip(1).enumerate() {
+        let row = row?;
+        if index > 0 {
+            out.push(b',');
+        }
+        let fields: Map<String, Value> =
+            record.columns.iter().zip(row.iter()).map(|(column, cell)| (column.name.clone(), typed(column.column_type, cell))).collect();
+        serde_json::to_writer(&mut out, &fields).map_err(ApiError::internal)?;
+        if out.len() > max_bytes {
+            return Err(too_large(ExportFormat::Json, max_bytes));
+        }
+    }
+    out.extend_from_slice(b"]}");
+    String::from_utf8(out).map_err(ApiError::internal)
 }
 
 /// A cell as a JSON value of its column's type; empty and NaN-like cells are `null`.
@@ -125,12 +149,12 @@ fn forecast_values(view: &ForecastView, h: usize) -> Vec<f64> {
     values
 }
 
-/// A forecast as CSV: one row per future timestamp.
+/// A forecast as CSV: one row per future timestamp (at most 1,000, so always small).
 pub fn forecast_csv(view: &ForecastView) -> Result<String, ApiError> {
     let rows = view.result.timestamps.iter().enumerate().map(|(h, timestamp)| {
         std::iter::once(timestamp.clone()).chain(forecast_values(view, h).into_iter().map(|v| v.to_string())).collect::<Vec<_>>()
     });
-    csv_text(std::iter::once(forecast_header(view)).chain(rows))
+    csv_text(std::iter::once(forecast_header(view)).chain(rows), usize::MAX)
 }
 
 /// A forecast as JSON: what it forecasts, and one object per future timestamp.
@@ -166,13 +190,45 @@ mod tests {
 
     #[test]
     fn csv_output_neutralises_formulas_and_keeps_numbers() {
-        let text =
-            csv_text([vec!["name", "value"], vec!["=HYPERLINK(\"x\")", "-3.5"], vec!["@SUM(A1)", "+2"], vec!["\tx", "a,b"]]).unwrap();
+        let rows = [vec!["name", "value"], vec!["=HYPERLINK(\"x\")", "-3.5"], vec!["@SUM(A1)", "+2"], vec!["\tx", "a,b"]];
+        let text = csv_text(rows.clone(), 1_000).unwrap();
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
         let cells: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
         assert_eq!(cells[1], ["'=HYPERLINK(\"x\")", "-3.5"]);
         assert_eq!(cells[2], ["'@SUM(A1)", "+2"]);
         assert_eq!(cells[3], ["'\tx", "a,b"]);
+        let refused = csv_text(rows, 20).unwrap_err();
+        assert_eq!(refused.status(), 422, "{refused}");
+    }
+
+    #[test]
+    fn a_json_export_is_valid_json_and_stops_at_the_limit() {
+        use crate::domain::csv_table::{CsvLimits, inspect};
+        let content = "date,v,note\n2024-01-01,1.5,a\n2024-01-02,,\"b, c\"\n";
+        let summary = inspect(content, &CsvLimits::default()).unwrap();
+        let record = DatasetRecord {
+            id: "d".into(),
+            name: "n".into(),
+            description: String::new(),
+            owner: "o".into(),
+            readers: vec![],
+            created_at: String::new(),
+            updated_at: String::new(),
+            deleted_at: None,
+            size_bytes: 0,
+            row_count: 2,
+            columns: summary.columns,
+            preview: vec![],
+            time_axis: None,
+        };
+        let text = dataset_json(&record, content, 10_000).unwrap();
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["rows"],
+            json!([{"date": "2024-01-01", "v": 1.5, "note": "a"}, {"date": "2024-01-02", "v": null, "note": "b, c"}])
+        );
+        assert_eq!(parsed["columns"][1]["type"], "float");
+        assert_eq!(dataset_json(&record, content, 150).unwrap_err().status(), 422);
     }
 
     #[test]

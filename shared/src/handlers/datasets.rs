@@ -233,8 +233,8 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let format = ExportFormat::parse(query_param(req, "format")?.as_deref())?;
     let content = read_content(ctx, &dataset.id).await?;
     let text = match format {
-        ExportFormat::Csv => export::dataset_csv(&content)?,
-        ExportFormat::Json => export::dataset_json(&dataset.record, &content)?.to_string(),
+        ExportFormat::Csv => export::dataset_csv(&content, ctx.state.limits.max_response_bytes)?,
+        ExportFormat::Json => export::dataset_json(&dataset.record, &content, ctx.state.limits.max_response_bytes)?,
     };
     Ok(Reply::download(format.content_type(), format!("dataset-{}.{}", dataset.id, format.extension()), text))
 }

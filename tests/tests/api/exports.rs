@@ -67,6 +67,27 @@ async fn formulas_that_reached_storage_leave_neutralised() {
     }
 }
 
+#[tokio::test]
+async fn an_export_too_large_for_one_response_is_refused_with_a_way_out() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-a", Role::Analyst);
+    // 4.6 MB of CSV: its JSON export (a key per cell) is well over the 6 MB a response can carry.
+    let start = time::macros::datetime!(2000-01-01 0:00 UTC);
+    let mut csv = String::from("recorded_at,reading_value,station_comment\n");
+    for hour in 0..80_000i64 {
+        let at = (start + time::Duration::hours(hour)).format(&time::format_description::well_known::Rfc3339).unwrap();
+        csv.push_str(&format!("{at},{}.25,ok station {}\n", hour % 1000, hour % 7));
+    }
+    let id = app.upload_csv("analyst-a", &csv).await;
+
+    let as_json = app.call(Method::GET, &format!("/v1/datasets/{id}/export?format=json"), Some(&token), None).await;
+    as_json.assert_problem(422);
+    assert!(as_json.body["detail"].as_str().unwrap().contains("CSV export is smaller"), "{}", as_json.text);
+    let as_csv = app.call(Method::GET, &format!("/v1/datasets/{id}/export"), Some(&token), None).await;
+    assert_eq!(as_csv.status.as_u16(), 200);
+    assert_eq!(cells(&as_csv.text).len(), 80_001);
+}
+
 fn cells(text: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
     reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect()
