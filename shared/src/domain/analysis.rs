@@ -50,4 +50,6 @@ pub struct AnalysisView {
     /// ISO 8601 duration of the series' steps.
     pub frequency: String,
     pub columns: Vec<ColumnAnalysis>,
+    /// What was left out of the analysis, and why.
+    pub notes: Vec<String>,
 }

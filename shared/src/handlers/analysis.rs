@@ -46,14 +46,18 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
         (None, Some(axis)) => axis.column.clone(),
         (None, None) => return Err(ApiError::validation("time_column", "the dataset has no timestamp column; name one in `time_column`")),
     };
+    let mut notes = Vec::new();
     let columns: Vec<String> = if request.columns.is_empty() {
-        dataset
+        let numeric: Vec<String> = dataset
             .columns
             .iter()
             .filter(|c| matches!(c.column_type, ColumnType::Integer | ColumnType::Float) && c.name != time_column)
             .map(|c| c.name.clone())
-            .take(MAX_COLUMNS)
-            .collect()
+            .collect();
+        if numeric.len() > MAX_COLUMNS {
+            notes.push(format!("analysed the first {MAX_COLUMNS} of {} numeric columns; name others in `columns`", numeric.len()));
+        }
+        numeric.into_iter().take(MAX_COLUMNS).collect()
     } else if request.columns.len() > MAX_COLUMNS {
         return Err(ApiError::validation("columns", format!("at most {MAX_COLUMNS} columns per analysis")));
     } else {
@@ -78,5 +82,5 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
             .ok_or_else(|| ApiError::validation("columns", format!("column `{column}` has no numeric values")))?;
         analysed.push(ColumnAnalysis { column, series: report, findings });
     }
-    Reply::ok(&AnalysisView { dataset_id: dataset_id.to_string(), time_column, frequency, columns: analysed })
+    Reply::ok(&AnalysisView { dataset_id: dataset_id.to_string(), time_column, frequency, columns: analysed, notes })
 }

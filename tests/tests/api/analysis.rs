@@ -46,6 +46,7 @@ async fn an_analysis_finds_what_was_put_into_the_data() {
     let body = &answer.body;
     assert_eq!((body["time_column"].as_str(), body["frequency"].as_str()), (Some("day"), Some("P1D")));
     assert_eq!(body["columns"].as_array().unwrap().len(), 2, "visits and stock; `site` is text");
+    assert_eq!(body["notes"], json!([]));
 
     let visits = column(body, "visits");
     assert_eq!((visits["series"]["gaps"].as_u64(), visits["series"]["filled"].as_u64()), (Some(3), Some(3)));
@@ -107,6 +108,24 @@ async fn analysis_follows_the_matrix_for_every_role_and_ownership() {
             assert_eq!((record.status, record.decision), (expected, decision), "{label}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_wide_dataset_is_analysed_up_to_the_column_limit_and_says_so() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-a", Role::Analyst);
+    let header: Vec<String> = std::iter::once("day".to_owned()).chain((0..24).map(|c| format!("m{c}"))).collect();
+    let mut csv = header.join(",") + "\n";
+    for day in 0..30i64 {
+        let date = time::macros::date!(2024 - 01 - 01) + time::Duration::days(day);
+        let row: Vec<String> = std::iter::once(date.to_string()).chain((0..24).map(|c| ((day * (c + 3)) % 17).to_string())).collect();
+        csv.push_str(&(row.join(",") + "\n"));
+    }
+    let dataset = app.upload_csv("analyst-a", &csv).await;
+    let answer = app.call(Method::POST, "/v1/ml/analyze", Some(&token), Some(json!({"dataset_id": dataset}))).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
+    assert_eq!(answer.body["columns"].as_array().unwrap().len(), 20);
+    assert_eq!(answer.body["notes"], json!(["analysed the first 20 of 24 numeric columns; name others in `columns`"]));
 }
 
 #[tokio::test]
