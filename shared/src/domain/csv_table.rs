@@ -37,6 +37,13 @@ pub enum ColumnType {
     Empty,
 }
 
+impl ColumnType {
+    /// Integer or float: a column a series can be made of.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, ColumnType::Integer | ColumnType::Float)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Column {
     pub name: String,
@@ -207,7 +214,7 @@ struct TypeDetector {
 
 impl TypeDetector {
     fn observe(&mut self, cell: &str) {
-        if cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("nan") || cell.eq_ignore_ascii_case("null") {
+        if is_missing(cell) {
             self.missing += 1;
             return;
         }
@@ -228,6 +235,11 @@ impl TypeDetector {
     fn result(&self) -> ColumnType {
         self.current.unwrap_or(ColumnType::Empty)
     }
+}
+
+/// Whether a (trimmed) cell holds no value: empty, `NA`, `NaN` or `null`, in any case.
+pub fn is_missing(cell: &str) -> bool {
+    cell.is_empty() || ["na", "nan", "null"].iter().any(|marker| cell.eq_ignore_ascii_case(marker))
 }
 
 /// A cell's type, and its time when it is a timestamp. Timestamps are read by the parser

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::csv_table::{Column, ColumnType, TimeAxis};
+use super::csv_table::{Column, TimeAxis};
 use super::ids::{DatasetId, truncate};
 use crate::authz::Resource;
 use crate::error::ApiError;
@@ -70,7 +70,7 @@ impl DatasetRecord {
     /// pass: series extraction names them against the CSV itself.
     pub fn require_numeric(&self, name: &str, field: &'static str) -> Result<(), ApiError> {
         match self.columns.iter().find(|c| c.name == name) {
-            Some(c) if !matches!(c.column_type, ColumnType::Integer | ColumnType::Float) => {
+            Some(c) if !c.column_type.is_numeric() => {
                 let kind = format!("{:?}", c.column_type).to_lowercase();
                 Err(ApiError::validation(field, format!("column `{name}` holds {kind} values, not numbers")))
             }

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Number, Value, json};
 
-use super::csv_table::ColumnType;
+use super::csv_table::{ColumnType, is_missing};
 use super::dataset::DatasetRecord;
 use super::forecast::ForecastView;
 use super::formula::neutralise;
@@ -116,7 +116,7 @@ pub fn dataset_json(record: &DatasetRecord, content: &str, max_bytes: usize) -> 
 /// A cell as a JSON value of its column's type; empty and NaN-like cells are `null`.
 fn typed(column_type: ColumnType, cell: &str) -> Value {
     let cell = cell.trim();
-    if cell.is_empty() || ["na", "nan", "null"].iter().any(|m| cell.eq_ignore_ascii_case(m)) {
+    if is_missing(cell) {
         return Value::Null;
     }
     let number = || cell.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number);

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ids::{DatasetId, ForecastId};
+use crate::authz::Resource;
 use crate::forecast::engine::{ForecastOutcome, ModelChoice};
 use crate::forecast::series::{MissingPolicy, SeriesReport};
 use crate::store::Key;
@@ -83,6 +84,11 @@ impl ForecastRecord {
             horizon: view.request.horizon,
             deleted_at: None,
         }
+    }
+
+    /// The forecast as the policies see it; `readers` are its dataset's current readers.
+    pub fn resource<'a>(&'a self, readers: &'a [String]) -> Resource<'a> {
+        Resource::Forecast { id: &self.id, owner: &self.owner, readers }
     }
 
     pub fn summary(&self) -> ForecastSummary {

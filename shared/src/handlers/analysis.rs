@@ -3,12 +3,10 @@
 use lambda_http::Request;
 
 use super::Ctx;
-use super::datasets::{find, read_content};
+use super::datasets::{parse_dataset_id, read_content, readable_dataset};
 use super::forecasts::series_error;
 use crate::authz::{Action, Resource};
 use crate::domain::analysis::{AnalysisView, AnalyzeRequest, ColumnAnalysis, MAX_COLUMNS};
-use crate::domain::csv_table::ColumnType;
-use crate::domain::ids::DatasetId;
 use crate::error::{ApiError, Problem, responses};
 use crate::forecast::analysis::analyse;
 use crate::forecast::series::{MissingPolicy, extract};
@@ -33,13 +31,9 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
     ctx.authorize(&principal, Action::AnalyzeDataset, &COLLECTION)?;
     let request: AnalyzeRequest = json_body(req, ctx.state.limits.max_body_bytes)?;
 
-    let dataset_id =
-        DatasetId::parse(&request.dataset_id).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))?;
+    let dataset_id = parse_dataset_id(&request.dataset_id)?;
     ctx.audit.resource_id = Some(dataset_id.to_string());
-    let (dataset, _) = find(ctx, &dataset_id).await?.ok_or(ApiError::NotFound)?;
-    if !ctx.decide(&principal, Action::ReadDataset, &dataset.resource())? {
-        return Err(ApiError::NotFound);
-    }
+    let dataset = readable_dataset(ctx, &principal, &dataset_id).await?;
 
     let time_column = match (&request.time_column, &dataset.time_axis) {
         (Some(column), _) => column.clone(),
@@ -48,12 +42,8 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
     };
     let mut notes = Vec::new();
     let columns: Vec<String> = if request.columns.is_empty() {
-        let numeric: Vec<String> = dataset
-            .columns
-            .iter()
-            .filter(|c| matches!(c.column_type, ColumnType::Integer | ColumnType::Float) && c.name != time_column)
-            .map(|c| c.name.clone())
-            .collect();
+        let numeric: Vec<String> =
+            dataset.columns.iter().filter(|c| c.column_type.is_numeric() && c.name != time_column).map(|c| c.name.clone()).collect();
         if numeric.len() > MAX_COLUMNS {
             notes.push(format!("analysed the first {MAX_COLUMNS} of {} numeric columns; name others in `columns`", numeric.len()));
         }

@@ -8,7 +8,7 @@ use lambda_http::Request;
 use serde_json::Value;
 
 use super::paging::{PageRequest, load_page};
-use super::{Ctx, blob_error, blob_key, path_param, store_error};
+use super::{Ctx, blob_error, blob_key, now, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::csv_table;
@@ -54,10 +54,6 @@ fn to_body(record: &DatasetRecord) -> Result<Value, ApiError> {
     serde_json::to_value(record).map_err(ApiError::internal)
 }
 
-fn now() -> String {
-    crate::audit::format_time(time::OffsetDateTime::now_utc())
-}
-
 /// Loads a live dataset; missing and soft-deleted ones are both "not found".
 async fn load(ctx: &mut Ctx<'_>, req: &Request) -> Result<Loaded, ApiError> {
     let id = DatasetId::parse(&path_param(req, "datasetId")?)?;
@@ -71,6 +67,21 @@ pub(crate) async fn find(ctx: &Ctx<'_>, id: &DatasetId) -> Result<Option<(Datase
     let Some(item) = ctx.state.store.get(&keys::record(id)).await.map_err(store_error)? else { return Ok(None) };
     let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
     Ok(record.deleted_at.is_none().then_some((record, item.version)))
+}
+
+/// A dataset id given in a request body or query (a malformed one is a 400 on `dataset_id`).
+pub(crate) fn parse_dataset_id(raw: &str) -> Result<DatasetId, ApiError> {
+    DatasetId::parse(raw).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))
+}
+
+/// A live dataset another resource is made from, once the caller may read it: a dataset
+/// they can't read doesn't exist for them (404). The read decision is the request's.
+pub(crate) async fn readable_dataset(ctx: &mut Ctx<'_>, principal: &Principal, id: &DatasetId) -> Result<DatasetRecord, ApiError> {
+    let (dataset, _) = find(ctx, id).await?.ok_or(ApiError::NotFound)?;
+    if !ctx.decide(principal, Action::ReadDataset, &dataset.resource())? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(dataset)
 }
 
 /// A dataset's CSV content (stored only after it passed inspection, so always UTF-8).

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use lambda_http::Request;
 
-use super::datasets::{find, read_content};
+use super::datasets::{find, parse_dataset_id, read_content, readable_dataset};
 use super::paging::{PageRequest, load_page};
-use super::{Ctx, blob_error, blob_key, path_param, store_error};
+use super::{Ctx, blob_error, blob_key, now, path_param, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::dataset::{DatasetRecord, keys as dataset_keys};
@@ -66,14 +66,8 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     ctx.authorize(&principal, Action::CreateForecast, &COLLECTION)?;
     let request: CreateForecast = json_body(req, ctx.state.limits.max_body_bytes)?;
 
-    // The dataset must be one the caller can read; otherwise it doesn't exist for them.
-    let dataset_id =
-        DatasetId::parse(&request.dataset_id).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))?;
-    let (dataset, _) = find(ctx, &dataset_id).await?.ok_or(ApiError::NotFound)?;
-    if !ctx.decide(&principal, Action::ReadDataset, &dataset.resource())? {
-        return Err(ApiError::NotFound);
-    }
-
+    let dataset_id = parse_dataset_id(&request.dataset_id)?;
+    let dataset = readable_dataset(ctx, &principal, &dataset_id).await?;
     dataset.require_numeric(&request.target_column, "target_column")?;
     let csv = read_content(ctx, &dataset_id).await?;
     let (series, report) = extract(&csv, &request.time_column, &request.target_column, request.missing)
@@ -87,7 +81,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         id: id.to_string(),
         dataset_id: dataset_id.to_string(),
         owner: principal.subject.clone(),
-        created_at: crate::audit::format_time(time::OffsetDateTime::now_utc()),
+        created_at: now(),
         request,
         series: report,
         result: outcome,
@@ -119,13 +113,14 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 pub(crate) struct Loaded {
     pub id: ForecastId,
     pub record: ForecastRecord,
+    dataset_id: DatasetId,
     version: u64,
     readers: Vec<String>,
 }
 
 impl Loaded {
     pub fn resource(&self) -> Resource<'_> {
-        Resource::Forecast { id: &self.record.id, owner: &self.record.owner, readers: &self.readers }
+        self.record.resource(&self.readers)
     }
 }
 
@@ -141,7 +136,7 @@ async fn load(ctx: &mut Ctx<'_>, req: &Request) -> Result<Loaded, ApiError> {
     // Readers follow the dataset's current sharing; a deleted dataset shares nothing.
     let dataset_id = DatasetId::parse(&record.dataset_id).map_err(|_| ApiError::internal("stored forecast names a bad dataset id"))?;
     let readers = find(ctx, &dataset_id).await?.map(|(dataset, _)| dataset.readers).unwrap_or_default();
-    Ok(Loaded { id, record, version: item.version, readers })
+    Ok(Loaded { id, record, dataset_id, version: item.version, readers })
 }
 
 /// Loads the forecast named in the path and checks the caller may read it (404 if not).
@@ -223,7 +218,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| ForecastId::parse(id).is_ok())?;
     let partition = match query_param(req, "dataset_id")? {
         Some(raw) => {
-            let id = DatasetId::parse(&raw).map_err(|_| ApiError::validation("dataset_id", "`dataset_id` is not a dataset id"))?;
+            let id = parse_dataset_id(&raw)?;
             ctx.audit.resource_id = Some(id.to_string());
             let (dataset, _) = find(ctx, &id).await?.ok_or(ApiError::NotFound)?;
             if !ctx.can(&principal, Action::ReadDataset, &dataset.resource()) {
@@ -248,7 +243,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     for record in records {
         let readers = readers.get(&record.dataset_id).map_or(&[][..], Vec::as_slice);
         // The list decides what is considered; the policy still has the last word on each item.
-        if ctx.can(&principal, Action::ReadForecast, &Resource::Forecast { id: &record.id, owner: &record.owner, readers }) {
+        if ctx.can(&principal, Action::ReadForecast, &record.resource(readers)) {
             items.push(record.summary());
         }
     }
@@ -287,15 +282,15 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     if !ctx.decide(&principal, Action::DeleteForecast, &forecast.resource())? {
         return Err(if ctx.can(&principal, Action::ReadForecast, &forecast.resource()) { ApiError::Forbidden } else { ApiError::NotFound });
     }
-    let dataset_id =
-        DatasetId::parse(&forecast.record.dataset_id).map_err(|_| ApiError::internal("stored forecast names a bad dataset id"))?;
-    let record = ForecastRecord { deleted_at: Some(crate::audit::format_time(time::OffsetDateTime::now_utc())), ..forecast.record.clone() };
+    let record = ForecastRecord { deleted_at: Some(now()), ..forecast.record.clone() };
     let body = serde_json::to_value(&record).map_err(ApiError::internal)?;
     let mut writes = vec![WriteOp::Put {
         item: Item { key: keys::record(&forecast.id), version: forecast.version + 1, body },
         condition: Condition::Version(forecast.version),
     }];
-    writes.extend(keys::entries(&forecast.id, &record.owner, &dataset_id).map(|key| WriteOp::Delete { key, condition: Condition::Always }));
+    writes.extend(
+        keys::entries(&forecast.id, &record.owner, &forecast.dataset_id).map(|key| WriteOp::Delete { key, condition: Condition::Always }),
+    );
     ctx.commit(writes, 204).await?;
     Ok(Reply::no_content())
 }

@@ -156,6 +156,11 @@ endpoints! {
     AnalyzeDataset => analysis::analyze,
 }
 
+/// The current time as records store it (UTC, RFC 3339 with milliseconds).
+pub(crate) fn now() -> String {
+    crate::audit::format_time(time::OffsetDateTime::now_utc())
+}
+
 /// Maps a blob store failure to the client-facing error.
 pub fn blob_error(error: BlobError) -> ApiError {
     ApiError::Unavailable { cause: error.to_string() }

@@ -5,11 +5,11 @@
 //! (or a resource they were authorized for), a forged cursor can only skip ahead in a list
 //! the caller may read anyway.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::Request;
-
-use std::collections::HashMap;
 
 use super::{Ctx, store_error};
 use crate::error::ApiError;

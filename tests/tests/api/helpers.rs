@@ -208,10 +208,9 @@ async fn read(response: reqwest::Response) -> Answer {
     Answer { status, headers, body, text }
 }
 
+/// A small valid CSV: three days of sales by region, one sales value missing.
+pub const SAMPLE_CSV: &str = "date,sales,region\n2024-01-01,10,north\n2024-01-02,12.5,south\n2024-01-03,,north\n";
+
 pub fn sample_dataset(name: &str) -> Value {
-    serde_json::json!({
-        "name": name,
-        "description": "daily sales",
-        "csv": "date,sales,region\n2024-01-01,10,north\n2024-01-02,12.5,south\n2024-01-03,,north\n",
-    })
+    serde_json::json!({"name": name, "description": "daily sales", "csv": SAMPLE_CSV})
 }

@@ -7,7 +7,7 @@ use shared::Route;
 use shared::audit::AuditDecision;
 use shared::auth::Role;
 
-use crate::helpers::{CALLERS, Caller, RELATIONS, Relation, TestApp, sample_dataset, spawn_app};
+use crate::helpers::{CALLERS, Caller, MatrixCase, RELATIONS, Relation, SAMPLE_CSV, TestApp, sample_dataset, spawn_app};
 
 const SHARE_TARGET: &str = "target-user";
 
@@ -36,23 +36,12 @@ fn expected_on_dataset(route: Route, caller: Caller, relation: Relation) -> u16 
     }
 }
 
-struct Case {
-    caller_sub: String,
-    owner: String,
-    dataset: String,
-    token: Option<String>,
-}
-
-async fn arrange(app: &TestApp, caller: Caller, relation: Relation, n: usize) -> Case {
-    let caller_sub = format!("{caller:?}-{relation:?}-{n}").to_lowercase();
-    let owner = if relation == Relation::Own && caller != Caller::Anonymous { caller_sub.clone() } else { format!("owner-{n}") };
-    let dataset = app.create_dataset(&owner, &format!("dataset {n}")).await;
-    app.share(&owner, &dataset, SHARE_TARGET).await;
-    if relation == Relation::Shared && caller != Caller::Anonymous {
-        app.share(&owner, &dataset, &caller_sub).await;
-    }
-    let token = caller.role().map(|role| app.token(&caller_sub, role));
-    Case { caller_sub, owner, dataset, token }
+/// A matrix case whose dataset is also shared with [`SHARE_TARGET`], so unsharing has
+/// something to remove.
+async fn arrange(app: &TestApp, caller: Caller, relation: Relation, n: usize) -> MatrixCase {
+    let case = app.matrix_case(caller, relation, n, SAMPLE_CSV).await;
+    app.share(&case.owner, &case.dataset, SHARE_TARGET).await;
+    case
 }
 
 fn request_for(route: Route, dataset: &str) -> (Method, String, Option<serde_json::Value>) {
@@ -96,7 +85,7 @@ async fn dataset_routes_follow_the_matrix_for_every_role_and_ownership() {
                 let record = app.audit_for(&answer).await;
                 assert_eq!(record.status, expected, "{label}");
                 assert_eq!(record.action, route.function_name(), "{label}");
-                let actor = (caller != Caller::Anonymous).then(|| case.caller_sub.clone());
+                let actor = (caller != Caller::Anonymous).then(|| case.sub.clone());
                 assert_eq!(record.actor, actor, "{label}");
                 let decision = match expected {
                     401 => AuditDecision::NotEvaluated,
