@@ -8,7 +8,7 @@ use lambda_http::Request;
 use serde_json::Value;
 
 use super::paging::{PageRequest, load_page};
-use super::{Ctx, blob_error, blob_key, now, path_param, store_error};
+use super::{Ctx, blob_error, blob_key, now, path_param, read_blob, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::csv_table;
@@ -86,13 +86,7 @@ pub(crate) async fn readable_dataset(ctx: &mut Ctx<'_>, principal: &Principal, i
 
 /// A dataset's CSV content (stored only after it passed inspection, so always UTF-8).
 pub(crate) async fn read_content(ctx: &Ctx<'_>, id: &DatasetId) -> Result<String, ApiError> {
-    let content = ctx
-        .state
-        .blobs
-        .get(&blob_key(&keys::blob(id))?)
-        .await
-        .map_err(blob_error)?
-        .ok_or_else(|| ApiError::internal("dataset content missing"))?;
+    let content = read_blob(ctx, &keys::blob(id), "dataset content").await?;
     String::from_utf8(content).map_err(ApiError::internal)
 }
 

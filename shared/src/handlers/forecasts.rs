@@ -11,7 +11,7 @@ use lambda_http::Request;
 
 use super::datasets::{find, parse_dataset_id, read_content, readable_dataset};
 use super::paging::{PageRequest, load_page};
-use super::{Ctx, blob_error, blob_key, now, path_param, store_error};
+use super::{Ctx, blob_error, blob_key, now, path_param, read_blob, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::dataset::{DatasetRecord, keys as dataset_keys};
@@ -150,13 +150,7 @@ pub(crate) async fn load_readable(ctx: &mut Ctx<'_>, req: &Request, principal: &
 
 /// The stored result of a forecast.
 pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<ForecastView, ApiError> {
-    let stored = ctx
-        .state
-        .blobs
-        .get(&blob_key(&keys::blob(id))?)
-        .await
-        .map_err(blob_error)?
-        .ok_or_else(|| ApiError::internal("forecast result missing"))?;
+    let stored = read_blob(ctx, &keys::blob(id), "forecast result").await?;
     serde_json::from_slice(&stored).map_err(ApiError::internal)
 }
 

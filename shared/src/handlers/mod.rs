@@ -171,6 +171,11 @@ pub fn blob_key(path: &str) -> Result<BlobKey, ApiError> {
     BlobKey::parse(path).map_err(ApiError::internal)
 }
 
+/// A blob a stored record says exists; its absence is a fault of ours, named by `what`.
+pub(crate) async fn read_blob(ctx: &Ctx<'_>, path: &str, what: &str) -> Result<Vec<u8>, ApiError> {
+    ctx.state.blobs.get(&blob_key(path)?).await.map_err(blob_error)?.ok_or_else(|| ApiError::internal(format!("{what} missing")))
+}
+
 /// Serves one request for endpoint `E`. Never fails: every error becomes a problem response.
 pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body> {
     let route = E::ROUTE;
