@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
@@ -18,7 +18,7 @@ use shared::auth::jwks::KeyCache;
 use shared::blob::fs::FsBlobStore;
 use shared::config::AuthSettings;
 use shared::error::ApiError;
-use shared::handlers::unrouted;
+use shared::handlers::{document_response, unrouted};
 use shared::http::RequestMeta;
 use shared::http::cors::CorsPolicy;
 use shared::identity::local::LocalIssuer;
@@ -92,7 +92,7 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     let keys = KeyCache::with_keys(jwks.clone(), auth.jwks_min_refresh);
     let store = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
     let blobs = Arc::new(FsBlobStore::new(config.data_dir.join("blobs")));
-    let state = Arc::new(AppState::new(auth, keys, store, blobs, CorsPolicy::new(config.cors_origins.clone()))?);
+    let state = Arc::new(AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?);
 
     let app = Arc::new(App { state: Arc::clone(&state), jwks: serde_json::to_string(&jwks)?, openapi: shared::openapi::json() });
     let router = axum::Router::new().fallback(serve).with_state(app);
@@ -114,12 +114,6 @@ async fn serve(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    match parts.uri.path() {
-        "/openapi.json" => return static_json(&app.openapi),
-        "/.well-known/jwks.json" => return static_json(&app.jwks),
-        _ => {}
-    }
-
     let mut context = ApiGatewayProxyRequestContext::default();
     context.request_id = Some(uuid::Uuid::new_v4().to_string());
     context.identity.source_ip = Some(peer.ip().to_string());
@@ -127,6 +121,15 @@ async fn serve(
     context.http_method = parts.method.clone();
     let query: HashMap<String, Vec<String>> = parts.uri.query().map(parse_query).unwrap_or_default();
     let path = parts.uri.path().to_owned();
+    let document = match path.as_str() {
+        "/openapi.json" => Some(&app.openapi),
+        "/.well-known/jwks.json" => Some(&app.jwks),
+        _ => None,
+    };
+    if let Some(document) = document {
+        let meta = RequestMeta::from_request(&lambda_request(&parts, context));
+        return to_axum(document_response(&app.state, &meta, document.clone()));
+    }
 
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
@@ -136,12 +139,12 @@ async fn serve(
     let method = if parts.method == axum::http::Method::OPTIONS { None } else { Some(&parts.method) };
     let resolved = match method {
         Some(method) => Route::resolve(method, &path),
-        None => Route::ALL.iter().find_map(|r| Route::resolve(&r.method(), &path).ok()).ok_or(false),
+        None => Route::ALL.iter().find_map(|r| Route::resolve(&r.method(), &path).ok()).ok_or_else(Vec::new),
     };
     let (route, params) = match resolved {
         Ok(found) => found,
-        Err(path_known) => {
-            let error = if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound };
+        Err(allowed) => {
+            let error = if allowed.is_empty() { ApiError::NotFound } else { ApiError::MethodNotAllowed { allowed } };
             return error_response(&app, &parts, context, error);
         }
     };
@@ -160,17 +163,12 @@ fn error_response(
     context: ApiGatewayProxyRequestContext,
     error: ApiError,
 ) -> axum::response::Response {
-    let request =
-        lambda_http::http::Request::from_parts(parts.clone(), Body::Empty).with_request_context(RequestContext::ApiGatewayV1(context));
-    to_axum(unrouted(&app.state, &RequestMeta::from_request(&request), &error))
+    to_axum(unrouted(&app.state, &RequestMeta::from_request(&lambda_request(parts, context)), &error))
 }
 
-fn static_json(body: &str) -> axum::response::Response {
-    let mut response = axum::response::Response::new(axum::body::Body::from(body.to_owned()));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
-    response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    response
+/// A body-less request with `context`, for what is answered before routing.
+fn lambda_request(parts: &axum::http::request::Parts, context: ApiGatewayProxyRequestContext) -> lambda_http::Request {
+    lambda_http::http::Request::from_parts(parts.clone(), Body::Empty).with_request_context(RequestContext::ApiGatewayV1(context))
 }
 
 fn parse_query(query: &str) -> HashMap<String, Vec<String>> {

@@ -69,10 +69,22 @@ pub struct AuditRecord {
     pub user_agent: Option<String>,
 }
 
+/// Shards of each day's audit partition. Every request writes one record, so a single
+/// partition per day would take the whole stack's write rate; see
+/// `docs/partitions.md` for the arithmetic behind the number.
+pub const AUDIT_SHARDS: u32 = 16;
+
+/// Every partition holding a UTC day's (`YYYY-MM-DD`) records.
+pub fn day_partitions(day: &str) -> Vec<String> {
+    (0..AUDIT_SHARDS).map(|shard| format!("AUDIT#{day}#{shard:02}")).collect()
+}
+
 impl AuditRecord {
-    /// Partition of the audit table: one per UTC day, so a day's records query together.
+    /// Partition of the audit table: the record's UTC day and a shard chosen by its id, so
+    /// writes spread over [`AUDIT_SHARDS`] partitions and a day's records query together.
     pub fn partition(&self) -> String {
-        format!("AUDIT#{}", self.time.get(..10).unwrap_or("unknown"))
+        let day = self.time.get(..10).unwrap_or("unknown");
+        format!("AUDIT#{day}#{:02}", crate::store::shard_of(&self.id, AUDIT_SHARDS))
     }
 
     /// Sort key: time then id, so records of a day come out in order.

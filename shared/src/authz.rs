@@ -80,10 +80,12 @@ pub enum Resource<'a> {
         owner: &'a str,
         readers: &'a [String],
     },
-    /// A forecast; `readers` are its dataset's readers.
+    /// A forecast; `dataset_owner` and `readers` are its dataset's owner and readers
+    /// (none once the dataset is deleted).
     Forecast {
         id: &'a str,
         owner: &'a str,
+        dataset_owner: Option<&'a str>,
         readers: &'a [String],
     },
 }
@@ -193,8 +195,11 @@ impl Authorizer {
         let (resource_uid, resource_entity) = match *resource {
             Resource::User(id) => (self.uid(&self.types.user, id), None),
             Resource::Collection(name) => (self.uid(&self.types.collection, name), None),
-            Resource::Dataset { id, owner, readers } => self.owned(&self.types.dataset, id, owner, readers)?,
-            Resource::Forecast { id, owner, readers } => self.owned(&self.types.forecast, id, owner, readers)?,
+            Resource::Dataset { id, owner, readers } => self.owned(&self.types.dataset, id, owner, readers, None)?,
+            Resource::Forecast { id, owner, dataset_owner, readers } => {
+                // A deleted dataset has no owner to grant anything: an empty set says so.
+                self.owned(&self.types.forecast, id, owner, readers, Some(dataset_owner))?
+            }
         };
 
         // The principal's own entity is the resource of ReadOwnProfile; don't add it twice.
@@ -226,20 +231,25 @@ impl Authorizer {
         })
     }
 
-    /// An owned, shareable resource entity (datasets, forecasts) and its uid.
+    /// An owned, shareable resource entity (datasets, forecasts) and its uid. Forecasts
+    /// also carry `dataset_owners`: their dataset's owner, or nobody.
     fn owned(
         &self,
         type_name: &EntityTypeName,
         id: &str,
         owner: &str,
         readers: &[String],
+        dataset_owner: Option<Option<&str>>,
     ) -> Result<(EntityUid, Option<Entity>), AuthzError> {
         let uid = self.uid(type_name, id);
-        let reader_uids = readers.iter().map(|r| RestrictedExpression::new_entity_uid(self.uid(&self.types.user, r)));
-        let attrs = HashMap::from([
-            ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.uid(&self.types.user, owner))),
-            ("readers".to_owned(), RestrictedExpression::new_set(reader_uids)),
+        let user = |id: &str| RestrictedExpression::new_entity_uid(self.uid(&self.types.user, id));
+        let mut attrs = HashMap::from([
+            ("owner".to_owned(), user(owner)),
+            ("readers".to_owned(), RestrictedExpression::new_set(readers.iter().map(|r| user(r)))),
         ]);
+        if let Some(dataset_owner) = dataset_owner {
+            attrs.insert("dataset_owners".to_owned(), RestrictedExpression::new_set(dataset_owner.map(user)));
+        }
         let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| AuthzError::Request(e.to_string()))?;
         Ok((uid, Some(entity)))
     }
@@ -308,13 +318,20 @@ mod tests {
     fn forecasts_are_read_by_admins_their_owner_and_their_dataset_readers() {
         let authz = Authorizer::new().unwrap();
         let readers = vec!["viewer-1".to_owned()];
-        let forecast = Resource::Forecast { id: "f1", owner: "analyst-1", readers: &readers };
+        let forecast = Resource::Forecast { id: "f1", owner: "analyst-1", dataset_owner: Some("analyst-3"), readers: &readers };
         let can = |p: &Principal| authz.decide(p, Action::ReadForecast, &forecast).unwrap().allowed;
         assert!(can(&principal("analyst-1", Role::Analyst)));
         assert!(can(&principal("viewer-1", Role::Viewer)));
         assert!(can(&principal("admin-9", Role::Admin)));
         assert!(!can(&principal("analyst-2", Role::Analyst)));
         assert!(!can(&principal("viewer-2", Role::Viewer)));
+        // The dataset's owner reads forecasts others ran on it, while an analyst, and may
+        // not delete them; once the dataset is gone, its former owner has no claim.
+        assert!(can(&principal("analyst-3", Role::Analyst)));
+        assert!(!can(&principal("analyst-3", Role::Viewer)));
+        assert!(!authz.decide(&principal("analyst-3", Role::Analyst), Action::DeleteForecast, &forecast).unwrap().allowed);
+        let orphan = Resource::Forecast { id: "f1", owner: "analyst-1", dataset_owner: None, readers: &[] };
+        assert!(!authz.decide(&principal("analyst-3", Role::Analyst), Action::ReadForecast, &orphan).unwrap().allowed);
         let delete = |p: &Principal| authz.decide(p, Action::DeleteForecast, &forecast).unwrap().allowed;
         assert!(delete(&principal("analyst-1", Role::Analyst)) && delete(&principal("admin-9", Role::Admin)));
         assert!(!delete(&principal("viewer-1", Role::Viewer)) && !delete(&principal("analyst-1", Role::Viewer)));
@@ -332,6 +349,10 @@ mod tests {
             ids
         };
         assert_eq!(ids(Action::ReadDataset), ["admin-datasets", "analyst-own-datasets", "shared-read"]);
+        assert_eq!(
+            ids(Action::ReadForecast),
+            ["admin-forecasts", "analyst-own-forecasts", "dataset-owner-forecast-read", "shared-forecast-read"]
+        );
         assert_eq!(ids(Action::ReadOwnProfile), ["self-profile"]);
         // Every policy serves some action: none is silently dropped by the slicing.
         let total: std::collections::HashSet<String> = Action::ALL.iter().flat_map(|a| ids(*a)).collect();

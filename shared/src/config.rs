@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use url::{Host, Url};
+
 /// Names of the AWS resources a function talks to, as set in `template.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
@@ -91,11 +93,10 @@ impl Settings {
         };
 
         let issuer = require("AUTH_ISSUER")?;
-        if !issuer.starts_with("https://") && !issuer.starts_with("http://127.0.0.1") && !issuer.starts_with("http://localhost") {
-            return Err(ConfigError::Invalid { name: "AUTH_ISSUER", reason: "must be an https URL (plain http only on loopback)".into() });
-        }
+        secure_url("AUTH_ISSUER", &issuer)?;
         let jwks_url =
             get("AUTH_JWKS_URL").map_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')), str::to_owned);
+        secure_url("AUTH_JWKS_URL", &jwks_url)?;
         let client_ids = split_list(&require("AUTH_CLIENT_IDS")?);
         if client_ids.is_empty() {
             return Err(ConfigError::Invalid { name: "AUTH_CLIENT_IDS", reason: "names no client".into() });
@@ -107,14 +108,12 @@ impl Settings {
             DEFAULT_JWKS_MIN_REFRESH_SECONDS,
         )?);
 
-        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS").map(split_list).unwrap_or_default();
-        for origin in &cors_allowed_origins {
-            if origin == "*"
-                || !(origin.starts_with("https://") || origin.starts_with("http://localhost") || origin.starts_with("http://127.0.0.1"))
-            {
-                return Err(ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", reason: format!("`{origin}` is not an https origin") });
-            }
-        }
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
+            .map(split_list)
+            .unwrap_or_default()
+            .iter()
+            .map(|origin| parse_origin(origin).map_err(|reason| ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", reason }))
+            .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
             stage: get("STAGE").unwrap_or("dev").to_owned(),
@@ -124,6 +123,53 @@ impl Settings {
             json_logs: get("LOG_FORMAT").map_or_else(|| vars.contains_key("AWS_LAMBDA_FUNCTION_NAME"), |f| f == "json"),
         })
     }
+}
+
+/// Whether `url` is safe to trust: `https`, or plain `http` on a loopback host only
+/// (`localhost`, 127.0.0.0/8, `::1`). The host is compared after parsing, so look-alikes
+/// such as `http://localhost.evil.example` or `http://127.0.0.1@evil.example` are not
+/// loopback.
+fn secure_or_loopback(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(Host::Domain(domain)) => domain == "localhost",
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Checks a URL the service fetches from or trusts tokens from (issuer, key set).
+fn secure_url(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid { name, reason: format!("`{value}` {reason}") };
+    let url = Url::parse(value).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    if !secure_or_loopback(&url) {
+        return Err(invalid("must be an https URL (plain http only on a loopback host)"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not carry credentials, a query or a fragment"));
+    }
+    Ok(())
+}
+
+/// Parses a browser origin for the CORS allow-list: `https://host[:port]`, or plain `http`
+/// on a loopback host, written exactly as a browser sends it in `Origin` (lowercase host,
+/// no default port, no path), because origins are compared as exact strings.
+pub fn parse_origin(value: &str) -> Result<String, String> {
+    let url = Url::parse(value).map_err(|e| format!("`{value}` is not an origin ({e})"))?;
+    if !secure_or_loopback(&url) {
+        return Err(format!("`{value}` is not an https origin (plain http only on a loopback host)"));
+    }
+    let bare =
+        url.username().is_empty() && url.password().is_none() && url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let canonical = url.origin().ascii_serialization();
+    if !bare || canonical != value.trim_end_matches('/') {
+        return Err(format!("`{value}` is not an origin; write it as `{canonical}`"));
+    }
+    Ok(canonical)
 }
 
 fn split_list(value: &str) -> Vec<String> {
@@ -169,22 +215,72 @@ mod tests {
         assert_eq!(Settings::from_vars(&vars(&pairs)), Err(ConfigError::Missing("TABLE_NAME")));
     }
 
+    /// Hosts that start like loopback but are not, or hide another host.
+    const LOOKALIKES: [&str; 8] = [
+        "http://localhost.evil.example",
+        "http://localhost.evil.example:3000",
+        "http://127.0.0.1.evil.example",
+        "http://127.0.0.1@evil.example",
+        "http://localhost@evil.example",
+        "http://localhostevil.example",
+        "http://10.0.0.1",
+        "http://[::ffff:8.8.8.8]",
+    ];
+
+    fn with(name: &'static str, value: &str) -> HashMap<String, String> {
+        let mut map = vars(&aws_vars());
+        map.insert(name.into(), value.into());
+        map
+    }
+
+    fn refused(name: &'static str, value: &str) -> bool {
+        matches!(Settings::from_vars(&with(name, value)), Err(ConfigError::Invalid { name: n, .. }) if n == name)
+    }
+
     #[test]
-    fn wildcard_and_plain_http_cors_origins_are_refused() {
-        for origin in ["*", "http://evil.example"] {
-            let mut pairs = aws_vars();
-            pairs.push(("CORS_ALLOWED_ORIGINS", origin));
-            assert!(matches!(Settings::from_vars(&vars(&pairs)), Err(ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", .. })));
+    fn wildcard_plain_http_and_lookalike_cors_origins_are_refused() {
+        for origin in ["*", "null", "http://evil.example", "ftp://app.example", "https://", "app.example"].into_iter().chain(LOOKALIKES) {
+            assert!(refused("CORS_ALLOWED_ORIGINS", origin), "{origin}");
         }
     }
 
     #[test]
-    fn a_plain_http_issuer_is_refused_unless_on_loopback() {
-        let mut pairs = aws_vars();
-        pairs.push(("AUTH_ISSUER", "http://issuer.example"));
-        let mut map = vars(&pairs);
-        assert!(Settings::from_vars(&map).is_err());
-        map.insert("AUTH_ISSUER".into(), "http://127.0.0.1:3000".into());
-        assert!(Settings::from_vars(&map).is_ok());
+    fn origins_must_be_written_as_browsers_send_them() {
+        for (given, canonical) in [
+            ("https://App.Example", "https://app.example"),
+            ("https://app.example:443", "https://app.example"),
+            ("https://app.example/path", "https://app.example"),
+            ("https://user@app.example", "https://app.example"),
+        ] {
+            let error = parse_origin(given).unwrap_err();
+            assert!(error.contains(&format!("write it as `{canonical}`")), "{given}: {error}");
+        }
+        for (given, stored) in [
+            ("https://app.example", "https://app.example"),
+            ("https://app.example/", "https://app.example"),
+            ("https://app.example:8443", "https://app.example:8443"),
+            ("http://localhost:5173", "http://localhost:5173"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://127.1.2.3", "http://127.1.2.3"),
+            ("http://[::1]:3000", "http://[::1]:3000"),
+        ] {
+            assert_eq!(parse_origin(given).as_deref(), Ok(stored), "{given}");
+        }
+        let settings = Settings::from_vars(&with("CORS_ALLOWED_ORIGINS", "https://a.example/, http://localhost:5173")).unwrap();
+        assert_eq!(settings.cors_allowed_origins, ["https://a.example", "http://localhost:5173"]);
+    }
+
+    #[test]
+    fn a_plain_http_issuer_or_key_set_is_refused_unless_on_a_loopback_host() {
+        for issuer in ["http://issuer.example", "https://issuer.example?x=1", "https://user:pw@issuer.example", "not a url"]
+            .into_iter()
+            .chain(LOOKALIKES)
+        {
+            assert!(refused("AUTH_ISSUER", issuer), "{issuer}");
+            assert!(refused("AUTH_JWKS_URL", issuer), "{issuer}");
+        }
+        for issuer in ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000"] {
+            assert!(Settings::from_vars(&with("AUTH_ISSUER", issuer)).is_ok(), "{issuer}");
+        }
     }
 }

@@ -51,13 +51,7 @@ pub async fn aws_state<B: BlobBackend>(settings: &Settings) -> Result<AppState, 
         settings.aws.audit_table_name.clone(),
     ));
     let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
-    AppState::new(
-        settings.auth.clone(),
-        keys,
-        store,
-        B::build(&config, &settings.aws),
-        CorsPolicy::new(settings.cors_allowed_origins.clone()),
-    )
+    AppState::new(settings.auth.clone(), keys, store, B::build(&config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 
 /// Builds the state once (settings, clients, validated policies) and serves endpoint `E`

@@ -40,10 +40,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         outcome = Some((series, result));
     }
     let (series, result) = outcome.ok_or("no run")?;
-    let score = accuracy(&actual, &result.point, &series.values, season).ok_or("MASE undefined for this series")?;
+    let score = accuracy(&actual, &result.point, &series.values, season).ok_or("no holdout to score")?;
+    let mase = score.mase.ok_or("MASE undefined for this series")?;
     println!(
         "{}",
-        serde_json::json!({"mase": score.mase, "smape": score.smape, "seconds": best, "model": result.model.description, "points": series.values.len()})
+        serde_json::json!({"mase": mase, "smape": score.smape, "seconds": best, "model": result.model.description, "points": series.values.len()})
     );
     Ok(())
 }

@@ -1,4 +1,7 @@
-//! Principal from the claims API Gateway's Cognito authorizer puts in the event.
+//! The one place that turns verified claims into a [`Principal`], for both paths: the
+//! claims API Gateway's Cognito authorizer puts in the event, and the claims of a bearer
+//! token this crate verified itself. Issuer, token use, client and subject are checked
+//! here and only here.
 //!
 //! REST APIs deliver every claim as a string. `cognito:groups` arrives as a JSON array,
 //! a bracketed space-separated list (`[admin analyst]`), a comma-separated list, or a
@@ -9,7 +12,10 @@ use serde_json::{Map, Value};
 use super::{AuthError, Principal, Role};
 use crate::config::AuthSettings;
 
-pub fn principal_from_authorizer(claims: &Map<String, Value>, settings: &AuthSettings) -> Result<Principal, AuthError> {
+/// The principal the claims name, once issuer, token use and client are the expected ones.
+/// Every identity claim must be a JSON string: an `iss` given as an array that happens to
+/// contain ours is a different claim, not ours.
+pub fn principal_from_claims(claims: &Map<String, Value>, settings: &AuthSettings) -> Result<Principal, AuthError> {
     let text = |name: &'static str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
 
     if text("iss") != Some(settings.issuer.as_str()) {
@@ -30,7 +36,23 @@ pub fn principal_from_authorizer(claims: &Map<String, Value>, settings: &AuthSet
         role: Role::from_groups(&groups),
         groups,
         client_id: client_id.to_owned(),
-        issued_at: claims.get("iat").and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+        issued_at: numeric_claim(claims, "iat"),
+    })
+}
+
+/// A NumericDate claim: a JSON integer, a string of one, or the date text REST API
+/// authorizers deliver (`Mon Nov 24 16:00:00 UTC 2025`).
+pub fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+    let value = claims.get(name)?;
+    if let Some(seconds) = value.as_i64() {
+        return Some(seconds);
+    }
+    let text = value.as_str()?;
+    text.parse().ok().or_else(|| {
+        let format = time::macros::format_description!(
+            "[weekday repr:short] [month repr:short] [day padding:zero] [hour]:[minute]:[second] UTC [year]"
+        );
+        time::PrimitiveDateTime::parse(text, format).ok().map(|t| t.assume_utc().unix_timestamp())
     })
 }
 
@@ -93,11 +115,25 @@ mod tests {
 
     #[test]
     fn a_principal_is_built_from_valid_claims() {
-        let principal =
-            principal_from_authorizer(&claims(json!({"cognito:groups": "[analyst]", "iat": "1700000000"})), &settings()).unwrap();
+        let principal = principal_from_claims(&claims(json!({"cognito:groups": "[analyst]", "iat": "1700000000"})), &settings()).unwrap();
         assert_eq!(principal.subject, "u-1");
         assert_eq!(principal.role, Role::Analyst);
         assert_eq!(principal.issued_at, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn issue_times_are_read_in_every_form_the_gateway_and_issuers_use() {
+        for (value, expected) in [
+            (json!(1_764_000_000), Some(1_764_000_000)),
+            (json!("1764000000"), Some(1_764_000_000)),
+            (json!("Mon Nov 24 16:00:00 UTC 2025"), Some(1_764_000_000)),
+            (json!("Mon Nov 24 16:00:00 CET 2025"), None),
+            (json!("yesterday"), None),
+            (json!(1.5), None),
+        ] {
+            let principal = principal_from_claims(&claims(json!({"iat": value})), &settings()).unwrap();
+            assert_eq!(principal.issued_at, expected, "{value}");
+        }
     }
 
     #[test]
@@ -107,9 +143,14 @@ mod tests {
             (json!({"client_id": "other"}), AuthError::WrongClient),
             (json!({"iss": "https://evil.example"}), AuthError::WrongIssuer),
             (json!({"sub": ""}), AuthError::MissingClaim("sub")),
+            (json!({"iss": ["https://issuer.example"]}), AuthError::WrongIssuer),
+            (json!({"iss": ["https://issuer.example", "https://evil.example"]}), AuthError::WrongIssuer),
+            (json!({"token_use": ["access"]}), AuthError::NotAccessToken),
+            (json!({"client_id": ["spa"]}), AuthError::MissingClaim("client_id")),
+            (json!({"sub": ["u-1"]}), AuthError::MissingClaim("sub")),
         ];
         for (extra, expected) in cases {
-            assert_eq!(principal_from_authorizer(&claims(extra.clone()), &settings()), Err(expected), "{extra}");
+            assert_eq!(principal_from_claims(&claims(extra.clone()), &settings()), Err(expected), "{extra}");
         }
     }
 }

@@ -2,39 +2,21 @@
 //!
 //! An unknown `kid` triggers a refetch (the issuer may have rotated its keys), but at
 //! most once per `min_refresh`, so a flood of tokens with random `kid`s cannot turn into
-//! a flood of requests to the issuer.
+//! a flood of requests to the issuer. A fetch that fails, hangs until its timeout or
+//! serves garbage counts as a fetch too: until the interval has passed, callers get the
+//! remembered answer at once instead of each waiting for the dead issuer in turn, and the
+//! keys already known stay in use.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
-use serde::Deserialize;
+use jsonwebtoken::jwk::{AlgorithmParameters, KeyAlgorithm, PublicKeyUse};
+pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 use tokio::sync::{Mutex, RwLock};
 
 use super::AuthError;
-
-/// A JSON Web Key Set document, as served at `/.well-known/jwks.json`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
-pub struct JwkSet {
-    pub keys: Vec<Jwk>,
-}
-
-/// One public key. Only RSA signing keys are used; others are skipped.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
-pub struct Jwk {
-    pub kty: String,
-    #[serde(default)]
-    pub kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alg: Option<String>,
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
-    pub key_use: Option<String>,
-    #[serde(default)]
-    pub n: Option<String>,
-    #[serde(default)]
-    pub e: Option<String>,
-}
 
 /// Where the key set comes from.
 #[async_trait::async_trait]
@@ -53,10 +35,16 @@ pub struct HttpJwks {
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 impl HttpJwks {
+    /// A client that gives up after 2 s connecting and 3 s in all: an unknown `kid` waits
+    /// at most that long, once per refresh interval.
     pub fn new(url: String) -> Result<Self, AuthError> {
+        Self::with_timeouts(url, Duration::from_secs(2), Duration::from_secs(3))
+    }
+
+    pub fn with_timeouts(url: String, connect: Duration, total: Duration) -> Result<Self, AuthError> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(2))
+            .timeout(total)
+            .connect_timeout(connect)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
@@ -68,12 +56,17 @@ impl HttpJwks {
 impl JwksSource for HttpJwks {
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
         let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.to_string());
-        let response = self.client.get(&self.url).send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?;
-        let bytes = response.bytes().await.map_err(unavailable)?;
-        if bytes.len() > MAX_JWKS_BYTES {
-            return Err(AuthError::KeysUnavailable("key set too large".into()));
+        let mut response = self.client.get(&self.url).send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?;
+        // Read in chunks and stop at the cap: a hostile or broken endpoint can't make us
+        // buffer an endless body.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_JWKS_BYTES {
+                return Err(AuthError::KeysUnavailable("key set too large".into()));
+            }
         }
-        serde_json::from_slice(&bytes).map_err(|e| AuthError::KeysUnavailable(format!("key set is not JSON: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| AuthError::KeysUnavailable(format!("key set is not a JWK set: {e}")))
     }
 }
 
@@ -88,18 +81,25 @@ impl JwksSource for StaticJwks {
     }
 }
 
+/// The last fetch: when it started, and why it failed if it did.
+#[derive(Debug, Default)]
+struct LastFetch {
+    at: Option<Instant>,
+    failure: Option<String>,
+}
+
 /// Decoding keys by `kid`, refreshed on demand at a bounded rate.
 #[derive(Debug)]
 pub struct KeyCache {
     source: Box<dyn JwksSource>,
     min_refresh: Duration,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
-    last_fetch: Mutex<Option<Instant>>,
+    last_fetch: Mutex<LastFetch>,
 }
 
 impl KeyCache {
     pub fn new(source: Box<dyn JwksSource>, min_refresh: Duration) -> Self {
-        Self { source, min_refresh, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(None) }
+        Self { source, min_refresh, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(LastFetch::default()) }
     }
 
     /// A cache over a fixed key set held in memory (the local issuer's own keys).
@@ -113,66 +113,93 @@ impl KeyCache {
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(Arc::clone(key));
         }
-        // One refresh at a time; callers queued behind it see its result.
-        let mut last_fetch = self.last_fetch.lock().await;
+        // One fetch at a time; callers queued behind it see its result.
+        let mut last = self.last_fetch.lock().await;
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(Arc::clone(key));
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < self.min_refresh) {
-            return Err(AuthError::UnknownKey);
+        if last.at.is_some_and(|at| at.elapsed() < self.min_refresh) {
+            return Err(match &last.failure {
+                Some(cause) => AuthError::KeysUnavailable(format!("last key set fetch failed: {cause}")),
+                None => AuthError::UnknownKey,
+            });
         }
-        let set = self.source.fetch().await?;
-        *last_fetch = Some(Instant::now());
-        let fresh = decoding_keys(&set);
-        let found = fresh.get(kid).cloned();
-        *self.keys.write().await = fresh;
-        found.ok_or(AuthError::UnknownKey)
+        // INVARIANT: the attempt is recorded before it is made, so a fetch that fails or
+        // hangs still counts against the interval.
+        last.at = Some(Instant::now());
+        let outcome = self.source.fetch().await.and_then(|set| {
+            let fresh = decoding_keys(&set);
+            // A set with no usable key is a broken answer, not a rotation to nothing.
+            if fresh.is_empty() { Err(AuthError::KeysUnavailable("key set holds no RS256 signing key".into())) } else { Ok(fresh) }
+        });
+        match outcome {
+            Ok(fresh) => {
+                last.failure = None;
+                let found = fresh.get(kid).cloned();
+                *self.keys.write().await = fresh;
+                found.ok_or(AuthError::UnknownKey)
+            }
+            Err(error) => {
+                last.failure = Some(error.to_string());
+                Err(error)
+            }
+        }
     }
 }
 
+/// The RS256 signature keys of a set, by `kid`; keys of other types, algorithms or uses
+/// (an `oct` key could otherwise become an HMAC secret) are left out.
 fn decoding_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
     set.keys
         .iter()
-        .filter(|k| k.kty == "RSA" && k.alg.as_deref().is_none_or(|a| a == "RS256") && k.key_use.as_deref().is_none_or(|u| u == "sig"))
-        .filter_map(|k| {
-            let kid = k.kid.clone()?;
-            let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
-            Some((kid, Arc::new(key)))
-        })
+        .filter(|k| matches!(k.algorithm, AlgorithmParameters::RSA(_)))
+        .filter(|k| k.common.key_algorithm.is_none_or(|a| a == KeyAlgorithm::RS256))
+        .filter(|k| k.common.public_key_use.as_ref().is_none_or(|u| *u == PublicKeyUse::Signature))
+        .filter_map(|k| Some((k.common.key_id.clone()?, Arc::new(DecodingKey::from_jwk(k).ok()?))))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::local::LocalIssuer;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[derive(Debug, Default)]
-    struct CountingSource(AtomicUsize);
+    /// Serves a fixed set and counts fetches.
+    #[derive(Debug)]
+    struct CountingSource(JwkSet, Arc<AtomicUsize>);
 
     #[async_trait::async_trait]
     impl JwksSource for CountingSource {
         async fn fetch(&self) -> Result<JwkSet, AuthError> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(JwkSet { keys: vec![] })
+            self.1.fetch_add(1, Ordering::SeqCst);
+            Ok(self.0.clone())
         }
+    }
+
+    fn issuer_keys() -> JwkSet {
+        LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "c".into()).unwrap().jwks()
     }
 
     #[tokio::test]
     async fn unknown_kids_refetch_at_most_once_per_interval() {
-        let source = Arc::new(CountingSource::default());
-        #[derive(Debug)]
-        struct Shared(Arc<CountingSource>);
-        #[async_trait::async_trait]
-        impl JwksSource for Shared {
-            async fn fetch(&self) -> Result<JwkSet, AuthError> {
-                self.0.fetch().await
-            }
-        }
-        let cache = KeyCache::new(Box::new(Shared(Arc::clone(&source))), Duration::from_secs(3600));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let cache = KeyCache::new(Box::new(CountingSource(issuer_keys(), Arc::clone(&fetches))), Duration::from_secs(3600));
         for i in 0..50 {
             assert_eq!(cache.key(&format!("random-{i}")).await.err(), Some(AuthError::UnknownKey));
         }
-        assert_eq!(source.0.load(Ordering::SeqCst), 1);
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_set_without_usable_keys_is_a_failure_and_keeps_the_known_keys() {
+        let keys = issuer_keys();
+        let kid = keys.keys[0].common.key_id.clone().unwrap();
+        let mut useless = keys.clone();
+        useless.keys[0].common.key_algorithm = Some(KeyAlgorithm::RS512);
+        let cache = KeyCache::new(Box::new(CountingSource(keys, Arc::new(AtomicUsize::new(0)))), Duration::ZERO);
+        assert!(cache.key(&kid).await.is_ok());
+        let broken = KeyCache::new(Box::new(CountingSource(useless, Arc::new(AtomicUsize::new(0)))), Duration::ZERO);
+        assert!(matches!(broken.key(&kid).await, Err(AuthError::KeysUnavailable(_))));
     }
 }

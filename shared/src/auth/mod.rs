@@ -8,6 +8,7 @@ pub mod jwt;
 
 use lambda_http::Request;
 use lambda_http::RequestExt;
+use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::request::RequestContext;
 use serde::Serialize;
 
@@ -67,6 +68,8 @@ pub struct Principal {
 pub enum AuthError {
     #[error("no bearer token")]
     MissingToken,
+    #[error("more than one authorization header")]
+    AmbiguousCredentials,
     #[error("malformed token")]
     Malformed,
     #[error("token too large")]
@@ -102,6 +105,7 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::MissingToken => "missing-token",
+            AuthError::AmbiguousCredentials => "ambiguous-credentials",
             AuthError::Malformed => "malformed",
             AuthError::Oversized => "oversized",
             AuthError::AlgorithmNotAllowed => "algorithm-not-allowed",
@@ -127,8 +131,13 @@ impl AuthError {
 /// they are absent (local server, tests, a route deployed without the authorizer), the
 /// bearer token is verified here.
 pub async fn authenticate(req: &Request, settings: &AuthSettings, verifier: &TokenVerifier) -> Result<Principal, AuthError> {
+    // Two credentials are ambiguous: which one a proxy, the authorizer and this code each
+    // read could differ, so none is used.
+    if req.headers().get_all(AUTHORIZATION).iter().nth(1).is_some() {
+        return Err(AuthError::AmbiguousCredentials);
+    }
     if let Some(Some(fields)) = req.request_context_ref().map(authorizer_claims) {
-        return claims::principal_from_authorizer(fields, settings);
+        return claims::principal_from_claims(fields, settings);
     }
     let token = bearer_token(req)?;
     verifier.verify(token).await
@@ -142,7 +151,7 @@ fn authorizer_claims(context: &RequestContext) -> Option<&serde_json::Map<String
 }
 
 fn bearer_token(req: &Request) -> Result<&str, AuthError> {
-    let value = req.headers().get("authorization").ok_or(AuthError::MissingToken)?;
+    let value = req.headers().get(AUTHORIZATION).ok_or(AuthError::MissingToken)?;
     let value = value.to_str().map_err(|_| AuthError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

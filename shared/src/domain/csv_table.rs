@@ -176,7 +176,7 @@ fn header_names(header: &csv::StringRecord, limits: &CsvLimits) -> Result<Vec<St
         if name.is_empty() {
             return Err(invalid(format!("CSV header: column {} has no name", index + 1)));
         }
-        if name.chars().count() > limits.max_cell_chars.min(200) || name.chars().any(char::is_control) {
+        if name.chars().count() > limits.max_cell_chars.min(200) || super::text::first_deceptive(&name, &[]).is_some() {
             return Err(invalid(format!("CSV header: column {} has an unusable name", index + 1)));
         }
         if formula::is_formula_like(&name) {

@@ -133,8 +133,11 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::validation("name", format!("name is longer than {MAX_NAME_CHARS} characters")));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name", format!("name `{}` contains control characters", truncate(name, 40))));
+    if let Some(c) = super::text::first_deceptive(name, &[]) {
+        return Err(ApiError::validation(
+            "name",
+            format!("name `{}` contains {}, a control or invisible formatting character", truncate(name, 40), super::text::code_point(c)),
+        ));
     }
     Ok(name.to_owned())
 }
@@ -143,8 +146,11 @@ pub fn validate_description(description: &str) -> Result<String, ApiError> {
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(ApiError::validation("description", format!("description is longer than {MAX_DESCRIPTION_CHARS} characters")));
     }
-    if description.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::validation("description", "description contains control characters"));
+    if let Some(c) = super::text::first_deceptive(description, &['\n', '\t']) {
+        return Err(ApiError::validation(
+            "description",
+            format!("description contains {}, a control or invisible formatting character", super::text::code_point(c)),
+        ));
     }
     Ok(description.to_owned())
 }
@@ -155,16 +161,23 @@ pub mod keys {
 
     /// Sort-key prefix of index entries; the rest is the dataset id.
     pub const ENTRY_PREFIX: &str = "DATASET#";
-    /// Partition listing every dataset (admins list from here).
-    pub const ALL_PARTITION: &str = "DATASETS";
+    /// Shards of the catalogue every dataset is entered in (admins list from it), so that
+    /// creating datasets never funnels into one partition (`docs/partitions.md`).
+    pub const CATALOGUE_SHARDS: u32 = 8;
+
+    /// Every partition of the catalogue.
+    pub fn catalogue_partitions() -> Vec<String> {
+        (0..CATALOGUE_SHARDS).map(|shard| format!("DATASETS#{shard:02}")).collect()
+    }
 
     pub fn record(id: &DatasetId) -> Key {
         Key::new(format!("DATASET#{id}"), "META")
     }
 
-    /// One entry per dataset, for admin listing.
+    /// One entry per dataset, for admin listing, in the shard its id hashes to.
     pub fn catalogue_entry(id: &DatasetId) -> Key {
-        Key::new(ALL_PARTITION, format!("{ENTRY_PREFIX}{id}"))
+        let shard = crate::store::shard_of(id.as_str(), CATALOGUE_SHARDS);
+        Key::new(format!("DATASETS#{shard:02}"), format!("{ENTRY_PREFIX}{id}"))
     }
 
     /// Partition of the datasets `user` owns or has been given.

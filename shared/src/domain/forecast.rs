@@ -86,9 +86,10 @@ impl ForecastRecord {
         }
     }
 
-    /// The forecast as the policies see it; `readers` are its dataset's current readers.
-    pub fn resource<'a>(&'a self, readers: &'a [String]) -> Resource<'a> {
-        Resource::Forecast { id: &self.id, owner: &self.owner, readers }
+    /// The forecast as the policies see it, given its dataset's current owner and readers
+    /// (none once the dataset is deleted).
+    pub fn resource<'a>(&'a self, dataset_owner: Option<&'a str>, readers: &'a [String]) -> Resource<'a> {
+        Resource::Forecast { id: &self.id, owner: &self.owner, dataset_owner, readers }
     }
 
     pub fn summary(&self) -> ForecastSummary {
@@ -134,8 +135,13 @@ pub mod keys {
 
     /// Sort-key prefix of list entries; the rest is the forecast id (time-ordered).
     pub const ENTRY_PREFIX: &str = "FORECAST#";
-    /// Partition listing every forecast (admins list from here).
-    pub const ALL_PARTITION: &str = "FORECASTS";
+    /// Shards of the catalogue every forecast is entered in (admins list from it).
+    pub const CATALOGUE_SHARDS: u32 = 8;
+
+    /// Every partition of the catalogue.
+    pub fn catalogue_partitions() -> Vec<String> {
+        (0..CATALOGUE_SHARDS).map(|shard| format!("FORECASTS#{shard:02}")).collect()
+    }
 
     pub fn record(id: &ForecastId) -> Key {
         Key::new(format!("FORECAST#{id}"), "META")
@@ -154,8 +160,9 @@ pub mod keys {
     /// The list entries of a forecast, in every list it appears in.
     pub fn entries(id: &ForecastId, owner: &str, dataset: &DatasetId) -> [Key; 3] {
         let sort_key = format!("{ENTRY_PREFIX}{id}");
+        let shard = crate::store::shard_of(id.as_str(), CATALOGUE_SHARDS);
         [
-            Key::new(ALL_PARTITION, sort_key.clone()),
+            Key::new(format!("FORECASTS#{shard:02}"), sort_key.clone()),
             Key::new(owner_partition(owner), sort_key.clone()),
             Key::new(dataset_partition(dataset), sort_key),
         ]
@@ -163,5 +170,33 @@ pub mod keys {
 
     pub fn blob(id: &ForecastId) -> String {
         format!("forecasts/{id}/result.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Results are stored as JSON and read back for `GET` and exports: every float must come
+    /// back bit for bit, or a stored forecast differs from the answer its `POST` gave.
+    #[test]
+    fn floats_survive_the_stored_json_exactly() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut mismatches = Vec::new();
+        for _ in 0..200_000 {
+            // Values shaped like forecasts: a level times a factor, with full mantissas.
+            let value = (next() % 1_000_000) as f64 / 7.0 * f64::from_bits(0x3FF0_0000_0000_0000 | (next() >> 12));
+            let text = serde_json::to_string(&value).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            if back.to_bits() != value.to_bits() {
+                mismatches.push(text);
+            }
+        }
+        assert!(mismatches.is_empty(), "{} of 200,000 floats changed, e.g. {:?}", mismatches.len(), &mismatches[..mismatches.len().min(3)]);
     }
 }

@@ -73,7 +73,8 @@ impl UserId {
 
 /// Cuts user input quoted back in an error message.
 pub fn truncate(text: &str, max_chars: usize) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max_chars).collect();
+    // Quoted text must not reorder or hide the message around it either.
+    let mut out: String = text.chars().filter(|c| !super::text::is_deceptive(*c)).take(max_chars).collect();
     if text.chars().count() > max_chars {
         out.push('…');
     }

@@ -7,3 +7,4 @@ pub mod export;
 pub mod forecast;
 pub mod formula;
 pub mod ids;
+pub mod text;

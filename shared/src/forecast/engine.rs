@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics::{Accuracy, accuracy};
 use super::models::{FittedModel, Interval, ModelError, ModelKind, Prediction, forecast};
-use super::series::{Series, format_timestamp};
+use super::series::Series;
 
 /// Longest horizon a request may ask for.
 pub const MAX_HORIZON: usize = 1_000;
@@ -92,10 +92,12 @@ pub struct ForecastOutcome {
 pub enum EngineError {
     #[error("horizon must be from 1 to {max} (and at most the series length, {len})")]
     Horizon { max: usize, len: usize },
-    #[error("interval levels must be between 50 and 99.9 percent, at most {MAX_LEVELS} of them")]
+    #[error("interval levels must be between 50 and 99.9 percent, each given once, at most {MAX_LEVELS} of them")]
     Levels,
     #[error("name at least one model")]
     NoModels,
+    #[error("model `{0}` is named more than once")]
+    RepeatedModel(String),
     #[error("no model could be fitted: {0}")]
     NothingFits(String),
     #[error(transparent)]
@@ -104,14 +106,34 @@ pub enum EngineError {
     Calendar,
 }
 
+impl ForecastSpec {
+    /// Checks what needs no data: horizon range, levels, and a model list that names each
+    /// choice at most once (so a request can't carry thousands of repeats into storage).
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.horizon == 0 || self.horizon > MAX_HORIZON {
+            return Err(EngineError::Horizon { max: MAX_HORIZON, len: MAX_HORIZON });
+        }
+        let repeated_level = self.levels.iter().enumerate().any(|(i, l)| self.levels[..i].contains(l));
+        if self.levels.len() > MAX_LEVELS || repeated_level || self.levels.iter().any(|l| !(50.0..=99.9).contains(l)) {
+            return Err(EngineError::Levels);
+        }
+        if self.models.is_empty() {
+            return Err(EngineError::NoModels);
+        }
+        if let Some((i, _)) = self.models.iter().enumerate().find(|(i, m)| self.models[..*i].contains(m)) {
+            let name = serde_json::to_value(self.models[i]).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            return Err(EngineError::RepeatedModel(name));
+        }
+        Ok(())
+    }
+}
+
 /// Runs `spec` on `series`.
 pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, EngineError> {
     let y = &series.values;
-    if spec.horizon == 0 || spec.horizon > MAX_HORIZON.min(y.len()) {
+    spec.validate()?;
+    if spec.horizon > y.len() {
         return Err(EngineError::Horizon { max: MAX_HORIZON, len: y.len() });
-    }
-    if spec.levels.len() > MAX_LEVELS || spec.levels.iter().any(|l| !(50.0..=99.9).contains(l)) {
-        return Err(EngineError::Levels);
     }
     let mut kinds: Vec<ModelKind> = Vec::new();
     for choice in &spec.models {
@@ -161,18 +183,19 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
         })
         .collect();
 
-    // A single named model is used as asked; otherwise the lowest holdout MASE wins, ties
-    // going to the simpler model (earlier in the list).
+    // A single named model is used as asked; otherwise the lowest holdout error wins, ties
+    // going to the simpler model (earlier in the list). MAE ranks exactly as MASE does (one
+    // scale for every candidate) and stays defined when MASE's scale is zero.
     let chosen = if kinds.len() == 1 {
         kinds[0]
     } else {
         candidates
             .iter()
-            .filter_map(|c| c.accuracy.map(|a| (c.model, a.mase)))
-            .filter(|(_, mase)| mase.is_finite())
+            .filter_map(|c| c.accuracy.map(|a| (c.model, a.mae)))
+            .filter(|(_, mae)| mae.is_finite())
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(kind, _)| kind)
-            .ok_or_else(|| EngineError::NothingFits(candidates.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; ")))?
+            .ok_or_else(|| EngineError::NothingFits(nothing_fits_reason(&candidates)))?
     };
 
     let full_periods = fitting(y.len());
@@ -181,7 +204,7 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     let last = series.last_timestamp().ok_or(EngineError::Calendar)?;
     let last_step = series.frequency.steps_between(series.start, last).ok_or(EngineError::Calendar)?;
     let timestamps = (1..=spec.horizon as i64)
-        .map(|k| series.frequency.step(series.start, last_step + k).map(format_timestamp).ok_or(EngineError::Calendar))
+        .map(|k| series.frequency.step(series.start, last_step + k).map(|t| series.format(t)).ok_or(EngineError::Calendar))
         .collect::<Result<Vec<_>, _>>()?;
 
     Ok(ForecastOutcome {
@@ -194,6 +217,12 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
         model: prediction.model,
         backtest: Backtest { holdout, mase_season, candidates },
     })
+}
+
+/// Why no candidate could be chosen: every candidate's own error, or that none could be scored.
+fn nothing_fits_reason(candidates: &[CandidateScore]) -> String {
+    let errors: Vec<String> = candidates.iter().filter_map(|c| c.error.clone()).collect();
+    if errors.is_empty() { "no candidate model could be scored on the holdout".to_owned() } else { errors.join("; ") }
 }
 
 #[cfg(test)]
@@ -216,7 +245,8 @@ mod tests {
         let outcome = run(&air_passengers(), &spec(12, &[ModelChoice::Auto])).unwrap();
         let baseline = outcome.backtest.candidates.iter().find(|c| c.model == ModelKind::SeasonalNaive).unwrap().accuracy.unwrap();
         let chosen = outcome.accuracy.unwrap();
-        assert!(chosen.mase < baseline.mase, "chosen {} ({}) vs seasonal naive {}", outcome.model.description, chosen.mase, baseline.mase);
+        let (chosen, baseline) = (chosen.mase.unwrap(), baseline.mase.unwrap());
+        assert!(chosen < baseline, "chosen {} ({chosen}) vs seasonal naive {baseline}", outcome.model.description);
         assert_eq!(outcome.seasonal_periods, [12]);
         assert_eq!(outcome.backtest.mase_season, 12);
     }
@@ -232,10 +262,10 @@ mod tests {
         let train_series = Series { values: train.to_vec(), timestamps: series.timestamps[..train.len()].to_vec(), ..series.clone() };
         let outcome = run(&train_series, &spec(8, &[ModelChoice::Auto])).unwrap();
         assert_eq!(outcome.model.kind, ModelKind::EtsDamped, "{}", outcome.model.description);
-        let score = accuracy(actual, &outcome.point, train, 4).unwrap();
+        let score = accuracy(actual, &outcome.point, train, 4).unwrap().mase.unwrap();
         let baseline = run(&train_series, &spec(8, &[ModelChoice::SeasonalNaive])).unwrap();
-        let baseline = accuracy(actual, &baseline.point, train, 4).unwrap();
-        assert!(score.mase < 0.1 && score.mase < baseline.mase, "MASE {} (seasonal naive {})", score.mase, baseline.mase);
+        let baseline = accuracy(actual, &baseline.point, train, 4).unwrap().mase.unwrap();
+        assert!(score < 0.1 && score < baseline, "MASE {score} (seasonal naive {baseline})");
     }
 
     #[test]
@@ -258,6 +288,31 @@ mod tests {
         assert!(i95.upper[13] - i95.lower[13] > i95.upper[0] - i95.lower[0]);
     }
 
+    /// An exactly repeating weekly series: every model fits, seasonal naive is perfect in
+    /// sample, so MASE has no scale. `auto` must still choose (by MAE) and say so.
+    #[test]
+    fn auto_chooses_on_a_clean_seasonal_series_whose_mase_is_undefined() {
+        use crate::forecast::frequency::Frequency;
+        let start = time::macros::datetime!(2024-01-01 0:00 UTC);
+        let week = [10.0, 14.0, 19.0, 17.0, 12.0, 6.0, 4.0];
+        let values: Vec<f64> = (0..84).map(|i| week[i % 7]).collect();
+        let frequency = Frequency::Seconds(86_400);
+        let timestamps = (0..84).map(|k| frequency.step(start, k).unwrap()).collect();
+        let series = Series { start, frequency, values, timestamps };
+        for kind in [ModelChoice::Naive, ModelChoice::SeasonalNaive, ModelChoice::Ets, ModelChoice::MstlEts] {
+            assert!(run(&series, &spec(14, &[kind])).is_ok(), "{kind:?} fits on its own");
+        }
+        let outcome = run(&series, &spec(14, &[ModelChoice::Auto])).unwrap();
+        assert_eq!(outcome.accuracy.unwrap().mase, None);
+        let chosen_mae = outcome.accuracy.unwrap().mae;
+        assert!(outcome.backtest.candidates.iter().filter_map(|c| c.accuracy).all(|a| chosen_mae <= a.mae));
+        for (h, value) in outcome.point.iter().enumerate() {
+            assert!((value - week[(84 + h) % 7]).abs() < 1e-6, "step {h}: {value}");
+        }
+        let nothing = [CandidateScore { model: ModelKind::Naive, accuracy: None, holdout_forecast: vec![], error: None }];
+        assert!(!nothing_fits_reason(&nothing).is_empty());
+    }
+
     #[test]
     fn requests_out_of_bounds_are_refused() {
         let series = air_passengers();
@@ -266,6 +321,13 @@ mod tests {
         assert_eq!(run(&series, &spec(3, &[])), Err(EngineError::NoModels));
         let bad_levels = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive], levels: vec![120.0] };
         assert_eq!(run(&series, &bad_levels), Err(EngineError::Levels));
+        let repeated_levels = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive], levels: vec![80.0, 95.0, 80.0] };
+        assert_eq!(repeated_levels.validate(), Err(EngineError::Levels));
+        let repeats = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive; 10_000], levels: vec![80.0] };
+        assert_eq!(repeats.validate(), Err(EngineError::RepeatedModel("naive".into())));
+        let auto_twice = ForecastSpec { horizon: 3, models: vec![ModelChoice::Auto, ModelChoice::Ets, ModelChoice::Auto], levels: vec![] };
+        assert_eq!(auto_twice.validate(), Err(EngineError::RepeatedModel("auto".into())));
+        assert_eq!(spec(1001, &[ModelChoice::Naive]).validate(), Err(EngineError::Horizon { max: 1000, len: 1000 }));
     }
 }
 

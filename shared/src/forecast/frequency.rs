@@ -72,6 +72,15 @@ impl Frequency {
         }
     }
 
+    /// Whether every step is a whole number of days (so a grid starting at midnight stays on
+    /// midnights).
+    pub fn whole_days(self) -> bool {
+        match self {
+            Frequency::Months(_) => true,
+            Frequency::Seconds(seconds) => seconds % DAY == 0,
+        }
+    }
+
     /// Seasonal periods (in steps) that calendars make plausible: a day, a week and a
     /// year of observations, whichever are whole numbers of at least two steps.
     pub fn candidate_periods(self) -> Vec<usize> {

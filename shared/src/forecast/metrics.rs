@@ -11,12 +11,14 @@ pub struct Accuracy {
     /// Symmetric MAPE in percent (0 to 200).
     pub smape: f64,
     /// Mean absolute scaled error: MAE over the in-sample MAE of the seasonal-naive
-    /// forecast (naive when there is no season). Below 1 beats that baseline.
-    pub mase: f64,
+    /// forecast (naive when there is no season). Below 1 beats that baseline. Absent when
+    /// that baseline is perfect in sample (an exactly repeating series): the scale is zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mase: Option<f64>,
 }
 
-/// Metrics of `forecast` against `actual`, scaled by the seasonal-naive error on `train`.
-/// `None` when the inputs are empty, differ in length, or the scale is zero.
+/// Metrics of `forecast` against `actual`, MASE scaled by the seasonal-naive error on
+/// `train`. `None` when the inputs are empty or differ in length.
 pub fn accuracy(actual: &[f64], forecast: &[f64], train: &[f64], season: usize) -> Option<Accuracy> {
     if actual.is_empty() || actual.len() != forecast.len() {
         return None;
@@ -34,8 +36,8 @@ pub fn accuracy(actual: &[f64], forecast: &[f64], train: &[f64], season: usize) 
         })
         .sum::<f64>()
         / n;
-    let scale = seasonal_naive_mae(train, season.max(1))?;
-    Some(Accuracy { mae, rmse, smape, mase: mae / scale })
+    let mase = seasonal_naive_mae(train, season.max(1)).map(|scale| mae / scale);
+    Some(Accuracy { mae, rmse, smape, mase })
 }
 
 /// In-sample MAE of the forecast "same as one season ago".
@@ -62,14 +64,17 @@ mod tests {
         let a = accuracy(&actual, &forecast, &train, 1).unwrap();
         assert!((a.mae - 1.5).abs() < 1e-12);
         assert!((a.rmse - (14.0f64 / 4.0).sqrt()).abs() < 1e-12);
-        assert!((a.mase - 0.75).abs() < 1e-12);
+        assert!((a.mase.unwrap() - 0.75).abs() < 1e-12);
         let smape = (200.0 / 19.0 + 400.0 / 26.0 + 0.0 + 600.0 / 23.0) / 4.0;
         assert!((a.smape - smape).abs() < 1e-9);
     }
 
     #[test]
-    fn a_flat_training_series_has_no_scale() {
-        assert!(accuracy(&[1.0], &[1.0], &[5.0, 5.0, 5.0], 1).is_none());
+    fn a_flat_training_series_has_no_mase_but_keeps_its_other_metrics() {
+        let flat = accuracy(&[1.0, 3.0], &[2.0, 2.0], &[5.0, 5.0, 5.0], 1).unwrap();
+        assert_eq!((flat.mae, flat.rmse, flat.mase), (1.0, 1.0, None));
+        let repeating = accuracy(&[1.0], &[1.0], &[1.0, 2.0, 1.0, 2.0], 2).unwrap();
+        assert_eq!((repeating.mae, repeating.mase), (0.0, None));
         assert!(accuracy(&[1.0], &[1.0, 2.0], &[1.0, 2.0], 1).is_none());
         assert!(accuracy(&[], &[], &[1.0, 2.0], 1).is_none());
     }

@@ -54,6 +54,17 @@ impl Series {
     pub fn last_timestamp(&self) -> Option<OffsetDateTime> {
         self.timestamps.last().copied()
     }
+
+    /// Whether every point of the grid falls on a midnight (daily, weekly, monthly data
+    /// at midnight), so its timestamps print as dates.
+    pub fn dates_only(&self) -> bool {
+        self.start.time() == time::Time::MIDNIGHT && self.frequency.whole_days()
+    }
+
+    /// A timestamp of this series, in the one form the whole series uses.
+    pub fn format(&self, t: OffsetDateTime) -> String {
+        format_timestamp(t, self.dates_only())
+    }
 }
 
 /// Why a series could not be built. Each message names the problem and where it is.
@@ -114,6 +125,8 @@ pub fn extract(content: &str, time_column: &str, target: &str, policy: MissingPo
         points.push((timestamp, value, row));
     }
     report.rows = points.len();
+    // One form for every timestamp this reports: dates only when all of them are midnights.
+    let dates_only = points.iter().all(|(t, _, _)| t.time() == time::Time::MIDNIGHT);
     // Stable: among equal timestamps, file order is kept.
     points.sort_by_key(|(t, _, _)| *t);
 
@@ -123,7 +136,7 @@ pub fn extract(content: &str, time_column: &str, target: &str, policy: MissingPo
             Some(last) if last.0 == point.0 => {
                 report.duplicates += 1;
                 if report.duplicate_timestamps.len() < 5 {
-                    report.duplicate_timestamps.push(format_timestamp(point.0));
+                    report.duplicate_timestamps.push(format_timestamp(point.0, dates_only));
                 }
                 // Fill and interpolate keep the latest reading; drop keeps the first.
                 if policy != MissingPolicy::Drop && point.1.is_some() {
@@ -149,9 +162,9 @@ pub fn extract(content: &str, time_column: &str, target: &str, policy: MissingPo
     for (timestamp, value, row) in &deduplicated {
         let k = frequency.steps_between(start, *timestamp).ok_or_else(|| SeriesError::OffGrid {
             row: *row,
-            timestamp: format_timestamp(*timestamp),
+            timestamp: format_timestamp(*timestamp, dates_only),
             frequency: frequency.iso8601(),
-            start: format_timestamp(start),
+            start: format_timestamp(start, dates_only),
         })?;
         let k = usize::try_from(k).map_err(|_| SeriesError::NoFrequency)?;
         if k >= MAX_POINTS {
@@ -253,10 +266,12 @@ pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
     None
 }
 
-/// RFC 3339 in UTC; dates at midnight print as dates.
-pub fn format_timestamp(t: OffsetDateTime) -> String {
+/// RFC 3339 in UTC, or the date alone for a series whose points are all midnights. The
+/// form is the series' choice, not each timestamp's: an hourly series prints its
+/// midnights as date-times too.
+pub fn format_timestamp(t: OffsetDateTime, dates_only: bool) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    if t.time() == time::Time::MIDNIGHT { t.date().to_string() } else { t.format(&Rfc3339).unwrap_or_default() }
+    if dates_only && t.time() == time::Time::MIDNIGHT { t.date().to_string() } else { t.format(&Rfc3339).unwrap_or_default() }
 }
 
 #[cfg(test)]
@@ -305,7 +320,7 @@ mod tests {
         let (series, report) = extract(&ten_days_with_holes(), "date", "sales", MissingPolicy::Drop).unwrap();
         assert_eq!(series.values, [1.0, 2.0, 3.0, 5.0, 7.0, 8.0, 9.0, 10.0]);
         assert_eq!(report.dropped, 2);
-        assert_eq!(format_timestamp(series.timestamps[3]), "2024-01-05");
+        assert_eq!(series.format(series.timestamps[3]), "2024-01-05");
     }
 
     #[test]
@@ -358,6 +373,21 @@ mod tests {
     }
 
     #[test]
+    fn an_hourly_series_prints_its_midnights_as_date_times() {
+        let mut csv = String::from("time,load\n");
+        let start = time::macros::datetime!(2024-03-14 0:00 UTC);
+        for hour in 0..30 {
+            csv.push_str(&format!("{},{hour}\n", (start + time::Duration::hours(hour)).format(&Rfc3339).unwrap()));
+        }
+        let (series, _) = extract(&csv, "time", "load", MissingPolicy::Reject).unwrap();
+        assert!(!series.dates_only());
+        assert_eq!(series.format(series.timestamps[24]), "2024-03-15T00:00:00Z");
+        assert_eq!(series.format(series.timestamps[25]), "2024-03-15T01:00:00Z");
+        let daily = extract(&ten_days_with_holes(), "date", "sales", MissingPolicy::Interpolate).unwrap().0;
+        assert!(daily.dates_only());
+    }
+
+    #[test]
     fn monthly_year_month_stamps_are_understood() {
         let mut csv = String::from("Month,Passengers\n");
         for (i, v) in [112, 118, 132, 129, 121, 135, 148, 148, 136, 119, 104, 118, 115].iter().enumerate() {
@@ -366,7 +396,7 @@ mod tests {
         let (series, _) = extract(&csv, "Month", "Passengers", MissingPolicy::Reject).unwrap();
         assert_eq!(series.frequency, Frequency::Months(1));
         assert_eq!(series.values.len(), 13);
-        assert_eq!(format_timestamp(series.timestamps[12]), "1950-01-01");
+        assert_eq!(series.format(series.timestamps[12]), "1950-01-01");
     }
 }
 

@@ -189,8 +189,10 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     ctx.authorize(&principal, Action::ListDatasets, &COLLECTION)?;
     let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| DatasetId::parse(id).is_ok())?;
 
-    let partition = if principal.role == Role::Admin { keys::ALL_PARTITION.to_owned() } else { keys::access_partition(&principal.subject) };
-    let (page, next_cursor) = load_page(ctx, &partition, keys::ENTRY_PREFIX, &wanted, |id| DatasetId::parse(id).ok(), keys::record).await?;
+    let partitions =
+        if principal.role == Role::Admin { keys::catalogue_partitions() } else { vec![keys::access_partition(&principal.subject)] };
+    let (page, next_cursor) =
+        load_page(ctx, &partitions, keys::ENTRY_PREFIX, &wanted, |id| DatasetId::parse(id).ok(), keys::record).await?;
 
     let mut items = Vec::with_capacity(page.len());
     for (id, item) in page {

@@ -1,9 +1,9 @@
 //! `/v1/forecasts`: run a forecast on a dataset, list, read and delete forecasts.
 //!
 //! A forecast can be run by admins and analysts on any dataset they can read; it is read
-//! by admins, its owner, and whoever its dataset is shared with (so unsharing the dataset
-//! takes its forecasts away too), and deleted by its owner or an admin. Someone else's
-//! forecast answers 404.
+//! by admins, its owner, its dataset's owner, and whoever its dataset is shared with (so
+//! unsharing the dataset takes its forecasts away too), and deleted by its owner or an
+//! admin. Someone else's forecast answers 404.
 
 use std::collections::HashMap;
 
@@ -45,7 +45,7 @@ fn engine_error(error: EngineError) -> ApiError {
     match error {
         EngineError::Horizon { .. } => ApiError::validation("horizon", error.to_string()),
         EngineError::Levels => ApiError::validation("levels", error.to_string()),
-        EngineError::NoModels => ApiError::validation("models", error.to_string()),
+        EngineError::NoModels | EngineError::RepeatedModel(_) => ApiError::validation("models", error.to_string()),
         EngineError::NothingFits(_) | EngineError::Model(_) | EngineError::Calendar => ApiError::Unprocessable(error.to_string()),
     }
 }
@@ -65,6 +65,8 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let principal = ctx.authenticate(req).await?;
     ctx.authorize(&principal, Action::CreateForecast, &COLLECTION)?;
     let request: CreateForecast = json_body(req, ctx.state.limits.max_body_bytes)?;
+    let spec = ForecastSpec { horizon: request.horizon, models: request.models.clone(), levels: request.levels.clone() };
+    spec.validate().map_err(engine_error)?;
 
     let dataset_id = parse_dataset_id(&request.dataset_id)?;
     let dataset = readable_dataset(ctx, &principal, &dataset_id).await?;
@@ -72,7 +74,6 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let csv = read_content(ctx, &dataset_id).await?;
     let (series, report) = extract(&csv, &request.time_column, &request.target_column, request.missing)
         .map_err(|e| series_error(e, &request.target_column, "target_column"))?;
-    let spec = ForecastSpec { horizon: request.horizon, models: request.models.clone(), levels: request.levels.clone() };
     let outcome = run(&series, &spec).map_err(engine_error)?;
 
     let id = ForecastId::new();
@@ -108,19 +109,36 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     Reply::created(&view, format!("/v1/forecasts/{id}"))
 }
 
+/// What a forecast's dataset grants: its owner and readers, or nothing once it is deleted.
+#[derive(Debug, Default)]
+pub(crate) struct DatasetGrants {
+    owner: Option<String>,
+    readers: Vec<String>,
+}
+
+impl DatasetGrants {
+    fn of(dataset: DatasetRecord) -> Self {
+        Self { owner: Some(dataset.owner), readers: dataset.readers }
+    }
+
+    fn resource<'a>(&'a self, record: &'a ForecastRecord) -> Resource<'a> {
+        record.resource(self.owner.as_deref(), &self.readers)
+    }
+}
+
 /// A live forecast as loaded for a request: its record, the version it was read at, and
-/// the readers of its dataset (none once the dataset is deleted).
+/// what its dataset grants.
 pub(crate) struct Loaded {
     pub id: ForecastId,
     pub record: ForecastRecord,
     dataset_id: DatasetId,
     version: u64,
-    readers: Vec<String>,
+    grants: DatasetGrants,
 }
 
 impl Loaded {
     pub fn resource(&self) -> Resource<'_> {
-        self.record.resource(&self.readers)
+        self.grants.resource(&self.record)
     }
 }
 
@@ -133,10 +151,10 @@ async fn load(ctx: &mut Ctx<'_>, req: &Request) -> Result<Loaded, ApiError> {
     if record.deleted_at.is_some() {
         return Err(ApiError::NotFound);
     }
-    // Readers follow the dataset's current sharing; a deleted dataset shares nothing.
+    // Grants follow the dataset's current owner and sharing; a deleted dataset grants nothing.
     let dataset_id = DatasetId::parse(&record.dataset_id).map_err(|_| ApiError::internal("stored forecast names a bad dataset id"))?;
-    let readers = find(ctx, &dataset_id).await?.map(|(dataset, _)| dataset.readers).unwrap_or_default();
-    Ok(Loaded { id, record, dataset_id, version: item.version, readers })
+    let grants = find(ctx, &dataset_id).await?.map(|(dataset, _)| DatasetGrants::of(dataset)).unwrap_or_default();
+    Ok(Loaded { id, record, dataset_id, version: item.version, grants })
 }
 
 /// Loads the forecast named in the path and checks the caller may read it (404 if not).
@@ -210,7 +228,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     ctx.authorize(&principal, Action::ListForecasts, &COLLECTION)?;
     let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| ForecastId::parse(id).is_ok())?;
-    let partition = match query_param(req, "dataset_id")? {
+    let partitions = match query_param(req, "dataset_id")? {
         Some(raw) => {
             let id = parse_dataset_id(&raw)?;
             ctx.audit.resource_id = Some(id.to_string());
@@ -218,13 +236,13 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
             if !ctx.can(&principal, Action::ReadDataset, &dataset.resource()) {
                 return Err(ApiError::NotFound);
             }
-            keys::dataset_partition(&id)
+            vec![keys::dataset_partition(&id)]
         }
-        None if principal.role == Role::Admin => keys::ALL_PARTITION.to_owned(),
-        None => keys::owner_partition(&principal.subject),
+        None if principal.role == Role::Admin => keys::catalogue_partitions(),
+        None => vec![keys::owner_partition(&principal.subject)],
     };
     let (page, next_cursor) =
-        load_page(ctx, &partition, keys::ENTRY_PREFIX, &wanted, |id| ForecastId::parse(id).ok(), keys::record).await?;
+        load_page(ctx, &partitions, keys::ENTRY_PREFIX, &wanted, |id| ForecastId::parse(id).ok(), keys::record).await?;
     let mut records = Vec::with_capacity(page.len());
     for (_, item) in page {
         let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
@@ -232,32 +250,33 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
             records.push(record);
         }
     }
-    let readers = dataset_readers(ctx, &records).await?;
+    let grants = dataset_grants(ctx, &records).await?;
+    let none = DatasetGrants::default();
     let mut items = Vec::with_capacity(records.len());
     for record in records {
-        let readers = readers.get(&record.dataset_id).map_or(&[][..], Vec::as_slice);
+        let grants = grants.get(&record.dataset_id).unwrap_or(&none);
         // The list decides what is considered; the policy still has the last word on each item.
-        if ctx.can(&principal, Action::ReadForecast, &record.resource(readers)) {
+        if ctx.can(&principal, Action::ReadForecast, &grants.resource(&record)) {
             items.push(record.summary());
         }
     }
     Reply::ok(&ForecastPage { items, next_cursor })
 }
 
-/// The current readers of the datasets behind `records`, by dataset id (deleted datasets have none).
-async fn dataset_readers(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<HashMap<String, Vec<String>>, ApiError> {
+/// What the datasets behind `records` grant, by dataset id (deleted datasets: nothing).
+async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<HashMap<String, DatasetGrants>, ApiError> {
     let mut ids: Vec<DatasetId> = records.iter().filter_map(|r| DatasetId::parse(&r.dataset_id).ok()).collect();
     ids.sort();
     ids.dedup();
     let dataset_keys: Vec<Key> = ids.iter().map(dataset_keys::record).collect();
-    let mut readers = HashMap::new();
+    let mut grants = HashMap::new();
     for item in ctx.state.store.get_many(&dataset_keys).await.map_err(store_error)? {
         let dataset: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
         if dataset.deleted_at.is_none() {
-            readers.insert(dataset.id, dataset.readers);
+            grants.insert(dataset.id.clone(), DatasetGrants::of(dataset));
         }
     }
-    Ok(readers)
+    Ok(grants)
 }
 
 /// Delete a forecast. It disappears at once; its result is purged by the retention job.

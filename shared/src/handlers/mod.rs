@@ -196,7 +196,11 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
             principal: None,
             audit_committed: false,
         };
-        let result = if req.method() == route.method() { E::call(&mut ctx, &req).await } else { Err(ApiError::MethodNotAllowed) };
+        let result = if req.method() == route.method() {
+            E::call(&mut ctx, &req).await
+        } else {
+            Err(ApiError::MethodNotAllowed { allowed: Route::methods_at(route.path()) })
+        };
         let mut response = finish(&mut ctx, route, result).await;
         edge_headers(state, &ctx.meta, &mut response);
         tracing::info!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request finished");
@@ -254,6 +258,15 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
 /// API Gateway answers these itself in production).
 pub fn unrouted(state: &AppState, meta: &RequestMeta, error: &ApiError) -> Response<Body> {
     let mut response = problem_response(error, &meta.request_id);
+    edge_headers(state, meta, &mut response);
+    response
+}
+
+/// A public JSON document the local server serves beside the API (the OpenAPI document,
+/// the local issuer's key set), with the same edge headers as every API response.
+pub fn document_response(state: &AppState, meta: &RequestMeta, json: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(json));
+    response.headers_mut().insert(lambda_http::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     edge_headers(state, meta, &mut response);
     response
 }

@@ -14,7 +14,7 @@ use lambda_http::Request;
 use super::{Ctx, store_error};
 use crate::error::ApiError;
 use crate::http::request::query_param;
-use crate::store::{Item, Key};
+use crate::store::{Item, Key, query_shards};
 
 const DEFAULT_PAGE_SIZE: usize = 25;
 const MAX_PAGE_SIZE: usize = 100;
@@ -47,16 +47,18 @@ fn parse_limit(raw: Option<String>) -> Result<usize, ApiError> {
 
 /// One page of a list: the items its entries point to, in list order, with their ids, and
 /// the cursor for the next page. A list is a partition of entries whose sort keys are
-/// `prefix` + an id; entries whose item is gone are skipped.
+/// `prefix` + an id, possibly spread over shards (`partitions`); entries whose item is
+/// gone are skipped.
 pub async fn load_page<Id>(
     ctx: &Ctx<'_>,
-    partition: &str,
+    partitions: &[String],
     prefix: &str,
     wanted: &PageRequest,
     parse: impl Fn(&str) -> Option<Id>,
     item_key: impl Fn(&Id) -> Key,
 ) -> Result<(Vec<(Id, Item)>, Option<String>), ApiError> {
-    let page = ctx.state.store.query(partition, prefix, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
+    let page =
+        query_shards(ctx.state.store.as_ref(), partitions, prefix, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
     let ids: Vec<Id> = page.items.iter().filter_map(|entry| entry.key.sk.strip_prefix(prefix)).filter_map(&parse).collect();
     let keys: Vec<Key> = ids.iter().map(&item_key).collect();
     let mut found: HashMap<String, Item> =

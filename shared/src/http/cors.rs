@@ -18,8 +18,15 @@ pub struct CorsPolicy {
 }
 
 impl CorsPolicy {
-    pub fn new(origins: Vec<String>) -> Self {
-        Self { origins }
+    /// An allow-list of origins, each checked by [`crate::config::parse_origin`] (https, or
+    /// plain http on loopback; written exactly as browsers send it).
+    pub fn new<S: AsRef<str>>(origins: &[S]) -> Result<Self, crate::config::ConfigError> {
+        let origins = origins
+            .iter()
+            .map(|o| crate::config::parse_origin(o.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| crate::config::ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", reason })?;
+        Ok(Self { origins })
     }
 
     fn allowed<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
@@ -60,7 +67,7 @@ mod tests {
 
     #[test]
     fn only_listed_origins_get_credentials() {
-        let cors = CorsPolicy::new(vec!["https://app.example".into()]);
+        let cors = CorsPolicy::new(&["https://app.example"]).unwrap();
         let mut allowed = HeaderMap::new();
         cors.apply(Some("https://app.example"), &mut allowed);
         assert_eq!(allowed["access-control-allow-origin"], "https://app.example");
@@ -74,9 +81,15 @@ mod tests {
 
     #[test]
     fn preflight_from_an_unlisted_origin_is_refused() {
-        let cors = CorsPolicy::new(vec!["https://app.example".into()]);
+        let cors = CorsPolicy::new(&["https://app.example"]).unwrap();
         assert_eq!(cors.preflight(Some("https://app.example")).status(), StatusCode::NO_CONTENT);
         assert_eq!(cors.preflight(Some("null")).status(), StatusCode::FORBIDDEN);
         assert_eq!(cors.preflight(None).status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn a_lookalike_origin_cannot_be_configured() {
+        assert!(CorsPolicy::new(&["http://localhost.evil.example"]).is_err());
+        assert!(CorsPolicy::new(&["http://localhost:5173"]).is_ok());
     }
 }

@@ -78,8 +78,17 @@ pub fn problem_response(error: &ApiError, request_id: &str) -> Response<Body> {
     let problem = error.to_problem(Some(request_id));
     let body = serde_json::to_value(&problem).unwrap_or_default();
     let mut response = json_response(error.status(), "application/problem+json", &body);
-    if matches!(error, ApiError::Unauthenticated) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    match error {
+        ApiError::Unauthenticated => {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        ApiError::MethodNotAllowed { allowed } => {
+            let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+        }
+        _ => {}
     }
     response
 }

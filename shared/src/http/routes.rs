@@ -123,19 +123,28 @@ impl Route {
         matches!(self, Route::Health)
     }
 
-    /// Finds the route for a method and a concrete path, with its path parameters.
-    /// `Err(true)` means the path exists under another method (405), `Err(false)` that it doesn't (404).
-    pub fn resolve(method: &Method, path: &str) -> Result<(Route, HashMap<String, String>), bool> {
-        let mut path_known = false;
+    /// Methods served at the path template `path`, in a stable order, with `OPTIONS`
+    /// (preflights are answered everywhere): the `Allow` header of a 405.
+    pub fn methods_at(path: &str) -> Vec<Method> {
+        let mut methods: Vec<Method> = Self::ALL.iter().filter(|r| r.path() == path).map(|r| r.method()).collect();
+        methods.push(Method::OPTIONS);
+        methods
+    }
+
+    /// Finds the route for a method and a concrete path, with its path parameters. When no
+    /// route matches, the error holds the methods the path is served with: none means 404,
+    /// some means 405 with those in `Allow`.
+    pub fn resolve(method: &Method, path: &str) -> Result<(Route, HashMap<String, String>), Vec<Method>> {
+        let mut template = None;
         for route in Self::ALL {
             if let Some(params) = match_template(route.path(), path) {
                 if route.method() == *method {
                     return Ok((route, params));
                 }
-                path_known = true;
+                template = Some(route.path());
             }
         }
-        Err(path_known)
+        Err(template.map(Self::methods_at).unwrap_or_default())
     }
 }
 
@@ -185,9 +194,10 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_wrong_methods_are_told_apart() {
-        assert_eq!(Route::resolve(&Method::GET, "/v1/nope"), Err(false));
-        assert_eq!(Route::resolve(&Method::POST, "/v1/me"), Err(true));
-        assert_eq!(Route::resolve(&Method::GET, "/v1/datasets//shares/x"), Err(false));
+        assert_eq!(Route::resolve(&Method::GET, "/v1/nope"), Err(vec![]));
+        assert_eq!(Route::resolve(&Method::POST, "/v1/me"), Err(vec![Method::GET, Method::OPTIONS]));
+        assert_eq!(Route::resolve(&Method::PUT, "/v1/datasets/d1"), Err(vec![Method::GET, Method::PATCH, Method::DELETE, Method::OPTIONS]));
+        assert_eq!(Route::resolve(&Method::GET, "/v1/datasets//shares/x"), Err(vec![]));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use jsonwebtoken::jwk::{AlgorithmParameters, CommonParameters, KeyAlgorithm, PublicKeyUse, RSAKeyParameters, RSAKeyType};
+
 use crate::auth::Role;
 use crate::auth::jwks::{Jwk, JwkSet};
 
@@ -86,12 +88,17 @@ impl LocalIssuer {
         let public = self.key.public_key();
         JwkSet {
             keys: vec![Jwk {
-                kty: "RSA".into(),
-                kid: Some(self.kid.clone()),
-                alg: Some("RS256".into()),
-                key_use: Some("sig".into()),
-                n: Some(URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero())),
-                e: Some(URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())),
+                common: CommonParameters {
+                    public_key_use: Some(PublicKeyUse::Signature),
+                    key_algorithm: Some(KeyAlgorithm::RS256),
+                    key_id: Some(self.kid.clone()),
+                    ..CommonParameters::default()
+                },
+                algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+                    key_type: RSAKeyType::RSA,
+                    n: URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                    e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+                }),
             }],
         }
     }

@@ -10,8 +10,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::attr::{from_attr, from_map, to_attr};
-use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size, paginate};
+use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size};
 use crate::audit::AuditRecord;
+
+/// An item as DynamoDB returns it.
+type Row = HashMap<String, AttributeValue>;
 
 /// BatchGetItem takes at most 100 keys per call.
 const BATCH_GET_LIMIT: usize = 100;
@@ -80,34 +83,42 @@ fn audit_put(table: &str, audit: &AuditRecord) -> Result<Put, StoreError> {
 }
 
 impl DynamoStore {
-    /// Up to `limit + 1` rows of partition `pk` in `table` whose sort key starts with
-    /// `prefix` and comes after `after`, strongly consistent.
-    async fn query_rows(
-        &self,
-        table: &str,
-        pk: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let fetch = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
-        let mut request = self.client.query().table_name(table).expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
-        // DynamoDB refuses an empty string as a key value, so no prefix means no begins_with.
-        request = if prefix.is_empty() {
-            request.key_condition_expression("pk = :pk")
-        } else {
-            request
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-        };
-        let output = request
-            .consistent_read(true)
-            .limit(fetch)
-            .set_exclusive_start_key(after.map(|after| key_attrs(&Key::new(pk, after))))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.items.unwrap_or_default())
+    /// Up to `limit` rows of partition `pk` in `table` whose sort key starts with `prefix`
+    /// and comes after `after`, strongly consistent, and the sort key to continue after
+    /// when DynamoDB says there is more.
+    ///
+    /// DynamoDB ends a response at 1 MB whatever the `Limit`; such a response is continued
+    /// from its `LastEvaluatedKey` until the page is full or the partition is exhausted, so
+    /// a large item never ends a list early. The continuation is the key DynamoDB returns,
+    /// never inferred from a page being full (a full page may still be the last one: the
+    /// next then comes back empty, with no continuation).
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn query_rows(&self, table: &str, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Row>, StoreError> {
+        let limit = limit.max(1);
+        let mut rows = Vec::with_capacity(limit.min(128));
+        let mut start = after.map(|after| key_attrs(&Key::new(pk, after)));
+        loop {
+            let remaining = i32::try_from(limit - rows.len()).unwrap_or(i32::MAX);
+            let mut request = self.client.query().table_name(table).expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
+            // DynamoDB refuses an empty string as a key value, so no prefix means no begins_with.
+            request = if prefix.is_empty() {
+                request.key_condition_expression("pk = :pk")
+            } else {
+                request
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            };
+            let output = request.consistent_read(true).limit(remaining).set_exclusive_start_key(start).send().await.map_err(unavailable)?;
+            rows.extend(output.items.unwrap_or_default());
+            let Some(last) = output.last_evaluated_key else { return Ok(Page { items: rows, next: None }) };
+            if string_attr(&last, "pk")? != pk {
+                return Err(StoreError::Corrupt("LastEvaluatedKey names another partition".into()));
+            }
+            if rows.len() >= limit {
+                return Ok(Page { items: rows, next: Some(string_attr(&last, "sk")?) });
+            }
+            start = Some(last);
+        }
     }
 }
 
@@ -155,9 +166,9 @@ impl ItemStore for DynamoStore {
     }
 
     async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
-        let rows = self.query_rows(&self.table, pk, prefix, after, limit).await?;
-        let items = rows.iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
-        Ok(paginate(items, limit, |i| i.key.sk.clone()))
+        let page = self.query_rows(&self.table, pk, prefix, after, limit).await?;
+        let items = page.items.iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next: page.next })
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
@@ -227,16 +238,16 @@ impl ItemStore for DynamoStore {
         }
     }
 
-    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
-        let rows = self.query_rows(&self.audit_table, &format!("AUDIT#{day}"), "", after, limit).await?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
+    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        let page = self.query_rows(&self.audit_table, pk, "", after, limit).await?;
+        let mut records = Vec::with_capacity(page.items.len());
+        for row in &page.items {
             let record = match row.get("record") {
                 Some(AttributeValue::M(map)) => serde_json::Value::Object(from_map(map)?),
                 _ => return Err(StoreError::Corrupt("audit item without record".into())),
             };
             records.push(serde_json::from_value::<AuditRecord>(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
-        Ok(paginate(records, limit, AuditRecord::sort_key))
+        Ok(Page { items: records, next: page.next })
     }
 }

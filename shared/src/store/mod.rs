@@ -91,8 +91,51 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// Appends an audit record on its own (reads, denials, failures).
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError>;
 
-    /// Audit records of one UTC day (`YYYY-MM-DD`), oldest first.
-    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError>;
+    /// Audit records of one audit partition (one shard of a UTC day), oldest first.
+    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError>;
+
+    /// Audit records of one UTC day (`YYYY-MM-DD`), oldest first, read from every shard of
+    /// the day (see [`crate::audit::day_partitions`]).
+    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        let shards = crate::audit::day_partitions(day);
+        let pages = futures::future::try_join_all(shards.iter().map(|pk| self.audit_partition(pk, after, limit))).await?;
+        Ok(merge_shards(pages, limit, AuditRecord::sort_key))
+    }
+}
+
+/// Items of a logical partition spread over `partitions` (its shards), in sort-key order:
+/// each shard is read from `after` on, concurrently, and the pages merged.
+///
+/// INVARIANT: sort keys are unique across the shards (each item lives in exactly one), so
+/// the last sort key served is a position valid in every shard.
+pub async fn query_shards(
+    store: &dyn ItemStore,
+    partitions: &[String],
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<Item>, StoreError> {
+    let pages = futures::future::try_join_all(partitions.iter().map(|pk| store.query(pk, prefix, after, limit))).await?;
+    Ok(merge_shards(pages, limit, |item| item.key.sk.clone()))
+}
+
+/// Merges per-shard pages into the first `limit` items overall; there is more when any
+/// shard said so or the shards together returned more than `limit`.
+fn merge_shards<T>(pages: Vec<Page<T>>, limit: usize, sort_key: impl Fn(&T) -> String) -> Page<T> {
+    let shard_has_more = pages.iter().any(|p| p.next.is_some());
+    let mut items: Vec<(String, T)> = pages.into_iter().flat_map(|p| p.items).map(|item| (sort_key(&item), item)).collect();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let has_more = shard_has_more || items.len() > limit;
+    items.truncate(limit);
+    let next = if has_more { items.last().map(|(key, _)| key.clone()) } else { None };
+    Page { items: items.into_iter().map(|(_, item)| item).collect(), next }
+}
+
+/// The shard, from 0 to `shards - 1`, that `id` writes to: a stable hash (FNV-1a), the same
+/// in every process and version, so writers and readers agree.
+pub fn shard_of(id: &str, shards: u32) -> u32 {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    u32::try_from(hash % u64::from(shards.max(1))).unwrap_or(0)
 }
 
 /// Cuts a `limit + 1` fetch down to `limit`, with a continuation when there was more.
@@ -108,4 +151,32 @@ fn check_size(writes: &[WriteOp]) -> Result<(), StoreError> {
         return Err(StoreError::TooManyOperations(writes.len()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread_evenly() {
+        // Literal values: a change of hash would move every stored item to another shard.
+        assert_eq!(shard_of("", 16), 5);
+        assert_eq!(shard_of("0193a0b0-0000-7000-8000-000000000000", 16), shard_of("0193a0b0-0000-7000-8000-000000000000", 16));
+        let mut counts = [0usize; 16];
+        for _ in 0..16_000 {
+            counts[shard_of(&uuid::Uuid::now_v7().to_string(), 16) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (800..=1_200).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn merged_shards_come_out_in_order_and_say_when_there_is_more() {
+        let page = |keys: &[&str], more: bool| Page { items: keys.iter().map(|k| (*k).to_owned()).collect(), next: more.then(String::new) };
+        let merged = merge_shards(vec![page(&["a", "d"], false), page(&["b", "c"], false)], 3, Clone::clone);
+        assert_eq!((merged.items, merged.next.as_deref()), (vec!["a".to_owned(), "b".into(), "c".into()], Some("c")));
+        let all = merge_shards(vec![page(&["a"], false), page(&["b"], false)], 3, Clone::clone);
+        assert_eq!((all.items.len(), all.next), (2, None));
+        let cut = merge_shards(vec![page(&["a"], true), page(&["b"], false)], 3, Clone::clone);
+        assert_eq!(cut.next.as_deref(), Some("b"), "a shard that was cut short means more");
+    }
 }

@@ -28,6 +28,12 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+-- `INSERT OR REPLACE` deletes the conflicting row without firing delete triggers (unless
+-- recursive triggers are on, a per-connection setting); refuse any insert over an
+-- existing key before conflict resolution runs, whatever the connection.
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+  WHEN EXISTS (SELECT 1 FROM audit WHERE pk = NEW.pk AND sk = NEW.sk)
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 ";
 
 /// Item store in a SQLite database file.
@@ -178,14 +184,13 @@ impl ItemStore for SqliteStore {
         tx.commit().map_err(unavailable)
     }
 
-    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         let conn = self.conn()?;
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let mut statement = conn
             .prepare_cached("SELECT body FROM audit WHERE pk = ?1 AND (?2 IS NULL OR sk > ?2) ORDER BY sk LIMIT ?3")
             .map_err(unavailable)?;
-        let rows =
-            statement.query_map(params![format!("AUDIT#{day}"), after, fetch], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let rows = statement.query_map(params![pk, after, fetch], |row| row.get::<_, String>(0)).map_err(unavailable)?;
         let mut records = Vec::new();
         for row in rows {
             let body = row.map_err(unavailable)?;
@@ -200,11 +205,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_audit_table_refuses_updates_and_deletes_at_the_storage_layer() {
+    fn the_audit_table_refuses_updates_deletes_and_replacements_at_the_storage_layer() {
         let store = SqliteStore::in_memory().unwrap();
         let conn = store.conn().unwrap();
         conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('p', 's', '{}')", []).unwrap();
-        assert!(conn.execute("UPDATE audit SET body = '[]'", []).is_err());
-        assert!(conn.execute("DELETE FROM audit", []).is_err());
+        let attempts = [
+            "UPDATE audit SET body = '[]'",
+            "DELETE FROM audit",
+            "INSERT OR REPLACE INTO audit (pk, sk, body) VALUES ('p', 's', 'forged')",
+            "REPLACE INTO audit (pk, sk, body) VALUES ('p', 's', 'forged')",
+            "INSERT INTO audit (pk, sk, body) VALUES ('p', 's', 'forged') ON CONFLICT (pk, sk) DO UPDATE SET body = excluded.body",
+        ];
+        for statement in attempts {
+            assert!(conn.execute(statement, []).is_err(), "{statement}");
+        }
+        // The same holds on a connection that turned recursive triggers on.
+        conn.execute_batch("PRAGMA recursive_triggers = ON").unwrap();
+        assert!(conn.execute("INSERT OR REPLACE INTO audit (pk, sk, body) VALUES ('p', 's', 'forged')", []).is_err());
+        let body: String = conn.query_row("SELECT body FROM audit WHERE pk = 'p' AND sk = 's'", [], |row| row.get(0)).unwrap();
+        assert_eq!(body, "{}");
+        let count: i64 = conn.query_row("SELECT count(*) FROM audit", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 1);
+        // A new record still goes in.
+        conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('p', 't', '{}')", []).unwrap();
     }
 }

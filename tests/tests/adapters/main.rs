@@ -38,6 +38,7 @@ macro_rules! store_suite {
                 a_duplicate_audit_record_rolls_back_the_writes,
                 deletes_honour_their_condition,
                 queries_page_in_order_within_a_prefix,
+                pages_are_not_cut_short_by_the_response_size_limit,
                 get_many_returns_only_what_exists_across_batches,
                 audit_records_come_back_in_order_and_page,
                 commits_over_the_transaction_limit_are_refused_whole,

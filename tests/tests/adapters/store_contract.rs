@@ -119,6 +119,42 @@ pub async fn queries_page_in_order_within_a_prefix(store: &dyn ItemStore) {
     assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
 }
 
+/// DynamoDB ends a query response at 1 MB whatever the limit asks for; a page must still
+/// hold everything it should, and a list must never end before its last item.
+pub async fn pages_are_not_cut_short_by_the_response_size_limit(store: &dyn ItemStore) {
+    let pk = partition();
+    // 24 items of about 100 KB: 2.4 MB in one partition, over two 1 MB responses' worth.
+    let filler = "x".repeat(100_000);
+    let expected: Vec<String> = (0..24).map(|i| format!("BIG#{i:02}")).collect();
+    for (i, sk) in expected.iter().enumerate() {
+        let write = put(&Key::new(&pk, sk.as_str()), 1, json!({"filler": filler}), Condition::Absent);
+        store.commit(vec![write], &audit(&format!("big-{i}"))).await.unwrap();
+    }
+    let whole = store.query(&pk, "BIG#", None, 100).await.unwrap();
+    assert_eq!(whole.items.iter().map(|i| i.key.sk.clone()).collect::<Vec<_>>(), expected, "one page of 100 holds all 24");
+    assert_eq!(whole.next, None);
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.query(&pk, "BIG#", after.as_deref(), 15).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 15);
+        if page.next.is_some() {
+            assert_eq!(page.items.len(), 15, "a page with a continuation is full");
+        }
+        seen.extend(page.items.into_iter().map(|i| i.key.sk));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 2);
+}
+
 pub async fn get_many_returns_only_what_exists_across_batches(store: &dyn ItemStore) {
     let pk = partition();
     let keys: Vec<Key> = (0..150).map(|i| Key::new(&pk, format!("K#{i:03}"))).collect();

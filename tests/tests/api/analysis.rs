@@ -142,6 +142,7 @@ async fn bad_analysis_requests_name_the_problem() {
         ("unknown time column", json!({"dataset_id": dataset, "time_column": "when"}), 400, Some("time_column")),
         ("gaps refused on request", json!({"dataset_id": dataset, "missing": "reject"}), 400, Some("missing")),
         ("too many columns", json!({"dataset_id": dataset, "columns": many}), 400, Some("columns")),
+        ("a column twice", json!({"dataset_id": dataset, "columns": ["visits", "visits"]}), 400, Some("columns")),
         ("no time column in the dataset", json!({"dataset_id": no_time}), 400, Some("time_column")),
         ("no numeric column in the dataset", json!({"dataset_id": text_only}), 400, Some("columns")),
         ("malformed dataset id", json!({"dataset_id": "../etc"}), 400, Some("dataset_id")),

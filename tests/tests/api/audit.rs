@@ -5,17 +5,13 @@ use std::sync::Arc;
 
 use lambda_http::{Body, RequestExt};
 use reqwest::Method;
+use shared::Route;
 use shared::audit::{AuditDecision, AuditOutcome, AuditRecord};
 use shared::auth::Role;
-use shared::auth::jwks::KeyCache;
-use shared::blob::fs::FsBlobStore;
-use shared::http::cors::CorsPolicy;
-use shared::identity::local::LocalIssuer;
 use shared::store::sqlite::SqliteStore;
 use shared::store::{Item, ItemStore, Key, Page, StoreError, WriteOp};
-use shared::{AppState, Route};
 
-use crate::helpers::{sample_dataset, spawn_app};
+use crate::helpers::{in_process, sample_dataset, spawn_app};
 
 #[tokio::test]
 async fn allowed_denied_and_failed_requests_each_leave_a_complete_record() {
@@ -90,18 +86,9 @@ impl ItemStore for AuditDown {
     async fn append_audit(&self, _audit: &AuditRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("audit table unreachable".into()))
     }
-    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
-        self.0.audit_records(day, after, limit).await
+    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        self.0.audit_partition(pk, after, limit).await
     }
-}
-
-/// The handlers in process over `store`, with blobs in `dir`, and the issuer they trust.
-fn in_process(store: Arc<dyn ItemStore>, dir: &std::path::Path) -> (AppState, LocalIssuer) {
-    let issuer = LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
-    let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
-    let keys = KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
-    let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
-    (AppState::new(auth, keys, store, blobs, CorsPolicy::default()).unwrap(), issuer)
 }
 
 #[tokio::test]

@@ -27,6 +27,16 @@ async fn malformed_create_requests_are_refused_and_store_nothing() {
         ("empty name", json!({"name": "  ", "csv": csv}), 400, "validation"),
         ("name too long", json!({"name": "n".repeat(201), "csv": csv}), 400, "validation"),
         ("control characters in the name", json!({"name": "a\u{0007}b", "csv": csv}), 400, "validation"),
+        ("a right-to-left override in the name", json!({"name": "invoice\u{202E}vsc.exe", "csv": csv}), 400, "validation"),
+        ("a bidi isolate in the name", json!({"name": "a\u{2066}b\u{2069}", "csv": csv}), 400, "validation"),
+        ("a zero-width space in the name", json!({"name": "admin\u{200B}", "csv": csv}), 400, "validation"),
+        ("a bidi override in the description", json!({"name": "x", "description": "\u{202E}gnp", "csv": csv}), 400, "validation"),
+        (
+            "a bidi override in a column name",
+            json!({"name": "x", "csv": "date,\u{202E}v\n2024-01-01,1\n2024-01-02,2\n"}),
+            400,
+            "validation",
+        ),
         ("ragged CSV", json!({"name": "x", "csv": "a,b\n1\n"}), 400, "validation"),
         ("CSV with no rows", json!({"name": "x", "csv": "a,b\n"}), 400, "validation"),
         ("empty CSV", json!({"name": "x", "csv": ""}), 400, "validation"),
@@ -109,9 +119,14 @@ async fn malformed_updates_change_nothing() {
     let id = app.create_dataset("analyst-1", "original").await;
     let path = format!("/v1/datasets/{id}");
     let before = app.call(Method::GET, &path, Some(&token), None).await.body;
-    for body in
-        [json!({}), json!({"name": ""}), json!({"owner": "analyst-2"}), json!({"name": "ok", "readers": ["x"]}), json!({"description": 5})]
-    {
+    for body in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"owner": "analyst-2"}),
+        json!({"name": "ok", "readers": ["x"]}),
+        json!({"description": 5}),
+        json!({"name": "evil\u{202E}gpj.exe"}),
+    ] {
         let answer = app.call(Method::PATCH, &path, Some(&token), Some(body.clone())).await;
         answer.assert_problem(400);
     }
@@ -124,9 +139,25 @@ async fn malformed_updates_change_nothing() {
 async fn unknown_paths_and_wrong_methods_are_problems_too() {
     let app = spawn_app().await;
     let token = app.token("analyst-1", Role::Analyst);
-    app.call(Method::GET, "/v1/nothing-here", Some(&token), None).await.assert_problem(404);
-    app.call(Method::POST, "/v1/me", Some(&token), None).await.assert_problem(405);
-    app.call(Method::PUT, "/v1/datasets", Some(&token), Some(sample_dataset("x"))).await.assert_problem(405);
+    let unknown = app.call(Method::GET, "/v1/nothing-here", Some(&token), None).await;
+    unknown.assert_problem(404);
+    assert!(unknown.headers.get("allow").is_none());
+    let cases = [
+        (Method::POST, "/v1/me".to_owned(), "GET, OPTIONS"),
+        (Method::PUT, "/v1/datasets".to_owned(), "POST, GET, OPTIONS"),
+        (Method::POST, "/v1/datasets/01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c".to_owned(), "GET, PATCH, DELETE, OPTIONS"),
+        (Method::GET, "/v1/datasets/01939a8e-5f5e-7d3c-9b6a-3c1e2f4a5b6c/shares/u-1".to_owned(), "PUT, DELETE, OPTIONS"),
+        (Method::DELETE, "/health".to_owned(), "GET, OPTIONS"),
+    ];
+    for (method, path, allow) in cases {
+        let answer = if path == "/v1/datasets" {
+            app.call(method.clone(), &path, Some(&token), Some(sample_dataset("x"))).await
+        } else {
+            app.call(method.clone(), &path, Some(&token), None).await
+        };
+        answer.assert_problem(405);
+        assert_eq!(answer.headers.get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
+    }
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ async fn event_state(dir: &std::path::Path) -> AppState {
     let keys = KeyCache::with_keys(JwkSet { keys: vec![] }, auth.jwks_min_refresh);
     let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite3")).unwrap());
     let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
-    AppState::new(auth, keys, store, blobs, CorsPolicy::new(vec!["https://app.example.com".into()])).unwrap()
+    AppState::new(auth, keys, store, blobs, CorsPolicy::new(&["https://app.example.com"]).unwrap()).unwrap()
 }
 
 /// The dataset the event files refer to, owned by the events' caller.

@@ -200,7 +200,7 @@ impl TestApp {
     }
 }
 
-async fn read(response: reqwest::Response) -> Answer {
+pub async fn read(response: reqwest::Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
@@ -213,4 +213,17 @@ pub const SAMPLE_CSV: &str = "date,sales,region\n2024-01-01,10,north\n2024-01-02
 
 pub fn sample_dataset(name: &str) -> Value {
     serde_json::json!({"name": name, "description": "daily sales", "csv": SAMPLE_CSV})
+}
+
+/// The handlers in process over `store`, with blobs in `dir`, and the issuer they trust.
+pub fn in_process(
+    store: Arc<dyn shared::store::ItemStore>,
+    dir: &std::path::Path,
+) -> (shared::AppState, shared::identity::local::LocalIssuer) {
+    let issuer = shared::identity::local::LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
+    let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
+    let keys = shared::auth::jwks::KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
+    let blobs = Arc::new(shared::blob::fs::FsBlobStore::new(dir.join("blobs")));
+    let state = shared::AppState::new(auth, keys, store, blobs, shared::http::cors::CorsPolicy::default()).unwrap();
+    (state, issuer)
 }

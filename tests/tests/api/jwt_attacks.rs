@@ -90,6 +90,24 @@ async fn forged_stale_and_misdirected_tokens_are_all_refused() {
         ("not yet valid", sign(header(&app), with(valid_claims(&app), json!({"nbf": now() + 3600}))), "not-yet-valid"),
         ("issued in the future", sign(header(&app), with(valid_claims(&app), json!({"iat": now() + 3600}))), "issued-in-future"),
         ("no exp", sign(header(&app), with(valid_claims(&app), json!({"exp": null}))), "missing-claim"),
+        ("no iat", sign(header(&app), with(valid_claims(&app), json!({"iat": null}))), "missing-claim"),
+        ("iat as text", sign(header(&app), with(valid_claims(&app), json!({"iat": now().to_string()}))), "malformed"),
+        (
+            "iss as an array holding ours",
+            sign(header(&app), with(valid_claims(&app), json!({"iss": [app.server.issuer.issuer()]}))),
+            "wrong-issuer",
+        ),
+        (
+            "iss as an array holding ours and another",
+            sign(header(&app), with(valid_claims(&app), json!({"iss": [app.server.issuer.issuer(), "https://evil.example"]}))),
+            "wrong-issuer",
+        ),
+        (
+            "client_id as an array",
+            sign(header(&app), with(valid_claims(&app), json!({"client_id": [issuer.client_id()]}))),
+            "missing-claim",
+        ),
+        ("token_use as an array", sign(header(&app), with(valid_claims(&app), json!({"token_use": ["access"]}))), "not-access-token"),
         ("wrong issuer", sign(header(&app), with(valid_claims(&app), json!({"iss": "https://evil.example"}))), "wrong-issuer"),
         ("wrong client", sign(header(&app), with(valid_claims(&app), json!({"client_id": "someone-elses-app"}))), "wrong-client"),
         (
@@ -139,6 +157,29 @@ async fn authorization_headers_that_are_not_bearer_tokens_are_refused() {
     }
     let lower = app.client.get(format!("{}/v1/me", app.base)).header("authorization", format!("bearer {token}")).send().await.unwrap();
     assert_eq!(lower.status().as_u16(), 200, "the scheme is case-insensitive (RFC 7235)");
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_whichever_comes_first() {
+    let app = spawn_app().await;
+    let admin = app.token("admin-1", Role::Admin);
+    let viewer = app.token("viewer-1", Role::Viewer);
+    for (first, second) in [(&admin, &viewer), (&viewer, &admin), (&admin, &admin)] {
+        let response = app
+            .client
+            .get(format!("{}/v1/me", app.base))
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers().get_all("www-authenticate").iter().count(), 1);
+        let answer = crate::helpers::read(response).await;
+        answer.assert_problem(401);
+        let record = app.audit_for(&answer).await;
+        assert_eq!(record.reason.as_deref(), Some("ambiguous-credentials"));
+        assert_eq!(record.actor, None);
+    }
 }
 
 #[tokio::test]

@@ -11,5 +11,7 @@ mod edge;
 mod exports;
 mod forecasts;
 mod helpers;
+mod jwks_client;
 mod jwt_attacks;
 mod matrix;
+mod partitions;

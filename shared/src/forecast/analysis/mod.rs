@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use self::outliers::Outliers;
 use self::stats::{Summary, Trend};
-use super::series::{Series, format_timestamp};
+use super::series::Series;
 
 /// Most points changepoint detection runs on (its cost grows with length × run length);
 /// longer series are averaged in equal blocks down to this many first.
@@ -65,7 +65,7 @@ pub struct Findings {
 /// column completed onto its grid.
 pub fn analyse(observed: &Series, regular: &Series) -> Option<Findings> {
     let summary = Summary::of(&observed.values)?;
-    let stamps: Vec<String> = observed.timestamps.iter().map(|t| format_timestamp(*t)).collect();
+    let stamps: Vec<String> = observed.timestamps.iter().map(|t| observed.format(*t)).collect();
     let mut notes = Vec::new();
 
     let seasonal_periods = guarded("seasonality", &mut notes, || seasonal_periods(&regular.values)).unwrap_or_default();
@@ -146,7 +146,7 @@ fn changepoints(series: &Series, min_segment: usize, block: usize) -> Vec<Change
         .windows(3)
         .filter_map(|w| {
             Some(Changepoint {
-                timestamp: format_timestamp(*series.timestamps.get(w[1])?),
+                timestamp: series.format(*series.timestamps.get(w[1])?),
                 mean_before: stats::mean(&values[w[0]..w[1]]),
                 mean_after: stats::mean(&values[w[1]..w[2]]),
             })
@@ -218,7 +218,7 @@ mod properties {
             let timestamps: Vec<_> = (0..values.len() as i64).filter_map(|k| frequency.step(start, k)).collect();
             let series = Series { start, frequency, values, timestamps };
             let findings = analyse(&series, &series).expect("a non-empty series has findings");
-            let own: std::collections::HashSet<String> = series.timestamps.iter().map(|t| format_timestamp(*t)).collect();
+            let own: std::collections::HashSet<String> = series.timestamps.iter().map(|t| series.format(*t)).collect();
             for finding in [&findings.outliers.zscore, &findings.outliers.iqr, &findings.outliers.mad] {
                 prop_assert!(finding.points.iter().all(|p| own.contains(&p.timestamp)));
             }
