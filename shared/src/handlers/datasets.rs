@@ -164,7 +164,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     ];
     if let Err(error) = ctx.commit(writes, 201).await {
         if let Err(cleanup) = ctx.state.blobs.delete(&blob_key).await {
-            tracing::warn!(cause = %cleanup, blob = blob_key.as_str(), "orphaned blob left for the purge job");
+            tracing::warn!(cause = %cleanup, blob = blob_key.as_str(), "orphaned dataset content left in blob storage; nothing removes it yet");
         }
         return Err(error);
     }
@@ -280,7 +280,9 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     Reply::ok(&view_for(ctx, &principal, &updated))
 }
 
-/// Delete a dataset. It disappears at once; its content is purged by the retention job.
+/// Delete a dataset. It disappears at once from every read and list, with its shares and
+/// the forecasts' access through it. Its record and content stay in storage: no purge job
+/// removes deleted datasets yet.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}", operation_id = "deleteDataset", tag = "datasets",
     params(("datasetId" = String, Path, description = "Dataset id (UUID)")),
     responses(

@@ -102,7 +102,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     }));
     if let Err(error) = ctx.commit(writes, 201).await {
         if let Err(cleanup) = ctx.state.blobs.delete(&result_key).await {
-            tracing::warn!(cause = %cleanup, blob = result_key.as_str(), "orphaned forecast result left for the purge job");
+            tracing::warn!(cause = %cleanup, blob = result_key.as_str(), "orphaned forecast result left in blob storage; nothing removes it yet");
         }
         return Err(error);
     }
@@ -279,7 +279,8 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
     Ok(grants)
 }
 
-/// Delete a forecast. It disappears at once; its result is purged by the retention job.
+/// Delete a forecast. It disappears at once from every read and list. Its record and result
+/// stay in storage: no purge job removes deleted forecasts yet.
 #[utoipa::path(delete, path = "/v1/forecasts/{forecastId}", operation_id = "deleteForecast", tag = "forecasts",
     params(("forecastId" = String, Path, description = "Forecast id (UUID)")),
     responses(

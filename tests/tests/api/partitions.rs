@@ -139,6 +139,11 @@ async fn no_partition_takes_more_than_half_its_limit_at_the_target_rate() {
     let (hottest, taken) = wcu.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, v)| (k.clone(), *v)).unwrap();
     // What the hottest partition would take per second if this mix ran at the target rate.
     let projected = taken / requests as f64 * TARGET_REQUESTS_PER_SECOND;
+    println!(
+        "{requests} requests, {total:.0} WCU in {} partitions; hottest `{hottest}` {taken:.0} WCU ({:.1} %): {projected:.0} WCU/s at {TARGET_REQUESTS_PER_SECOND} requests/s",
+        wcu.len(),
+        100.0 * taken / total
+    );
     assert!(
         projected <= PARTITION_WCU_PER_SECOND / 2.0,
         "`{hottest}` would take {projected:.0} WCU/s at {TARGET_REQUESTS_PER_SECOND} requests/s ({:.1} % of all writes)",
