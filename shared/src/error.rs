@@ -34,6 +34,12 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named a version the resource is no longer at.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A change that must say which version it is based on came without `If-Match`.
+    #[error("this change needs `If-Match` with the `ETag` you last read, or `*`")]
+    PreconditionRequired,
     /// Well-formed, but the data can't support what was asked (e.g. no model fits).
     #[error("{0}")]
     Unprocessable(String),
@@ -62,6 +68,14 @@ pub mod responses {
     #[derive(Debug, utoipa::IntoResponses)]
     #[response(status = 404, description = "No such forecast, or not yours to see", content_type = "application/problem+json")]
     pub struct ForecastNotFound(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(
+        status = 412,
+        description = "`If-Match` names a version the resource is no longer at",
+        content_type = "application/problem+json"
+    )]
+    pub struct PreconditionFailed(pub Problem);
 }
 
 /// The `problem+json` body.
@@ -101,6 +115,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,6 +136,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
             Self::Conflict(_) => "conflict",
+            Self::PreconditionFailed(_) => "precondition-failed",
+            Self::PreconditionRequired => "precondition-required",
             Self::Unprocessable(_) => "unprocessable",
             Self::TooManyRequests => "too-many-requests",
             Self::Internal { .. } => "internal",

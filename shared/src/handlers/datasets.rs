@@ -169,7 +169,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         return Err(error);
     }
     let location = format!("/v1/datasets/{id}");
-    Reply::created(&record.view(1, true), location)
+    Ok(Reply::created(&record.view(1, true), location)?.at_version(1))
 }
 
 /// List the datasets the caller may read: all for admins, own and shared for analysts,
@@ -218,7 +218,7 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     let dataset = load(ctx, req).await?;
     authorize_dataset(ctx, &principal, Action::ReadDataset, &dataset)?;
-    Reply::ok(&view_for(ctx, &principal, &dataset))
+    Ok(Reply::ok(&view_for(ctx, &principal, &dataset))?.at_version(dataset.version))
 }
 
 /// Export a dataset's content as CSV (formula-like cells neutralised) or as typed JSON.
@@ -248,7 +248,10 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 
 /// Rename a dataset or change its description.
 #[utoipa::path(patch, path = "/v1/datasets/{datasetId}", operation_id = "updateDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)")),
+    params(
+        ("datasetId" = String, Path, description = "Dataset id (UUID)"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version this change is based on, or `*`"),
+    ),
     request_body = UpdateDataset,
     responses(
         (status = 200, description = "Updated", body = DatasetView),
@@ -257,11 +260,15 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionFailed,
+        (status = 428, description = "No `If-Match`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     let dataset = load(ctx, req).await?;
     authorize_dataset(ctx, &principal, Action::UpdateDataset, &dataset)?;
+    // A rename or new description replaces what the client saw: it must say what that was.
+    ctx.precondition(req, dataset.version, true)?;
 
     let body: UpdateDataset = json_body(req, ctx.state.limits.max_body_bytes)?;
     if body.name.is_none() && body.description.is_none() {
@@ -277,24 +284,26 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     record.updated_at = now();
     ctx.commit(vec![dataset.put_next(&record)?], 200).await?;
     let updated = Loaded { id: dataset.id, record, version: dataset.version + 1 };
-    Reply::ok(&view_for(ctx, &principal, &updated))
+    Ok(Reply::ok(&view_for(ctx, &principal, &updated))?.at_version(updated.version))
 }
 
 /// Delete a dataset. It disappears at once from every read and list, with its shares and
 /// the forecasts' access through it. Its record and content stay in storage: no purge job
 /// removes deleted datasets yet.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}", operation_id = "deleteDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)")),
+    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`")),
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
+        responses::PreconditionFailed,
     ))]
 pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     let dataset = load(ctx, req).await?;
     authorize_dataset(ctx, &principal, Action::DeleteDataset, &dataset)?;
+    ctx.precondition(req, dataset.version, false)?;
 
     let mut record = dataset.record.clone();
     record.deleted_at = Some(now());
@@ -312,7 +321,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 
 /// Give a user read access to a dataset. Idempotent.
 #[utoipa::path(put, path = "/v1/datasets/{datasetId}/shares/{userId}", operation_id = "shareDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("userId" = String, Path, description = "Subject id of the user to share with")),
+    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, description = "Subject id of the user to share with")),
     responses(
         (status = 204, description = "Shared"),
         (status = 400, description = "Bad user id, or the owner", body = Problem, content_type = "application/problem+json"),
@@ -320,6 +329,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         (status = 409, description = "Too many shares, or changed concurrently", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionFailed,
     ))]
 pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let (dataset, user) = share_target(ctx, req).await?;
@@ -328,7 +338,7 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
         return Err(ApiError::validation("userId", "the owner already has access"));
     }
     if dataset.record.readers.iter().any(|r| r == user.as_str()) {
-        return Ok(Reply::no_content());
+        return Ok(Reply::no_content().at_version(dataset.version));
     }
     if dataset.record.readers.len() >= MAX_READERS {
         return Err(ApiError::Conflict(format!("a dataset can be shared with at most {MAX_READERS} users")));
@@ -343,24 +353,25 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
         },
     ];
     ctx.commit(writes, 204).await?;
-    Ok(Reply::no_content())
+    Ok(Reply::no_content().at_version(dataset.version + 1))
 }
 
 /// Take a user's read access away. Idempotent.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}/shares/{userId}", operation_id = "unshareDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("userId" = String, Path, description = "Subject id of the user")),
+    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, description = "Subject id of the user")),
     responses(
         (status = 204, description = "No longer shared"),
         (status = 400, description = "Bad user id", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
+        responses::PreconditionFailed,
     ))]
 pub async fn unshare(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let (dataset, user) = share_target(ctx, req).await?;
 
     if !dataset.record.readers.iter().any(|r| r == user.as_str()) {
-        return Ok(Reply::no_content());
+        return Ok(Reply::no_content().at_version(dataset.version));
     }
     let readers = dataset.record.readers.iter().filter(|r| *r != user.as_str()).cloned().collect();
     let writes = vec![
@@ -368,7 +379,7 @@ pub async fn unshare(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
         WriteOp::Delete { key: keys::access_entry(user.as_str(), &dataset.id), condition: Condition::Always },
     ];
     ctx.commit(writes, 204).await?;
-    Ok(Reply::no_content())
+    Ok(Reply::no_content().at_version(dataset.version + 1))
 }
 
 /// The dataset and user of a share route, once the caller may manage the dataset's shares.
@@ -377,6 +388,7 @@ async fn share_target(ctx: &mut Ctx<'_>, req: &Request) -> Result<(Loaded, UserI
     let principal = ctx.authenticate(req).await?;
     let dataset = load(ctx, req).await?;
     authorize_dataset(ctx, &principal, Action::ShareDataset, &dataset)?;
+    ctx.precondition(req, dataset.version, false)?;
     let user = UserId::parse(&path_param(req, "userId")?)?;
     ctx.audit.resource_id = Some(format!("{}:{}", dataset.id, user.as_str()));
     Ok((dataset, user))

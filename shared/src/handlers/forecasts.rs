@@ -106,7 +106,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         }
         return Err(error);
     }
-    Reply::created(&view, format!("/v1/forecasts/{id}"))
+    Ok(Reply::created(&view, format!("/v1/forecasts/{id}"))?.at_version(1))
 }
 
 /// What a forecast's dataset grants: its owner and readers, or nothing once it is deleted.
@@ -183,7 +183,7 @@ pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<Foreca
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     let forecast = load_readable(ctx, req, &principal).await?;
-    Reply::ok(&read_result(ctx, &forecast.id).await?)
+    Ok(Reply::ok(&read_result(ctx, &forecast.id).await?)?.at_version(forecast.version))
 }
 
 /// Export a forecast's future values and intervals as CSV or JSON.
@@ -282,13 +282,14 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
 /// Delete a forecast. It disappears at once from every read and list. Its record and result
 /// stay in storage: no purge job removes deleted forecasts yet.
 #[utoipa::path(delete, path = "/v1/forecasts/{forecastId}", operation_id = "deleteForecast", tag = "forecasts",
-    params(("forecastId" = String, Path, description = "Forecast id (UUID)")),
+    params(("forecastId" = String, Path, description = "Forecast id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the forecast is deleted only if still at this `ETag`")),
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,
         (status = 403, description = "Yours to read, not to delete", body = Problem, content_type = "application/problem+json"),
         responses::ForecastNotFound,
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionFailed,
     ))]
 pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -296,6 +297,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     if !ctx.decide(&principal, Action::DeleteForecast, &forecast.resource())? {
         return Err(if ctx.can(&principal, Action::ReadForecast, &forecast.resource()) { ApiError::Forbidden } else { ApiError::NotFound });
     }
+    ctx.precondition(req, forecast.version, false)?;
     let record = ForecastRecord { deleted_at: Some(now()), ..forecast.record.clone() };
     let body = serde_json::to_value(&record).map_err(ApiError::internal)?;
     let mut writes = vec![WriteOp::Put {

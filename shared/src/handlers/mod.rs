@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
     principal: Option<Principal>,
     /// Set once the audit record went out with a mutation, so it isn't written twice.
     audit_committed: bool,
+    /// Whether the request's change was conditioned on `If-Match`: a lost race is then a
+    /// failed precondition (412) rather than a conflict (409).
+    conditional: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -87,9 +90,17 @@ impl<'a> Ctx<'a> {
                 self.audit_committed = true;
                 Ok(())
             }
+            Err(StoreError::ConditionFailed) if self.conditional => Err(crate::http::conditional::stale()),
             Err(StoreError::ConditionFailed) => Err(ApiError::Conflict("the resource changed while this request ran; retry".into())),
             Err(error) => Err(store_error(error)),
         }
+    }
+
+    /// Checks the request's `If-Match` against a resource now at `version` (see
+    /// [`crate::http::conditional`]); `required` refuses a change without one.
+    pub fn precondition(&mut self, req: &Request, version: u64, required: bool) -> Result<(), ApiError> {
+        self.conditional = crate::http::conditional::check(req, version, required)?;
+        Ok(())
     }
 }
 
@@ -195,6 +206,7 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
             audit: AuditDraft::new(route.function_name(), resource_type(route)),
             principal: None,
             audit_committed: false,
+            conditional: false,
         };
         let result = if req.method() == route.method() {
             E::call(&mut ctx, &req).await

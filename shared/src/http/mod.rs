@@ -1,5 +1,6 @@
 //! The HTTP edge: routes, request parsing, responses, security headers and CORS.
 
+pub mod conditional;
 pub mod cors;
 pub mod headers;
 pub mod request;

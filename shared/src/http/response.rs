@@ -12,6 +12,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: ReplyBody,
     pub location: Option<String>,
+    /// The resource's version, sent as its `ETag`.
+    pub version: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -28,20 +30,25 @@ pub enum ReplyBody {
 
 impl Reply {
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_value(body)?), location: None })
+        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_value(body)?), location: None, version: None })
     }
 
     pub fn created(body: &impl Serialize, location: String) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::CREATED, body: ReplyBody::Json(to_value(body)?), location: Some(location) })
+        Ok(Self { status: StatusCode::CREATED, body: ReplyBody::Json(to_value(body)?), location: Some(location), version: None })
     }
 
     pub fn no_content() -> Self {
-        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None }
+        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None, version: None }
     }
 
     /// A file download. `filename` is built from validated ids, never from user text.
     pub fn download(content_type: &'static str, filename: String, content: String) -> Self {
-        Self { status: StatusCode::OK, body: ReplyBody::Download { content_type, filename, content }, location: None }
+        Self { status: StatusCode::OK, body: ReplyBody::Download { content_type, filename, content }, location: None, version: None }
+    }
+
+    /// The same reply, carrying the resource's version as its `ETag`.
+    pub fn at_version(self, version: u64) -> Self {
+        Self { version: Some(version), ..self }
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -64,6 +71,9 @@ impl Reply {
         };
         if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, location);
+        }
+        if let Some(etag) = self.version.and_then(|v| HeaderValue::from_str(&crate::http::conditional::etag(v)).ok()) {
+            response.headers_mut().insert(header::ETAG, etag);
         }
         response
     }

@@ -40,7 +40,15 @@ async fn allowed_denied_and_failed_requests_each_leave_a_complete_record() {
     assert_eq!((record.decision, record.outcome, record.status), (AuditDecision::Deny, AuditOutcome::Failure, 404));
     assert_eq!(record.reason.as_deref(), Some("not-found"));
 
-    let failed = app.call(Method::PATCH, &format!("/v1/datasets/{id}"), Some(&owner), Some(serde_json::json!({"name": ""}))).await;
+    let failed = app
+        .call_with(
+            Method::PATCH,
+            &format!("/v1/datasets/{id}"),
+            Some(&owner),
+            Some(serde_json::json!({"name": ""})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     let record = app.audit_for(&failed).await;
     assert_eq!((record.decision, record.outcome, record.status), (AuditDecision::Allow, AuditOutcome::Failure, 400));
     assert_eq!(record.reason.as_deref(), Some("validation"));

@@ -127,11 +127,11 @@ async fn malformed_updates_change_nothing() {
         json!({"description": 5}),
         json!({"name": "evil\u{202E}gpj.exe"}),
     ] {
-        let answer = app.call(Method::PATCH, &path, Some(&token), Some(body.clone())).await;
+        let answer = app.call_with(Method::PATCH, &path, Some(&token), Some(body.clone()), &[("if-match", "\"1\"")]).await;
         answer.assert_problem(400);
     }
     let answer = app.call_raw(Method::PATCH, &path, Some(&token), "text/plain", b"{}".to_vec()).await;
-    answer.assert_problem(415);
+    answer.assert_problem(428);
     assert_eq!(app.call(Method::GET, &path, Some(&token), None).await.body, before);
 }
 
@@ -161,17 +161,80 @@ async fn unknown_paths_and_wrong_methods_are_problems_too() {
 }
 
 #[tokio::test]
-async fn a_concurrent_change_is_a_conflict_not_a_lost_update() {
+async fn concurrent_edits_based_on_one_version_let_exactly_one_through() {
     let app = spawn_app().await;
     let token = app.token("analyst-1", Role::Analyst);
     let id = app.create_dataset("analyst-1", "d").await;
     let path = format!("/v1/datasets/{id}");
-    let renames = (0..8).map(|i| app.call(Method::PATCH, &path, Some(&token), Some(json!({"description": format!("edit {i}")}))));
-    // Polled together, so the edits really race.
-    let answers = futures::future::join_all(renames).await;
-    let ok = answers.iter().filter(|a| a.status.as_u16() == 200).count();
-    let conflicts = answers.iter().filter(|a| a.status.as_u16() == 409).count();
-    assert_eq!(ok + conflicts, 8, "only 200 or 409: {:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
-    let version = app.call(Method::GET, &path, Some(&token), None).await.body["version"].as_u64().unwrap();
-    assert_eq!(version, 1 + ok as u64, "every accepted edit, and only those, bumped the version");
+    let read = app.call(Method::GET, &path, Some(&token), None).await;
+    let etag = read.etag().unwrap().to_owned();
+    assert_eq!(etag, "\"1\"");
+    // Eight clients that all read version 1 and edit, polled together so the edits race.
+    let condition = [("if-match", etag.as_str())];
+    let edits =
+        (0..8).map(|i| app.call_with(Method::PATCH, &path, Some(&token), Some(json!({"description": format!("edit {i}")})), &condition));
+    let answers = futures::future::join_all(edits).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 7, "every other edit is refused, none lost: {statuses:?}");
+    let winner = answers.iter().find(|a| a.status.as_u16() == 200).unwrap();
+    assert_eq!(winner.etag(), Some("\"2\""));
+    let after = app.call(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(after.body["version"], 2);
+    assert_eq!(after.body["description"], winner.body["description"], "the stored edit is the one that was accepted");
+}
+
+#[tokio::test]
+async fn changes_honour_if_match_and_a_rename_requires_it() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let id = app.create_dataset("analyst-1", "d").await;
+    let path = format!("/v1/datasets/{id}");
+    let rename = |name: &str| Some(json!({"name": name}));
+
+    let missing = app.call(Method::PATCH, &path, Some(&token), rename("x")).await;
+    assert_eq!(missing.assert_problem(428), "precondition-required");
+    for stale in ["\"7\"", "W/\"1\"", "\"0\", \"2\""] {
+        let answer = app.call_with(Method::PATCH, &path, Some(&token), rename("x"), &[("if-match", stale)]).await;
+        assert_eq!(answer.assert_problem(412), "precondition-failed", "{stale}");
+        assert_eq!(app.audit_for(&answer).await.reason.as_deref(), Some("precondition-failed"));
+    }
+    let malformed = app.call_with(Method::PATCH, &path, Some(&token), rename("x"), &[("if-match", "1")]).await;
+    assert_eq!(malformed.assert_problem(400), "validation");
+    let renamed = app.call_with(Method::PATCH, &path, Some(&token), rename("first"), &[("if-match", "\"1\"")]).await;
+    assert_eq!((renamed.status.as_u16(), renamed.etag()), (200, Some("\"2\"")));
+    let any = app.call_with(Method::PATCH, &path, Some(&token), rename("second"), &[("if-match", "*")]).await;
+    assert_eq!((any.status.as_u16(), any.etag()), (200, Some("\"3\"")));
+
+    // Sharing and deleting take If-Match when given, and go ahead without one.
+    let share = format!("{path}/shares/viewer-1");
+    app.call_with(Method::PUT, &share, Some(&token), None, &[("if-match", "\"1\"")]).await.assert_problem(412);
+    let shared = app.call_with(Method::PUT, &share, Some(&token), None, &[("if-match", "\"3\"")]).await;
+    assert_eq!((shared.status.as_u16(), shared.etag()), (204, Some("\"4\"")));
+    app.call_with(Method::DELETE, &path, Some(&token), None, &[("if-match", "\"3\"")]).await.assert_problem(412);
+    assert_eq!(app.call(Method::GET, &path, Some(&token), None).await.body["name"], "second", "a refused delete changed nothing");
+    assert_eq!(app.call(Method::DELETE, &path, Some(&token), None).await.status.as_u16(), 204);
+
+    // A precondition never tells a stranger that the dataset exists.
+    let other = app.create_dataset("analyst-2", "theirs").await;
+    let answer = app.call_with(Method::PATCH, &format!("/v1/datasets/{other}"), Some(&token), rename("x"), &[("if-match", "\"9\"")]).await;
+    answer.assert_problem(404);
+}
+
+#[tokio::test]
+async fn forecasts_carry_an_etag_and_their_delete_honours_if_match() {
+    let app = spawn_app().await;
+    let token = app.token("analyst-1", Role::Analyst);
+    let mut csv = String::from("date,v\n");
+    for day in 0..30 {
+        csv.push_str(&format!("{},{}\n", time::macros::date!(2024 - 01 - 01) + time::Duration::days(day), 10 + day % 7));
+    }
+    let dataset = app.upload_csv("analyst-1", &csv).await;
+    let body = json!({"dataset_id": dataset, "time_column": "date", "target_column": "v", "horizon": 3, "models": ["naive"]});
+    let made = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(body)).await;
+    assert_eq!((made.status.as_u16(), made.etag()), (201, Some("\"1\"")));
+    let path = format!("/v1/forecasts/{}", made.body["id"].as_str().unwrap());
+    assert_eq!(app.call(Method::GET, &path, Some(&token), None).await.etag(), Some("\"1\""));
+    app.call_with(Method::DELETE, &path, Some(&token), None, &[("if-match", "\"2\"")]).await.assert_problem(412);
+    assert_eq!(app.call_with(Method::DELETE, &path, Some(&token), None, &[("if-match", "\"1\"")]).await.status.as_u16(), 204);
 }

@@ -74,7 +74,8 @@ async fn dataset_routes_follow_the_matrix_for_every_role_and_ownership() {
                 let before = app.call(Method::GET, &format!("/v1/datasets/{}", case.dataset), Some(&owner_token), None).await;
 
                 let (method, path, body) = request_for(route, &case.dataset);
-                let answer = app.call(method, &path, case.token.as_deref(), body).await;
+                let etag = before.etag().unwrap().to_owned();
+                let answer = app.call_with(method, &path, case.token.as_deref(), body, &[("if-match", &etag)]).await;
                 let expected = expected_on_dataset(route, caller, relation);
                 let label = format!("{route:?} by {caller:?} on {relation:?}");
                 assert_eq!(answer.status.as_u16(), expected, "{label}: {}", answer.text);

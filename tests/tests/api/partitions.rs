@@ -74,7 +74,11 @@ impl ItemStore for Counting {
 }
 
 fn request(method: &str, uri: &str, token: &str, body: Option<serde_json::Value>, params: &[(&str, &str)]) -> lambda_http::Request {
-    let mut builder = lambda_http::http::Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("if-match", "*");
     let body = match body {
         Some(json) => {
             builder = builder.header("content-type", "application/json");
