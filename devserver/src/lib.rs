@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -16,6 +17,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use shared::auth::jwks::KeyCache;
 use shared::blob::fs::FsBlobStore;
+use shared::compute::ComputePool;
 use shared::config::AuthSettings;
 use shared::error::ApiError;
 use shared::handlers::{document_response, unrouted};
@@ -36,6 +38,26 @@ pub struct DevConfig {
     /// Loopback port; 0 picks a free one (tests).
     pub port: u16,
     pub cors_origins: Vec<String>,
+    /// Forecasts, analyses and CSV inspections run at once (default: one per core)...
+    pub compute_workers: usize,
+    /// ...and waiting beyond those before a request is refused with 503.
+    pub compute_queue: usize,
+    /// How long a request body may take to arrive before the request is refused with 408.
+    pub body_timeout: Duration,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Self {
+            data_dir: PathBuf::from(".data"),
+            port: 3000,
+            cors_origins: vec!["http://localhost:5173".into()],
+            compute_workers: cores,
+            compute_queue: 2 * cores,
+            body_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A running local server.
@@ -79,6 +101,7 @@ struct App {
     state: Arc<AppState>,
     jwks: String,
     openapi: String,
+    body_timeout: Duration,
 }
 
 /// Binds 127.0.0.1 and starts serving in the background.
@@ -92,9 +115,17 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     let keys = KeyCache::with_keys(jwks.clone(), auth.jwks_min_refresh);
     let store = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
     let blobs = Arc::new(FsBlobStore::new(config.data_dir.join("blobs")));
-    let state = Arc::new(AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?);
+    let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?;
+    // Many requests share a few async workers here: CPU work goes to a bounded pool.
+    state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
+    let state = Arc::new(state);
 
-    let app = Arc::new(App { state: Arc::clone(&state), jwks: serde_json::to_string(&jwks)?, openapi: shared::openapi::json() });
+    let app = Arc::new(App {
+        state: Arc::clone(&state),
+        jwks: serde_json::to_string(&jwks)?,
+        openapi: shared::openapi::json(),
+        body_timeout: config.body_timeout,
+    });
     let router = axum::Router::new().fallback(serve).with_state(app);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await {
@@ -131,9 +162,11 @@ async fn serve(
         return to_axum(document_response(&app.state, &meta, document.clone()));
     }
 
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return error_response(&app, &parts, context, ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }),
+    // A body that never completes must not hold a connection and a task forever.
+    let bytes = match tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return error_response(&app, &parts, context, ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }),
+        Err(_) => return error_response(&app, &parts, context, ApiError::RequestTimeout),
     };
     // Preflights are answered for any known path, whatever method they ask about.
     let method = if parts.method == axum::http::Method::OPTIONS { None } else { Some(&parts.method) };

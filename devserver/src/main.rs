@@ -30,13 +30,7 @@ fn parse_args() -> Result<Args, String> {
         Some("serve" | "token") => args.next().unwrap_or_default(),
         _ => "serve".to_owned(),
     };
-    let mut parsed = Args {
-        command,
-        config: DevConfig { data_dir: PathBuf::from(".data"), port: 3000, cors_origins: vec!["http://localhost:5173".into()] },
-        user: None,
-        role: None,
-        sub: None,
-    };
+    let mut parsed = Args { command, config: DevConfig::default(), user: None, role: None, sub: None };
     let mut cors_given = false;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("`{flag}` needs a value"));

@@ -45,6 +45,12 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("too many requests")]
     TooManyRequests,
+    /// The server's compute capacity is taken; the request can be retried shortly.
+    #[error("the server is busy with other forecasts and analyses; retry in a few seconds")]
+    Busy,
+    /// The request body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// A dependency failed; `cause` is logged, never shown.
     #[error("internal error")]
     Internal { cause: String },
@@ -119,6 +125,8 @@ impl ApiError {
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -140,6 +148,8 @@ impl ApiError {
             Self::PreconditionRequired => "precondition-required",
             Self::Unprocessable(_) => "unprocessable",
             Self::TooManyRequests => "too-many-requests",
+            Self::Busy => "busy",
+            Self::RequestTimeout => "request-timeout",
             Self::Internal { .. } => "internal",
             Self::Unavailable { .. } => "unavailable",
         }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod blob;
+pub mod compute;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -6,6 +6,7 @@ use crate::auth::TokenVerifier;
 use crate::auth::jwks::KeyCache;
 use crate::authz::Authorizer;
 use crate::blob::BlobStore;
+use crate::compute::ComputePool;
 use crate::config::AuthSettings;
 use crate::domain::csv_table::CsvLimits;
 use crate::http::cors::CorsPolicy;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     pub cors: CorsPolicy,
     pub limits: Limits,
+    /// Where forecasts, analyses and CSV inspection run.
+    pub compute: ComputePool,
 }
 
 /// Start-up failed; the function cannot serve.
@@ -72,6 +75,7 @@ impl AppState {
             authorizer: Authorizer::new()?,
             cors,
             limits: Limits::default(),
+            compute: ComputePool::inline(),
         })
     }
 }

@@ -64,16 +64,28 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
     }
 
     let csv = read_content(ctx, &dataset_id).await?;
+    let (axis, missing) = (time_column.clone(), request.missing);
+    let (analysed, frequency) = ctx.state.compute.run(move || analyse_columns(&csv, &axis, columns, missing)).await??;
+    Reply::ok(&AnalysisView { dataset_id: dataset_id.to_string(), time_column, frequency, columns: analysed, notes })
+}
+
+/// Every column's findings, and the frequency of the series (CPU-bound: runs on the pool).
+fn analyse_columns(
+    csv: &str,
+    time_column: &str,
+    columns: Vec<String>,
+    missing: MissingPolicy,
+) -> Result<(Vec<ColumnAnalysis>, String), ApiError> {
     let mut analysed = Vec::with_capacity(columns.len());
     let mut frequency = String::new();
     for column in columns {
         let problem = |e| series_error(e, &column, "columns");
-        let (observed, _) = extract(&csv, &time_column, &column, MissingPolicy::Drop).map_err(problem)?;
-        let (regular, report) = extract(&csv, &time_column, &column, request.missing).map_err(problem)?;
+        let (observed, _) = extract(csv, time_column, &column, MissingPolicy::Drop).map_err(problem)?;
+        let (regular, report) = extract(csv, time_column, &column, missing).map_err(problem)?;
         frequency = regular.frequency.iso8601();
         let findings = analyse(&observed, &regular)
             .ok_or_else(|| ApiError::validation("columns", format!("column `{column}` has no numeric values")))?;
         analysed.push(ColumnAnalysis { column, series: report, findings });
     }
-    Reply::ok(&AnalysisView { dataset_id: dataset_id.to_string(), time_column, frequency, columns: analysed, notes })
+    Ok((analysed, frequency))
 }

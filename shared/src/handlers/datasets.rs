@@ -125,7 +125,8 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let body: CreateDataset = json_body(req, ctx.state.limits.max_body_bytes)?;
     let name = validate_name(&body.name)?;
     let description = validate_description(&body.description)?;
-    let summary = csv_table::inspect(&body.csv, &ctx.state.limits.csv)?;
+    let (csv, limits) = (body.csv, ctx.state.limits.csv);
+    let (summary, csv) = ctx.state.compute.run(move || csv_table::inspect(&csv, &limits).map(|summary| (summary, csv))).await??;
 
     let id = DatasetId::new();
     ctx.audit.resource_id = Some(id.to_string());
@@ -139,7 +140,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         created_at: created_at.clone(),
         updated_at: created_at,
         deleted_at: None,
-        size_bytes: body.csv.len() as u64,
+        size_bytes: csv.len() as u64,
         row_count: summary.row_count,
         columns: summary.columns,
         preview: summary.preview,
@@ -149,7 +150,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     // The blob goes first: if the metadata commit then fails, the orphan is removed and the
     // dataset never appears; a dataset whose metadata exists always has its content.
     let blob_key = blob_key(&keys::blob(&id))?;
-    ctx.state.blobs.put(&blob_key, body.csv.into_bytes(), "text/csv").await.map_err(blob_error)?;
+    ctx.state.blobs.put(&blob_key, csv.into_bytes(), "text/csv").await.map_err(blob_error)?;
 
     let writes = vec![
         WriteOp::Put { item: Item { key: keys::record(&id), version: 1, body: to_body(&record)? }, condition: Condition::Absent },

@@ -72,9 +72,15 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let dataset = readable_dataset(ctx, &principal, &dataset_id).await?;
     dataset.require_numeric(&request.target_column, "target_column")?;
     let csv = read_content(ctx, &dataset_id).await?;
-    let (series, report) = extract(&csv, &request.time_column, &request.target_column, request.missing)
-        .map_err(|e| series_error(e, &request.target_column, "target_column"))?;
-    let outcome = run(&series, &spec).map_err(engine_error)?;
+    let (time_column, target, missing) = (request.time_column.clone(), request.target_column.clone(), request.missing);
+    let (report, outcome) = ctx
+        .state
+        .compute
+        .run(move || {
+            let (series, report) = extract(&csv, &time_column, &target, missing).map_err(|e| series_error(e, &target, "target_column"))?;
+            Ok::<_, ApiError>((report, run(&series, &spec).map_err(engine_error)?))
+        })
+        .await??;
 
     let id = ForecastId::new();
     ctx.audit.resource_id = Some(id.to_string());

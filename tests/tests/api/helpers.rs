@@ -95,9 +95,14 @@ impl Answer {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(DevConfig::default()).await
+}
+
+/// The local server with `config`, on an ephemeral port over a temporary data folder.
+pub async fn spawn_app_with(config: DevConfig) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        devserver::spawn(DevConfig { data_dir: dir.path().to_path_buf(), port: 0, cors_origins: vec![APP_ORIGIN.into()] }).await.unwrap();
+    let config = DevConfig { data_dir: dir.path().to_path_buf(), port: 0, cors_origins: vec![APP_ORIGIN.into()], ..config };
+    let server = devserver::spawn(config).await.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = server.base_url();
     TestApp { server, client, base, dir }

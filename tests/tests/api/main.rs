@@ -13,5 +13,6 @@ mod forecasts;
 mod helpers;
 mod jwks_client;
 mod jwt_attacks;
+mod local_server;
 mod matrix;
 mod partitions;

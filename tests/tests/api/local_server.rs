@@ -1,0 +1,92 @@
+//! The local server under load a laptop can make: CPU-heavy requests go to a bounded pool,
+//! so they neither stall other requests nor queue without end, and a body that never
+//! completes is cut off.
+
+use std::time::{Duration, Instant};
+
+use devserver::DevConfig;
+use reqwest::Method;
+use serde_json::json;
+use shared::auth::Role;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{read, spawn_app_with};
+
+/// Three years of daily values with weekly and yearly seasons: `auto` fits MSTL[7, 365]
+/// among others, a few hundred milliseconds of CPU.
+fn three_years() -> String {
+    let mut csv = String::from("date,v\n");
+    for day in 0..(3 * 365) {
+        let date = time::macros::date!(2022 - 01 - 03) + time::Duration::days(day);
+        let value = 100.0
+            + [0.0, 6.0, 9.0, 5.0, 2.0, -10.0, -12.0][(day % 7) as usize]
+            + 15.0 * (2.0 * std::f64::consts::PI * day as f64 / 365.25).sin()
+            + ((day * 7919) % 11) as f64 * 0.3;
+        csv.push_str(&format!("{date},{value:.2}\n"));
+    }
+    csv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_while_forecasts_run_and_a_full_pool_says_busy() {
+    let app = spawn_app_with(DevConfig { compute_workers: 1, compute_queue: 1, ..DevConfig::default() }).await;
+    let dataset = app.upload_csv("analyst-a", &three_years()).await;
+    let token = app.token("analyst-a", Role::Analyst);
+    let body = json!({"dataset_id": dataset, "time_column": "date", "target_column": "v", "horizon": 28});
+
+    // Six forecasts at once: one runs, one waits, the rest are refused with a 503 to retry.
+    let started = Instant::now();
+    let forecasts = futures::future::join_all((0..6).map(|_| {
+        let body = body.clone();
+        let app = &app;
+        let token = &token;
+        async move {
+            let answer = app.call(Method::POST, "/v1/forecasts", Some(token), Some(body)).await;
+            (answer, started.elapsed())
+        }
+    }));
+    // Meanwhile, liveness checks keep being answered.
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let answer = app.call(Method::GET, "/health", None, None).await;
+        (answer.status.as_u16(), started.elapsed())
+    };
+    let (forecasts, (health_status, health_done)) = tokio::join!(forecasts, health);
+
+    let statuses: Vec<u16> = forecasts.iter().map(|(a, _)| a.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 4, "{statuses:?}");
+    for (answer, _) in forecasts.iter().filter(|(a, _)| a.status.as_u16() == 503) {
+        assert_eq!(answer.assert_problem(503), "busy");
+        assert_eq!(answer.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+        assert!(answer.body["detail"].as_str().unwrap().contains("retry"));
+    }
+    assert_eq!(health_status, 200);
+    let first_forecast = forecasts.iter().filter(|(a, _)| a.status.as_u16() == 201).map(|(_, at)| *at).min().unwrap();
+    assert!(health_done < first_forecast, "health ({health_done:?}) waited for a forecast ({first_forecast:?})");
+
+    // Once the pool is free again, a forecast goes through.
+    let again = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(body)).await;
+    assert_eq!(again.status.as_u16(), 201, "{}", again.text);
+}
+
+#[tokio::test]
+async fn a_body_that_never_completes_is_cut_off_with_408() {
+    let app = spawn_app_with(DevConfig { body_timeout: Duration::from_millis(300), ..DevConfig::default() }).await;
+    let token = app.token("analyst-a", Role::Analyst);
+    let mut socket = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/datasets HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"name\": \"slow"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let answered = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut response)).await;
+    assert!(answered.is_ok(), "the server kept waiting for the body");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/problem+json") && text.contains("request-timeout"), "{text}");
+
+    // A normal request on a fresh connection is unaffected.
+    let ok = app.client.get(format!("{}/health", app.base)).send().await.unwrap();
+    assert_eq!(read(ok).await.status.as_u16(), 200);
+}
