@@ -76,6 +76,14 @@ pub mod responses {
     pub struct ForecastNotFound(pub Problem);
 
     #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 413, description = "Body larger than the route accepts", content_type = "application/problem+json")]
+    pub struct PayloadTooLarge(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 415, description = "Body is not `application/json`", content_type = "application/problem+json")]
+    pub struct UnsupportedMediaType(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
     #[response(
         status = 412,
         description = "`If-Match` names a version the resource is no longer at",

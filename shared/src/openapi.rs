@@ -9,6 +9,7 @@ use crate::handlers::{analysis, datasets, forecasts, health, me};
 #[openapi(
     info(title = "Forecast API", description = "Time-series datasets, forecasts and analyses, with audited role-based access."),
     paths(health::get, me::get, datasets::create, datasets::list, datasets::get, datasets::update, datasets::delete, datasets::share, datasets::unshare, datasets::export, forecasts::create, forecasts::list, forecasts::get, forecasts::delete, forecasts::export, analysis::analyze),
+    components(schemas(crate::domain::export::ExportFormat)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

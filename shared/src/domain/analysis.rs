@@ -15,12 +15,14 @@ pub const MAX_COLUMNS: usize = 20;
 #[serde(deny_unknown_fields)]
 pub struct AnalyzeRequest {
     /// The dataset to analyse (one you can read).
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub dataset_id: String,
     /// The time axis; defaults to the time column detected at upload.
     #[serde(default)]
     pub time_column: Option<String>,
-    /// Numeric columns to analyse; defaults to every numeric column (at most 20).
+    /// Numeric columns to analyse, each named once; defaults to every numeric column (at most 20).
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub columns: Vec<String>,
     /// How gaps and duplicates are completed for seasonality, trend and changepoints
     /// (statistics and outliers always use the observed points). Default: interpolate.

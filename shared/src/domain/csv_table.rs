@@ -111,6 +111,17 @@ pub fn inspect(content: &str, limits: &CsvLimits) -> Result<CsvSummary, ApiError
         Some(Err(e)) => return Err(invalid(format!("CSV header is not readable: {}", csv_error(&e)))),
         Some(Ok(header)) => header,
     };
+    // One column whose name holds another separator: a file written with `;` (common where
+    // the decimal mark is a comma), tabs or pipes. Read as commas it would be one text
+    // column; say so instead of storing that.
+    if header.len() == 1
+        && let Some(separator) = [';', '\t', '|'].into_iter().find(|c| header.get(0).is_some_and(|name| name.contains(*c)))
+    {
+        let shown = if separator == '\t' { "tab".to_owned() } else { format!("`{separator}`") };
+        return Err(invalid(format!(
+            "CSV header is separated by {shown}, not commas: save the file with comma separators (and `.` as the decimal mark)"
+        )));
+    }
     if header.len() > limits.max_columns {
         return Err(invalid(format!("CSV has {} columns; at most {} are allowed", header.len(), limits.max_columns)));
     }
@@ -296,6 +307,9 @@ mod tests {
             ("a,b\n1,2\n", "1 data row"),
             ("a,b\n1,\n2,NaN\n", "column `b` has no values"),
             ("=a,b\n1,2\n3,4\n", "named like a spreadsheet formula"),
+            ("date;sales\n2024-01-01;1,5\n2024-01-02;2,5\n", "separated by `;`, not commas"),
+            ("date\tsales\n2024-01-01\t1\n2024-01-02\t2\n", "separated by tab, not commas"),
+            ("date|sales\n2024-01-01|1\n2024-01-02|2\n", "separated by `|`, not commas"),
         ];
         for (content, expected) in cases {
             let message = inspect(content, &limits()).unwrap_err().to_string();

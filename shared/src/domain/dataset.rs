@@ -101,10 +101,16 @@ impl DatasetRecord {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataset {
+    /// 1 to 200 characters, no control or invisible formatting characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// At most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
-    /// The CSV content, header row first.
+    /// The CSV content, header row first, comma-separated: at most 5 MiB, 100,000 rows,
+    /// 100 columns and 1,000 characters per cell.
+    #[schema(max_length = 5242880)]
     pub csv: String,
 }
 
@@ -112,7 +118,9 @@ pub struct CreateDataset {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataset {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
 }
 

@@ -12,7 +12,8 @@ use super::formula::neutralise;
 use crate::error::ApiError;
 
 /// The `format` query parameter of the export routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Csv,
     Json,

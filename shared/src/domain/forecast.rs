@@ -14,18 +14,22 @@ use crate::store::Key;
 #[serde(deny_unknown_fields)]
 pub struct CreateForecast {
     /// The dataset to forecast (one you can read).
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub dataset_id: String,
     /// Column holding the timestamps: the forecast continues this time axis.
     pub time_column: String,
     /// Numeric column to forecast.
     pub target_column: String,
-    /// Steps ahead, on the dataset's own frequency (1 to 1000).
+    /// Steps ahead, on the dataset's own frequency (1 to 1000, and at most the series length).
+    #[schema(minimum = 1, maximum = 1000)]
     pub horizon: usize,
-    /// Models to consider; `auto` (the default) backtests them all and keeps the best.
+    /// Models to consider, each named once; `auto` (the default) backtests them all and keeps the best.
     #[serde(default = "default_models")]
+    #[schema(min_items = 1, max_items = 6)]
     pub models: Vec<ModelChoice>,
-    /// Prediction interval levels in percent (default 80 and 95).
+    /// Prediction interval levels in percent, each from 50 to 99.9 (default 80 and 95).
     #[serde(default = "default_levels")]
+    #[schema(max_items = 5)]
     pub levels: Vec<f64>,
     /// What to do about duplicate timestamps, gaps and missing values (default: reject).
     #[serde(default)]

@@ -26,6 +26,8 @@ const COLLECTION: Resource<'static> = Resource::Collection("analyses");
         responses::Unauthenticated,
         (status = 403, description = "Role may not run analyses", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
+        responses::PayloadTooLarge,
+        responses::UnsupportedMediaType,
     ))]
 pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;

@@ -177,8 +177,8 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// shared for viewers. Oldest first.
 #[utoipa::path(get, path = "/v1/datasets", operation_id = "listDatasets", tag = "datasets",
     params(
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 25)"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 25)"),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page"),
     ),
     responses(
         (status = 200, description = "A page of datasets", body = DatasetPage),
@@ -209,7 +209,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
 
 /// Read one dataset's metadata and preview.
 #[utoipa::path(get, path = "/v1/datasets/{datasetId}", operation_id = "getDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)")),
+    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)")),
     responses(
         (status = 200, description = "The dataset", body = DatasetView),
         responses::Unauthenticated,
@@ -225,8 +225,8 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
 /// Export a dataset's content as CSV (formula-like cells neutralised) or as typed JSON.
 #[utoipa::path(get, path = "/v1/datasets/{datasetId}/export", operation_id = "exportDataset", tag = "datasets",
     params(
-        ("datasetId" = String, Path, description = "Dataset id (UUID)"),
-        ("format" = Option<String>, Query, description = "`csv` (default) or `json`"),
+        ("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"),
+        ("format" = Option<ExportFormat>, Query, description = "`csv` (default) or `json`"),
     ),
     responses(
         (status = 200, description = "The dataset as a file", content(("text/csv"), ("application/json"))),
@@ -250,7 +250,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// Rename a dataset or change its description.
 #[utoipa::path(patch, path = "/v1/datasets/{datasetId}", operation_id = "updateDataset", tag = "datasets",
     params(
-        ("datasetId" = String, Path, description = "Dataset id (UUID)"),
+        ("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"),
         ("If-Match" = String, Header, description = "The `ETag` of the version this change is based on, or `*`"),
     ),
     request_body = UpdateDataset,
@@ -263,6 +263,8 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
         responses::PreconditionFailed,
         (status = 428, description = "No `If-Match`", body = Problem, content_type = "application/problem+json"),
+        responses::PayloadTooLarge,
+        responses::UnsupportedMediaType,
     ))]
 pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -292,7 +294,7 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// the forecasts' access through it. Its record and content stay in storage: no purge job
 /// removes deleted datasets yet.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}", operation_id = "deleteDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`")),
+    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`")),
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,
@@ -322,7 +324,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 
 /// Give a user read access to a dataset. Idempotent.
 #[utoipa::path(put, path = "/v1/datasets/{datasetId}/shares/{userId}", operation_id = "shareDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, description = "Subject id of the user to share with")),
+    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Subject id of the user to share with")),
     responses(
         (status = 204, description = "Shared"),
         (status = 400, description = "Bad user id, or the owner", body = Problem, content_type = "application/problem+json"),
@@ -359,7 +361,7 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
 
 /// Take a user's read access away. Idempotent.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}/shares/{userId}", operation_id = "unshareDataset", tag = "datasets",
-    params(("datasetId" = String, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, description = "Subject id of the user")),
+    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Subject id of the user")),
     responses(
         (status = 204, description = "No longer shared"),
         (status = 400, description = "Bad user id", body = Problem, content_type = "application/problem+json"),

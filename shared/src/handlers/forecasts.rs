@@ -60,6 +60,8 @@ fn engine_error(error: EngineError) -> ApiError {
         (status = 403, description = "Role may not run forecasts", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         (status = 422, description = "No model can be fitted to this series", body = Problem, content_type = "application/problem+json"),
+        responses::PayloadTooLarge,
+        responses::UnsupportedMediaType,
     ))]
 pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -180,7 +182,7 @@ pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<Foreca
 
 /// Read a forecast.
 #[utoipa::path(get, path = "/v1/forecasts/{forecastId}", operation_id = "getForecast", tag = "forecasts",
-    params(("forecastId" = String, Path, description = "Forecast id (UUID)")),
+    params(("forecastId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Forecast id (UUID)")),
     responses(
         (status = 200, description = "The forecast", body = ForecastView),
         responses::Unauthenticated,
@@ -195,8 +197,8 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
 /// Export a forecast's future values and intervals as CSV or JSON.
 #[utoipa::path(get, path = "/v1/forecasts/{forecastId}/export", operation_id = "exportForecast", tag = "forecasts",
     params(
-        ("forecastId" = String, Path, description = "Forecast id (UUID)"),
-        ("format" = Option<String>, Query, description = "`csv` (default) or `json`"),
+        ("forecastId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Forecast id (UUID)"),
+        ("format" = Option<ExportFormat>, Query, description = "`csv` (default) or `json`"),
     ),
     responses(
         (status = 200, description = "The forecast as a file: timestamp, forecast, lower_<level>, upper_<level>", content(("text/csv"), ("application/json"))),
@@ -220,9 +222,9 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// caller may read; without it, the caller's own (every forecast, for admins).
 #[utoipa::path(get, path = "/v1/forecasts", operation_id = "listForecasts", tag = "forecasts",
     params(
-        ("dataset_id" = Option<String>, Query, description = "Only forecasts of this dataset (one you can read)"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 25)"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from the previous page"),
+        ("dataset_id" = Option<String>, Query, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Only forecasts of this dataset (one you can read)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 25)"),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page"),
     ),
     responses(
         (status = 200, description = "A page of forecasts", body = ForecastPage),
@@ -288,7 +290,7 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
 /// Delete a forecast. It disappears at once from every read and list. Its record and result
 /// stay in storage: no purge job removes deleted forecasts yet.
 #[utoipa::path(delete, path = "/v1/forecasts/{forecastId}", operation_id = "deleteForecast", tag = "forecasts",
-    params(("forecastId" = String, Path, description = "Forecast id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the forecast is deleted only if still at this `ETag`")),
+    params(("forecastId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Forecast id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the forecast is deleted only if still at this `ETag`")),
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,

@@ -51,6 +51,7 @@ async fn malformed_create_requests_are_refused_and_store_nothing() {
             "validation",
         ),
         ("an array instead of an object", json!([1, 2]), 400, "validation"),
+        ("semicolon-separated CSV", json!({"name": "x", "csv": "date;sales\n2024-01-01;1,5\n2024-01-02;2,5\n"}), 400, "validation"),
     ];
     for (name, body, status, kind) in json_cases {
         let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;

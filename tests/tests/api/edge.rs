@@ -75,3 +75,47 @@ async fn the_openapi_document_is_served_as_3_1() {
     assert!(answer.body["components"]["securitySchemes"]["bearer"].is_object());
     assert_eq!(answer.body["paths"]["/health"]["get"]["security"], serde_json::json!([{}]), "/health is public");
 }
+
+#[test]
+fn the_openapi_document_states_the_limits_the_server_enforces() {
+    let doc = serde_json::to_value(shared::openapi::document()).unwrap();
+    let param = |path: &str, method: &str, name: &str| {
+        doc["paths"][path][method]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap()["schema"].clone()
+    };
+    for (path, method) in [("/v1/datasets", "get"), ("/v1/forecasts", "get")] {
+        let limit = param(path, method, "limit");
+        assert_eq!((limit["minimum"].as_f64(), limit["maximum"].as_f64()), (Some(1.0), Some(100.0)), "{path}");
+        assert_eq!(param(path, method, "cursor")["maxLength"], 200, "{path}");
+    }
+    let uuid = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+    assert_eq!(param("/v1/datasets/{datasetId}", "get", "datasetId")["pattern"], uuid);
+    assert_eq!(param("/v1/forecasts/{forecastId}", "delete", "forecastId")["pattern"], uuid);
+    assert_eq!(param("/v1/datasets/{datasetId}/shares/{userId}", "put", "userId")["pattern"], "^[A-Za-z0-9_-]{1,128}$");
+
+    let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
+    let create = schema("CreateDataset");
+    assert_eq!((create["name"]["minLength"].as_u64(), create["name"]["maxLength"].as_u64()), (Some(1), Some(200)));
+    assert_eq!(create["description"]["maxLength"], 2000);
+    assert_eq!(create["csv"]["maxLength"], 5_242_880);
+    assert_eq!(schema("UpdateDataset")["name"]["maxLength"], 200);
+    let forecast = schema("CreateForecast");
+    assert_eq!((forecast["horizon"]["minimum"].as_f64(), forecast["horizon"]["maximum"].as_f64()), (Some(1.0), Some(1000.0)));
+    assert_eq!((forecast["models"]["minItems"].as_u64(), forecast["models"]["maxItems"].as_u64()), (Some(1), Some(6)));
+    assert_eq!(forecast["levels"]["maxItems"], 5);
+    assert_eq!(forecast["dataset_id"]["pattern"], uuid);
+    assert_eq!(schema("AnalyzeRequest")["columns"]["maxItems"], 20);
+    assert_eq!(doc["components"]["schemas"]["ExportFormat"]["enum"], serde_json::json!(["csv", "json"]));
+    let format = param("/v1/datasets/{datasetId}/export", "get", "format").to_string();
+    assert!(format.contains("#/components/schemas/ExportFormat"), "{format}");
+
+    for (path, method) in
+        [("/v1/datasets", "post"), ("/v1/forecasts", "post"), ("/v1/ml/analyze", "post"), ("/v1/datasets/{datasetId}", "patch")]
+    {
+        let responses = &doc["paths"][path][method]["responses"];
+        for status in ["400", "413", "415"] {
+            assert!(responses[status].is_object(), "{method} {path} does not document {status}");
+        }
+    }
+    let update = &doc["paths"]["/v1/datasets/{datasetId}"]["patch"]["responses"];
+    assert!(update["412"].is_object() && update["428"].is_object());
+}
