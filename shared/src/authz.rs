@@ -7,9 +7,10 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression,
-    Schema, ValidationMode, Validator,
+    ActionConstraint, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request, ResourceConstraint,
+    RestrictedExpression, Schema, ValidationMode, Validator,
 };
+use serde_json::Value;
 
 use crate::auth::Principal;
 
@@ -134,11 +135,124 @@ pub enum AuthzError {
     Request(String),
 }
 
+/// Resource attributes the policies may compare with the caller, and still have a list's
+/// decisions made once per relation (see [`DecisionMemo`]).
+const RELATIONAL_ATTRIBUTES: [&str; 3] = ["owner", "readers", "dataset_owners"];
+
+/// Whether `expr` (a policy condition in Cedar's JSON form) uses the resource only as
+/// `resource.owner == principal` or `resource.readers.contains(principal)` (or
+/// `dataset_owners`): then its value depends on the resource only through those relations.
+fn resource_used_relationally(expr: &Value) -> bool {
+    if is_relation(expr) {
+        return true;
+    }
+    match expr {
+        Value::Object(map) => map.get("Var").and_then(Value::as_str) != Some("resource") && map.values().all(resource_used_relationally),
+        Value::Array(items) => items.iter().all(resource_used_relationally),
+        _ => true,
+    }
+}
+
+fn is_relation(expr: &Value) -> bool {
+    let var = |e: &Value, name: &str| e.get("Var").and_then(Value::as_str) == Some(name);
+    let resource_attr = |e: &Value| {
+        e.get(".")
+            .is_some_and(|dot| var(&dot["left"], "resource") && dot["attr"].as_str().is_some_and(|a| RELATIONAL_ATTRIBUTES.contains(&a)))
+    };
+    if let Some(eq) = expr.get("==") {
+        let (left, right) = (&eq["left"], &eq["right"]);
+        return (resource_attr(left) && var(right, "principal")) || (resource_attr(right) && var(left, "principal"));
+    }
+    expr.get("contains").is_some_and(|c| resource_attr(&c["left"]) && var(&c["right"], "principal"))
+}
+
+/// Actions whose every policy has an open resource scope and uses the resource only
+/// relationally: their decisions depend on a resource only through its [`Relation`].
+fn relational_actions(policies: &HashMap<Action, PolicySet>) -> Result<HashSet<Action>, AuthzError> {
+    let mut relational = HashSet::new();
+    for (action, slice) in policies {
+        let mut all = true;
+        for policy in slice.policies() {
+            let json = policy.to_json().map_err(|e| AuthzError::Policies(e.to_string()))?;
+            all &= matches!(policy.resource_constraint(), ResourceConstraint::Any) && resource_used_relationally(&json["conditions"]);
+        }
+        if all {
+            relational.insert(*action);
+        }
+    }
+    Ok(relational)
+}
+
+/// How a resource relates to the caller: everything a relational policy can see of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Relation {
+    forecast: bool,
+    owner: bool,
+    reader: bool,
+    dataset_owner: bool,
+}
+
+/// One caller's decisions over many resources of a list. For actions whose policies see a
+/// resource only through its [`Relation`] to the caller (checked when the policies are
+/// loaded), Cedar decides once per relation, on a stand-in resource with exactly that
+/// relation; other actions are decided item by item. Either way the answer is Cedar's.
+#[derive(Debug)]
+pub struct DecisionMemo<'a> {
+    authorizer: &'a Authorizer,
+    principal: &'a Principal,
+    /// A user id that is never the caller's.
+    someone_else: String,
+    caller: [String; 1],
+    decided: HashMap<(Action, Relation), bool>,
+}
+
+impl DecisionMemo<'_> {
+    /// Whether the caller may do `action` to `resource`; an evaluation error counts as no.
+    pub fn can(&mut self, action: Action, resource: &Resource<'_>) -> bool {
+        let me = self.principal.subject.as_str();
+        let relation = match *resource {
+            Resource::Dataset { owner, readers, .. } => {
+                Relation { forecast: false, owner: owner == me, reader: readers.iter().any(|r| r == me), dataset_owner: false }
+            }
+            Resource::Forecast { owner, dataset_owner, readers, .. } => Relation {
+                forecast: true,
+                owner: owner == me,
+                reader: readers.iter().any(|r| r == me),
+                dataset_owner: dataset_owner == Some(me),
+            },
+            Resource::User(_) | Resource::Collection(_) => return self.decide(action, resource),
+        };
+        if !self.authorizer.relational.contains(&action) {
+            return self.decide(action, resource);
+        }
+        if let Some(known) = self.decided.get(&(action, relation)) {
+            return *known;
+        }
+        let owner = if relation.owner { me } else { self.someone_else.as_str() };
+        let readers: &[String] = if relation.reader { &self.caller } else { &[] };
+        let stand_in = if relation.forecast {
+            let dataset_owner = Some(if relation.dataset_owner { me } else { self.someone_else.as_str() });
+            Resource::Forecast { id: "stand-in", owner, dataset_owner, readers }
+        } else {
+            Resource::Dataset { id: "stand-in", owner, readers }
+        };
+        let allowed = self.decide(action, &stand_in);
+        self.decided.insert((action, relation), allowed);
+        allowed
+    }
+
+    fn decide(&self, action: Action, resource: &Resource<'_>) -> bool {
+        self.authorizer.decide(self.principal, action, resource).is_ok_and(|v| v.allowed)
+    }
+}
+
 /// Validated policies and the schema, built once per cold start.
 #[derive(Debug)]
 pub struct Authorizer {
     /// Per action, the policies that can apply to it (see [`slice_by_action`]).
     policies: HashMap<Action, PolicySet>,
+    /// Actions a [`DecisionMemo`] may decide once per relation.
+    relational: HashSet<Action>,
     cedar: cedar_policy::Authorizer,
     types: EntityTypes,
 }
@@ -182,7 +296,19 @@ impl Authorizer {
             action: type_name("Action")?,
         };
         let policies = slice_by_action(&policies, &types)?;
-        Ok(Self { policies, cedar: cedar_policy::Authorizer::new(), types })
+        let relational = relational_actions(&policies)?;
+        Ok(Self { policies, relational, cedar: cedar_policy::Authorizer::new(), types })
+    }
+
+    /// Decisions for `principal` over the items of a list (see [`DecisionMemo`]).
+    pub fn memo<'a>(&'a self, principal: &'a Principal) -> DecisionMemo<'a> {
+        DecisionMemo {
+            authorizer: self,
+            principal,
+            someone_else: format!("{}~someone-else", principal.subject),
+            caller: [principal.subject.clone()],
+            decided: HashMap::new(),
+        }
     }
 
     /// Decides whether `principal` may do `action` to `resource`.
@@ -357,6 +483,84 @@ mod tests {
         // Every policy serves some action: none is silently dropped by the slicing.
         let total: std::collections::HashSet<String> = Action::ALL.iter().flat_map(|a| ids(*a)).collect();
         assert_eq!(total.len(), PolicySet::from_str(POLICIES).unwrap().policies().count());
+    }
+
+    /// Every combination of caller, role and relation: the memo answers as Cedar does on
+    /// the real resource, and decides each action once per relation.
+    #[test]
+    fn a_lists_memo_decides_exactly_as_cedar_does_on_each_item() {
+        let authz = Authorizer::new().unwrap();
+        let resource_actions = [
+            Action::ReadDataset,
+            Action::UpdateDataset,
+            Action::DeleteDataset,
+            Action::ShareDataset,
+            Action::ReadForecast,
+            Action::DeleteForecast,
+        ];
+        for action in resource_actions {
+            assert!(authz.relational.contains(&action), "{action:?} should be relational with the shipped policies");
+        }
+        let people = ["p", "x", "y"];
+        let reader_sets: Vec<Vec<String>> = vec![vec![], vec!["p".into()], vec!["x".into()], vec!["x".into(), "p".into(), "y".into()]];
+        for role in [Role::Admin, Role::Analyst, Role::Viewer] {
+            let caller = principal("p", role);
+            let mut memo = authz.memo(&caller);
+            let mut items = 0;
+            for owner in people {
+                for readers in &reader_sets {
+                    for dataset_owner in [None, Some("p"), Some("x")] {
+                        let dataset = Resource::Dataset { id: "d", owner, readers };
+                        let forecast = Resource::Forecast { id: "f", owner, dataset_owner, readers };
+                        for action in resource_actions {
+                            let resource =
+                                if matches!(action, Action::ReadForecast | Action::DeleteForecast) { &forecast } else { &dataset };
+                            let real = authz.decide(&caller, action, resource).unwrap().allowed;
+                            assert_eq!(
+                                memo.can(action, resource),
+                                real,
+                                "{role:?} {action:?} owner {owner} readers {readers:?} {dataset_owner:?}"
+                            );
+                            items += 1;
+                        }
+                    }
+                }
+            }
+            // 4 dataset actions × 4 relations (owner? reader?) + 2 forecast actions × 8.
+            assert_eq!((memo.decided.len(), items), (32, 216));
+        }
+    }
+
+    #[test]
+    fn a_policy_that_looks_at_more_than_the_relation_is_decided_item_by_item() {
+        let extra = r#"
+            @id("named-dataset")
+            permit (principal, action == Action::"ReadDataset", resource) when { resource == Dataset::"special" };
+        "#;
+        let authz = Authorizer::from_sources(SCHEMA, &format!("{POLICIES}\n{extra}")).unwrap();
+        assert!(!authz.relational.contains(&Action::ReadDataset));
+        assert!(authz.relational.contains(&Action::UpdateDataset));
+        let caller = principal("p", Role::Viewer);
+        let mut memo = authz.memo(&caller);
+        let ordinary = Resource::Dataset { id: "ordinary", owner: "x", readers: &[] };
+        let special = Resource::Dataset { id: "special", owner: "x", readers: &[] };
+        assert!(!memo.can(Action::ReadDataset, &ordinary));
+        assert!(memo.can(Action::ReadDataset, &special), "the same relation, another answer: no memo for this action");
+        for (expr, relational) in [
+            (
+                serde_json::json!({"==": {"left": {".": {"left": {"Var": "resource"}, "attr": "owner"}}, "right": {"Var": "principal"}}}),
+                true,
+            ),
+            (
+                serde_json::json!({"contains": {"left": {".": {"left": {"Var": "resource"}, "attr": "readers"}}, "right": {"Var": "principal"}}}),
+                true,
+            ),
+            (serde_json::json!({"==": {"left": {".": {"left": {"Var": "resource"}, "attr": "name"}}, "right": {"Value": "x"}}}), false),
+            (serde_json::json!({"==": {"left": {".": {"left": {"Var": "resource"}, "attr": "owner"}}, "right": {"Value": "x"}}}), false),
+            (serde_json::json!({"has": {"left": {"Var": "resource"}, "attr": "owner"}}), false),
+        ] {
+            assert_eq!(resource_used_relationally(&expr), relational, "{expr}");
+        }
     }
 
     #[test]

@@ -49,12 +49,19 @@ impl ComputePool {
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
         let Some(pool) = &self.bounded else { return Ok(job()) };
         let admitted = pool.admitted.fetch_add(1, Ordering::SeqCst);
-        let _slot = Slot(Arc::clone(&pool.admitted));
+        let slot = Slot(Arc::clone(&pool.admitted));
         if admitted >= pool.capacity {
             return Err(ApiError::Busy);
         }
-        let _permit = pool.running.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(job).await.map_err(ApiError::internal)
+        let permit = Arc::clone(&pool.running).acquire_owned().await.map_err(ApiError::internal)?;
+        // The place and the permit go with the job: if the request gives up (its deadline),
+        // the job still holds them until it really ends, so the pool never runs more.
+        tokio::task::spawn_blocking(move || {
+            let _held = (permit, slot);
+            job()
+        })
+        .await
+        .map_err(ApiError::internal)
     }
 }
 

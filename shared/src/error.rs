@@ -45,6 +45,10 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("too many requests")]
     TooManyRequests,
+    /// The request could not finish within its route's time budget (below API Gateway's
+    /// 29 s), and trying again as it is would not help.
+    #[error("{0}")]
+    TimeBudget(String),
     /// The server's compute capacity is taken; the request can be retried shortly.
     #[error("the server is busy with other forecasts and analyses; retry in a few seconds")]
     Busy,
@@ -134,6 +138,7 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TimeBudget(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -157,6 +162,7 @@ impl ApiError {
             Self::Unprocessable(_) => "unprocessable",
             Self::TooManyRequests => "too-many-requests",
             Self::Busy => "busy",
+            Self::TimeBudget(_) => "time-budget-exceeded",
             Self::RequestTimeout => "request-timeout",
             Self::Internal { .. } => "internal",
             Self::Unavailable { .. } => "unavailable",

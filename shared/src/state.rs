@@ -20,11 +20,18 @@ pub struct Limits {
     /// Largest response body (Lambda caps a synchronous response at 6 MB too).
     pub max_response_bytes: usize,
     pub csv: CsvLimits,
+    /// A shorter time budget than the routes' own ([`crate::Route::time_budget`]), if set.
+    pub max_request_time: Option<std::time::Duration>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 6 * 1024 * 1024 - 64 * 1024, max_response_bytes: 6_000_000 - 64 * 1024, csv: CsvLimits::default() }
+        Self {
+            max_body_bytes: 6 * 1024 * 1024 - 64 * 1024,
+            max_response_bytes: 6_000_000 - 64 * 1024,
+            csv: CsvLimits::default(),
+            max_request_time: None,
+        }
     }
 }
 

@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let actual: Vec<f64> = test_lines.iter().map(|l| l.rsplit(',').next().unwrap_or("").parse()).collect::<Result<_, _>>()?;
     let train_csv = lines.join("\n");
 
-    let spec = ForecastSpec { horizon, models: vec![ModelChoice::Auto], levels: vec![] };
+    let spec = ForecastSpec { horizon, models: vec![ModelChoice::Auto], levels: vec![], deadline: None };
     let mut best = f64::INFINITY;
     let mut outcome = None;
     for _ in 0..repeats.max(1) {

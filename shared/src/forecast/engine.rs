@@ -45,6 +45,9 @@ pub struct ForecastSpec {
     pub models: Vec<ModelChoice>,
     /// Interval levels in percent.
     pub levels: Vec<f64>,
+    /// When the answer is due: checked before each model fit, so a forecast that can't
+    /// finish in time ends with [`EngineError::OutOfTime`] instead of a gateway timeout.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// How one candidate did on the holdout.
@@ -104,6 +107,10 @@ pub enum EngineError {
     Model(#[from] ModelError),
     #[error("the forecast runs past the last representable date")]
     Calendar,
+    #[error(
+        "the forecast could not finish within the time a request may take ({done} of {total} model fits done); ask for one model (such as `ets`), a shorter series, or fewer seasonal periods"
+    )]
+    OutOfTime { done: usize, total: usize },
 }
 
 impl ForecastSpec {
@@ -156,8 +163,15 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     let periods = fitting(train.len());
     let mase_season = periods.first().copied().unwrap_or(1);
 
+    // Each candidate is fitted twice at most (backtest, and refit if chosen).
+    let total_fits = kinds.len() + 1;
+    let in_time = |done: usize| match spec.deadline {
+        Some(deadline) if std::time::Instant::now() >= deadline => Err(EngineError::OutOfTime { done, total: total_fits }),
+        _ => Ok(()),
+    };
     let mut backtests: Vec<(ModelKind, Result<Prediction, ModelError>)> = Vec::with_capacity(kinds.len());
     for kind in &kinds {
+        in_time(backtests.len())?;
         // When the full ETS search already ended on a damped trend, the damped-only search
         // would find the same model: reuse it rather than fit it again.
         let same_as_ets = (*kind == ModelKind::EtsDamped)
@@ -199,6 +213,7 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     };
 
     let full_periods = fitting(y.len());
+    in_time(kinds.len())?;
     let prediction = forecast(chosen, y, &full_periods, spec.horizon, &spec.levels)?;
 
     let last = series.last_timestamp().ok_or(EngineError::Calendar)?;
@@ -235,7 +250,7 @@ mod tests {
     }
 
     fn spec(horizon: usize, models: &[ModelChoice]) -> ForecastSpec {
-        ForecastSpec { horizon, models: models.to_vec(), levels: vec![80.0, 95.0] }
+        ForecastSpec { horizon, models: models.to_vec(), levels: vec![80.0, 95.0], deadline: None }
     }
 
     /// The accuracy regression test: on a seasonal series, the automatic choice must beat
@@ -314,18 +329,31 @@ mod tests {
     }
 
     #[test]
+    fn a_forecast_past_its_deadline_stops_between_fits_and_says_how_far_it_got() {
+        let past = ForecastSpec { deadline: Some(std::time::Instant::now()), ..spec(12, &[ModelChoice::Auto]) };
+        assert_eq!(run(&air_passengers(), &past), Err(EngineError::OutOfTime { done: 0, total: 6 }));
+        let message = EngineError::OutOfTime { done: 3, total: 6 }.to_string();
+        assert!(message.contains("3 of 6") && message.contains("`ets`"), "{message}");
+        let later = ForecastSpec {
+            deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(600)),
+            ..spec(12, &[ModelChoice::Auto])
+        };
+        assert!(run(&air_passengers(), &later).is_ok());
+    }
+
+    #[test]
     fn requests_out_of_bounds_are_refused() {
         let series = air_passengers();
         assert!(matches!(run(&series, &spec(0, &[ModelChoice::Auto])), Err(EngineError::Horizon { .. })));
         assert!(matches!(run(&series, &spec(145, &[ModelChoice::Auto])), Err(EngineError::Horizon { .. })));
         assert_eq!(run(&series, &spec(3, &[])), Err(EngineError::NoModels));
-        let bad_levels = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive], levels: vec![120.0] };
+        let bad_levels = ForecastSpec { levels: vec![120.0], ..spec(3, &[ModelChoice::Naive]) };
         assert_eq!(run(&series, &bad_levels), Err(EngineError::Levels));
-        let repeated_levels = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive], levels: vec![80.0, 95.0, 80.0] };
+        let repeated_levels = ForecastSpec { levels: vec![80.0, 95.0, 80.0], ..spec(3, &[ModelChoice::Naive]) };
         assert_eq!(repeated_levels.validate(), Err(EngineError::Levels));
-        let repeats = ForecastSpec { horizon: 3, models: vec![ModelChoice::Naive; 10_000], levels: vec![80.0] };
+        let repeats = ForecastSpec { models: vec![ModelChoice::Naive; 10_000], ..spec(3, &[]) };
         assert_eq!(repeats.validate(), Err(EngineError::RepeatedModel("naive".into())));
-        let auto_twice = ForecastSpec { horizon: 3, models: vec![ModelChoice::Auto, ModelChoice::Ets, ModelChoice::Auto], levels: vec![] };
+        let auto_twice = spec(3, &[ModelChoice::Auto, ModelChoice::Ets, ModelChoice::Auto]);
         assert_eq!(auto_twice.validate(), Err(EngineError::RepeatedModel("auto".into())));
         assert_eq!(spec(1001, &[ModelChoice::Naive]).validate(), Err(EngineError::Horizon { max: 1000, len: 1000 }));
     }
@@ -353,7 +381,7 @@ mod properties {
             let frequency = if daily { Frequency::Seconds(86_400) } else { Frequency::Months(1) };
             let timestamps = (0..values.len()).map(|k| frequency.step(start, k as i64).unwrap()).collect();
             let series = Series { start, frequency, values: values.clone(), timestamps };
-            let spec = ForecastSpec { horizon: horizon.min(values.len()), models: vec![ModelChoice::Auto], levels: vec![90.0] };
+            let spec = ForecastSpec { horizon: horizon.min(values.len()), models: vec![ModelChoice::Auto], levels: vec![90.0], deadline: None };
             if let Ok(outcome) = run(&series, &spec) {
                 prop_assert_eq!(outcome.point.len(), spec.horizon);
                 prop_assert_eq!(outcome.timestamps.len(), spec.horizon);

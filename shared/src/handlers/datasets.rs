@@ -195,13 +195,15 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let (page, next_cursor) =
         load_page(ctx, &partitions, keys::ENTRY_PREFIX, &wanted, |id| DatasetId::parse(id).ok(), keys::record).await?;
 
+    // The list decides what is considered; the policy still has the last word on each
+    // item, decided once per relation to the caller (`authz::DecisionMemo`).
+    let mut decisions = ctx.state.authorizer.memo(&principal);
     let mut items = Vec::with_capacity(page.len());
-    for (id, item) in page {
+    for (_, item) in page {
         let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
-        let loaded = Loaded { id, record, version: item.version };
-        // The list decides what is considered; the policy still has the last word on each item.
-        if loaded.record.deleted_at.is_none() && ctx.can(&principal, Action::ReadDataset, &loaded.resource()) {
-            items.push(view_for(ctx, &principal, &loaded));
+        if record.deleted_at.is_none() && decisions.can(Action::ReadDataset, &record.resource()) {
+            let show_readers = decisions.can(Action::ShareDataset, &record.resource());
+            items.push(record.view(item.version, show_readers));
         }
     }
     Reply::ok(&DatasetPage { items, next_cursor })

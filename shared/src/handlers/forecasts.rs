@@ -47,6 +47,7 @@ fn engine_error(error: EngineError) -> ApiError {
         EngineError::Levels => ApiError::validation("levels", error.to_string()),
         EngineError::NoModels | EngineError::RepeatedModel(_) => ApiError::validation("models", error.to_string()),
         EngineError::NothingFits(_) | EngineError::Model(_) | EngineError::Calendar => ApiError::Unprocessable(error.to_string()),
+        EngineError::OutOfTime { .. } => ApiError::TimeBudget(error.to_string()),
     }
 }
 
@@ -67,7 +68,12 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let principal = ctx.authenticate(req).await?;
     ctx.authorize(&principal, Action::CreateForecast, &COLLECTION)?;
     let request: CreateForecast = json_body(req, ctx.state.limits.max_body_bytes)?;
-    let spec = ForecastSpec { horizon: request.horizon, models: request.models.clone(), levels: request.levels.clone() };
+    let spec = ForecastSpec {
+        horizon: request.horizon,
+        models: request.models.clone(),
+        levels: request.levels.clone(),
+        deadline: Some(ctx.deadline),
+    };
     spec.validate().map_err(engine_error)?;
 
     let dataset_id = parse_dataset_id(&request.dataset_id)?;
@@ -260,11 +266,13 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     }
     let grants = dataset_grants(ctx, &records).await?;
     let none = DatasetGrants::default();
+    // The list decides what is considered; the policy still has the last word on each
+    // item, decided once per relation to the caller (`authz::DecisionMemo`).
+    let mut decisions = ctx.state.authorizer.memo(&principal);
     let mut items = Vec::with_capacity(records.len());
     for record in records {
         let grants = grants.get(&record.dataset_id).unwrap_or(&none);
-        // The list decides what is considered; the policy still has the last word on each item.
-        if ctx.can(&principal, Action::ReadForecast, &grants.resource(&record)) {
+        if decisions.can(Action::ReadForecast, &grants.resource(&record)) {
             items.push(record.summary());
         }
     }

@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     principal: Option<Principal>,
     /// Set once the audit record went out with a mutation, so it isn't written twice.
     audit_committed: bool,
+    /// When the answer is due (the route's time budget from the request's start).
+    pub deadline: Instant,
     /// Whether the request's change was conditioned on `If-Match`: a lost race is then a
     /// failed precondition (412) rather than a conflict (409).
     conditional: bool,
@@ -200,6 +202,7 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
             edge_headers(state, &meta, &mut response);
             return response;
         }
+        let budget = state.limits.max_request_time.map_or(route.time_budget(), |cap| cap.min(route.time_budget()));
         let mut ctx = Ctx {
             state,
             meta,
@@ -207,9 +210,18 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
             principal: None,
             audit_committed: false,
             conditional: false,
+            deadline: started + budget,
         };
         let result = if req.method() == route.method() {
-            E::call(&mut ctx, &req).await
+            // Waits (store, blobs, the compute pool) end at the deadline; CPU work checks it
+            // itself (a single-threaded Lambda can't be interrupted mid-fit).
+            match tokio::time::timeout_at(ctx.deadline.into(), E::call(&mut ctx, &req)).await {
+                Ok(result) => result,
+                Err(_) => Err(ApiError::TimeBudget(format!(
+                    "the request did not finish within the {:.1} seconds a request may take",
+                    budget.as_secs_f64()
+                ))),
+            }
         } else {
             Err(ApiError::MethodNotAllowed { allowed: Route::methods_at(route.path()) })
         };

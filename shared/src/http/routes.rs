@@ -118,6 +118,16 @@ impl Route {
         )
     }
 
+    /// How long a request may run before it answers `time-budget-exceeded`: below the
+    /// function's `Timeout` in `template.yaml` (a contract test ties them), which is below
+    /// API Gateway's 29 s integration limit, so a client never meets a gateway timeout.
+    pub fn time_budget(self) -> std::time::Duration {
+        match self {
+            Route::CreateForecast | Route::AnalyzeDataset => std::time::Duration::from_secs(25),
+            _ => std::time::Duration::from_secs(8),
+        }
+    }
+
     /// Whether the route is reachable without a token (only `/health`, SR-36).
     pub fn is_public(self) -> bool {
         matches!(self, Route::Health)

@@ -105,25 +105,25 @@ fn insert_audit(tx: &rusqlite::Transaction<'_>, audit: &AuditRecord) -> Result<(
     }
 }
 
+fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
+    let row: Option<(i64, String)> =
+        statement.query_row(params![key.pk, key.sk], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(unavailable)?;
+    row.map(|(version, body)| row_to_item(key.pk.clone(), key.sk.clone(), version, &body)).transpose()
+}
+
 #[async_trait::async_trait]
 impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let conn = self.conn()?;
-        let row: Option<(i64, String)> = conn
-            .query_row("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()
-            .map_err(unavailable)?;
-        row.map(|(version, body)| row_to_item(key.pk.clone(), key.sk.clone(), version, &body)).transpose()
+        read_item(&*self.conn()?, key)
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        // One lock and one prepared statement for the whole batch.
+        let conn = self.conn()?;
         let mut found = Vec::with_capacity(keys.len());
         for key in keys {
-            if let Some(item) = self.get(key).await? {
-                found.push(item);
-            }
+            found.extend(read_item(&conn, key)?);
         }
         Ok(found)
     }

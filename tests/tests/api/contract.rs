@@ -300,6 +300,27 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     }
 }
 
+/// A request gives up at its route's budget, before the function's own timeout, which is
+/// below API Gateway's 29-second integration limit: a client never meets a gateway timeout.
+#[test]
+fn every_route_gives_up_before_its_function_and_the_gateway_time_out() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let default = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    for route in Route::ALL {
+        let function = template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function_name()))
+            .unwrap();
+        let timeout = function["Properties"]["Timeout"].as_u64().unwrap_or(default);
+        let budget = route.time_budget().as_secs();
+        assert!(budget + 2 <= timeout, "{}: budget {budget} s leaves no room before the {timeout} s timeout", route.function_name());
+        assert!(timeout < 29, "{}: a {timeout} s timeout reaches API Gateway's 29 s", route.function_name());
+    }
+}
+
 /// Every string in a YAML tree, through CloudFormation's `!Tags`.
 fn strings(value: &Yaml, out: &mut Vec<String>) {
     match value {

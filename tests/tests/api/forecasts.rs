@@ -412,3 +412,48 @@ async fn bad_forecast_requests_name_the_problem() {
         app.call(Method::GET, &format!("/v1/forecasts/{bad}"), Some(&token), None).await.assert_problem(404);
     }
 }
+
+/// In a Lambda the forecast runs on the request's only thread, so nothing can interrupt a
+/// fit: the engine checks the deadline between fits and answers in time with a problem
+/// that says what to change, audited like any other failure.
+#[tokio::test]
+async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_out() {
+    use lambda_http::{Body, RequestExt};
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn shared::store::ItemStore> =
+        std::sync::Arc::new(shared::store::sqlite::SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap());
+    let (mut state, issuer) = crate::helpers::in_process(store, dir.path());
+    let token = issuer.mint_access_token("analyst-a", "analyst-a", Role::Analyst).unwrap();
+    let call = |route, method: &str, uri: &str, body: Value, params: Vec<(&str, String)>| {
+        let request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::Text(body.to_string()))
+            .unwrap()
+            .with_path_parameters(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<std::collections::HashMap<_, _>>());
+        (route, request)
+    };
+    let (route, upload) =
+        call(shared::Route::CreateDataset, "POST", "/v1/datasets", json!({"name": "d", "csv": seasonal_csv(3 * 365, &[])}), vec![]);
+    let created = shared::handle(&state, route, upload).await;
+    let lambda_http::Body::Text(text) = created.body() else { panic!("no body") };
+    let dataset = serde_json::from_str::<Value>(text).unwrap()["id"].as_str().unwrap().to_owned();
+
+    state.limits.max_request_time = Some(std::time::Duration::from_millis(1));
+    let (route, forecast) = call(shared::Route::CreateForecast, "POST", "/v1/forecasts", request(&dataset, 28), vec![]);
+    let response = shared::handle(&state, route, forecast).await;
+    assert_eq!(response.status().as_u16(), 422);
+    let lambda_http::Body::Text(text) = response.body() else { panic!("no body") };
+    let problem: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(problem["type"], "https://forecast-api.dev/problems/time-budget-exceeded");
+    // Whichever gave up first, the engine between fits or the pipeline at an await.
+    assert!(problem["detail"].as_str().unwrap().contains("finish within"), "{problem}");
+    let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
+    let records = state.store.audit_records(day, None, 100).await.unwrap().items;
+    let record = records.iter().find(|r| r.action == "create-forecast").unwrap();
+    assert_eq!((record.status, record.reason.as_deref()), (422, Some("time-budget-exceeded")));
+    let forecasts = state.store.query(&format!("FORECASTS_OF#{dataset}"), "", None, 10).await.unwrap();
+    assert!(forecasts.items.is_empty(), "nothing is stored for a forecast that did not finish");
+}
