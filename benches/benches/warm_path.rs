@@ -1,6 +1,7 @@
 //! The warm handler path in process on the embedded store: principal from a bearer
-//! token, policy decision, store read, audit write, response. Reports percentiles over
-//! many sequential requests (criterion reports means, the budget is a p99).
+//! token, policy decision, store read, audit write, response; then a list of 50 of the
+//! caller's datasets, which should cost a few single reads. Reports percentiles over many
+//! sequential requests (criterion reports means, the budget is a p99).
 //! `cargo bench -p benches --bench warm_path`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark set-up fails loudly")]
 
@@ -41,25 +42,54 @@ fn main() {
     };
     let id = body["id"].as_str().unwrap().to_owned();
 
-    let mut latencies = Vec::with_capacity(REQUESTS);
-    for i in 0..WARMUP + REQUESTS {
-        let req = request(Route::GetDataset, None, Some(&id));
-        let started = Instant::now();
-        let response = runtime.block_on(shared::handle(&state, Route::GetDataset, req));
-        let elapsed = started.elapsed();
-        assert_eq!(response.status(), 200);
-        if i >= WARMUP {
-            latencies.push(elapsed);
+    let measure = |route: Route, id: Option<&str>, query: Option<&str>, count: usize| {
+        let mut latencies = Vec::with_capacity(count);
+        for i in 0..WARMUP + count {
+            let mut req = request(route, None, id);
+            if let Some(query) = query {
+                let params: std::collections::HashMap<String, Vec<String>> =
+                    query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_owned(), vec![v.to_owned()])).collect();
+                req = req.with_query_string_parameters(params);
+            }
+            let started = Instant::now();
+            let response = runtime.block_on(shared::handle(&state, route, req));
+            let elapsed = started.elapsed();
+            assert_eq!(response.status(), 200);
+            if i >= WARMUP {
+                latencies.push(elapsed);
+            }
         }
+        latencies.sort();
+        latencies
+    };
+    let report = |label: &str, latencies: &[Duration]| {
+        let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        let micros = |d: Duration| d.as_secs_f64() * 1e6;
+        println!(
+            "{label}, {} sequential requests:\n  p50 {:.0} µs  p90 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
+            latencies.len(),
+            micros(at(0.50)),
+            micros(at(0.90)),
+            micros(at(0.99)),
+            micros(*latencies.last().unwrap())
+        );
+    };
+    let single = measure(Route::GetDataset, Some(&id), None, REQUESTS);
+    report("warm GET /v1/datasets/{id} (verify token, Cedar decision, SQLite read, audit insert)", &single);
+
+    let csv = r#"{"name":"bench","csv":"date,sales,region\n2024-01-01,10,north\n2024-01-02,12.5,south\n2024-01-03,,north\n2024-01-04,11,north\n2024-01-05,13,south\n"}"#;
+    for _ in 1..50 {
+        let created = runtime.block_on(shared::handle(&state, Route::CreateDataset, request(Route::CreateDataset, Some(csv.into()), None)));
+        assert_eq!(created.status(), 201);
     }
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    println!(
-        "warm GET /v1/datasets/{{id}} (verify token, Cedar decision, SQLite read, audit insert), {REQUESTS} sequential requests:\n  p50 {:.0} µs  p90 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
-        micros(at(0.50)),
-        micros(at(0.90)),
-        micros(at(0.99)),
-        micros(*latencies.last().unwrap())
-    );
+    let params: std::collections::HashMap<String, Vec<String>> = [("limit".to_owned(), vec!["50".to_owned()])].into();
+    let page = runtime.block_on(shared::handle(
+        &state,
+        Route::ListDatasets,
+        request(Route::ListDatasets, None, None).with_query_string_parameters(params),
+    ));
+    let Body::Text(text) = page.body() else { panic!("list without a body") };
+    assert_eq!(serde_json::from_str::<serde_json::Value>(text).unwrap()["items"].as_array().unwrap().len(), 50);
+    let list = measure(Route::ListDatasets, None, Some("limit=50"), REQUESTS / 4);
+    report("warm GET /v1/datasets?limit=50 (50 of the caller's datasets)", &list);
 }

@@ -35,9 +35,9 @@ pub struct DatasetRecord {
     pub time_axis: Option<TimeAxis>,
 }
 
-/// A dataset as the API returns it.
+/// A dataset as a list shows it: everything but its preview rows.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DatasetView {
+pub struct DatasetSummary {
     pub id: String,
     pub name: String,
     pub description: String,
@@ -51,13 +51,20 @@ pub struct DatasetView {
     pub size_bytes: u64,
     pub row_count: u64,
     pub columns: Vec<Column>,
-    /// The first rows of the CSV, header excluded.
-    pub preview: Vec<Vec<String>>,
     /// The detected time column and frequency, if the CSV has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_axis: Option<TimeAxis>,
-    /// Increases with every change.
+    /// Increases with every change; the `ETag` of the dataset.
     pub version: u64,
+}
+
+/// A dataset as the API returns it: its summary and the first rows of its CSV.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DatasetView {
+    #[serde(flatten)]
+    pub summary: DatasetSummary,
+    /// The first rows of the CSV, header excluded.
+    pub preview: Vec<Vec<String>>,
 }
 
 impl DatasetRecord {
@@ -79,19 +86,24 @@ impl DatasetRecord {
     }
 
     pub fn view(&self, version: u64, show_readers: bool) -> DatasetView {
-        DatasetView {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            owner: self.owner.clone(),
-            shared_with: show_readers.then(|| self.readers.clone()),
-            created_at: self.created_at.clone(),
-            updated_at: self.updated_at.clone(),
+        let preview = self.preview.clone();
+        DatasetView { summary: self.clone().into_summary(version, show_readers), preview }
+    }
+
+    /// The summary a list shows, moving the record's fields rather than copying them.
+    pub fn into_summary(self, version: u64, show_readers: bool) -> DatasetSummary {
+        DatasetSummary {
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            owner: self.owner,
+            shared_with: show_readers.then_some(self.readers),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
             size_bytes: self.size_bytes,
             row_count: self.row_count,
-            columns: self.columns.clone(),
-            preview: self.preview.clone(),
-            time_axis: self.time_axis.clone(),
+            columns: self.columns,
+            time_axis: self.time_axis,
             version,
         }
     }
@@ -124,10 +136,10 @@ pub struct UpdateDataset {
     pub description: Option<String>,
 }
 
-/// A page of datasets.
+/// A page of datasets (their summaries: the preview rows are in each dataset's own view).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DatasetPage {
-    pub items: Vec<DatasetView>,
+    pub items: Vec<DatasetSummary>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,

@@ -89,6 +89,10 @@ pub struct ForecastOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<Accuracy>,
     pub backtest: Backtest,
+    /// Points the models were fitted on: the most recent ones, when the series is longer
+    /// than one request can fit in time.
+    #[serde(default)]
+    pub fitted_points: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -231,6 +235,7 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
         accuracy: candidates.iter().find(|c| c.model == chosen).and_then(|c| c.accuracy),
         model: prediction.model,
         backtest: Backtest { holdout, mase_season, candidates },
+        fitted_points: y.len(),
     })
 }
 

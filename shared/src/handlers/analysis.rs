@@ -66,21 +66,30 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
     }
 
     let csv = read_content(ctx, &dataset_id).await?;
-    let (axis, missing) = (time_column.clone(), request.missing);
-    let (analysed, frequency) = ctx.state.compute.run(move || analyse_columns(&csv, &axis, columns, missing)).await??;
+    let (axis, missing, deadline) = (time_column.clone(), request.missing, ctx.deadline);
+    let (analysed, frequency) = ctx.state.compute.run(move || analyse_columns(&csv, &axis, columns, missing, deadline)).await??;
     Reply::ok(&AnalysisView { dataset_id: dataset_id.to_string(), time_column, frequency, columns: analysed, notes })
 }
 
 /// Every column's findings, and the frequency of the series (CPU-bound: runs on the pool).
+/// The deadline is checked before each column: a Lambda can't interrupt the work itself.
 fn analyse_columns(
     csv: &str,
     time_column: &str,
     columns: Vec<String>,
     missing: MissingPolicy,
+    deadline: std::time::Instant,
 ) -> Result<(Vec<ColumnAnalysis>, String), ApiError> {
-    let mut analysed = Vec::with_capacity(columns.len());
+    let total = columns.len();
+    let mut analysed = Vec::with_capacity(total);
     let mut frequency = String::new();
     for column in columns {
+        if std::time::Instant::now() >= deadline {
+            return Err(ApiError::TimeBudget(format!(
+                "the analysis could not finish within the time a request may take ({} of {total} columns done); name fewer columns in `columns`",
+                analysed.len()
+            )));
+        }
         let problem = |e| series_error(e, &column, "columns");
         let (observed, _) = extract(csv, time_column, &column, MissingPolicy::Drop).map_err(problem)?;
         let (regular, report) = extract(csv, time_column, &column, missing).map_err(problem)?;
@@ -90,4 +99,25 @@ fn analyse_columns(
         analysed.push(ColumnAnalysis { column, series: report, findings });
     }
     Ok((analysed, frequency))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_analysis_past_its_deadline_stops_before_the_next_column() {
+        let mut csv = String::from("day,a,b\n");
+        for day in 1..=20 {
+            csv.push_str(&format!("2024-01-{day:02},{day},{}\n", day * 2));
+        }
+        let columns = vec!["a".to_owned(), "b".to_owned()];
+        let past = std::time::Instant::now();
+        let error = analyse_columns(&csv, "day", columns.clone(), MissingPolicy::Reject, past).unwrap_err();
+        assert_eq!(error.status(), 422);
+        assert!(error.to_string().contains("0 of 2 columns"), "{error}");
+        let later = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        let (analysed, frequency) = analyse_columns(&csv, "day", columns, MissingPolicy::Reject, later).unwrap();
+        assert_eq!((analysed.len(), frequency.as_str()), (2, "P1D"));
+    }
 }

@@ -203,7 +203,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
         if record.deleted_at.is_none() && decisions.can(Action::ReadDataset, &record.resource()) {
             let show_readers = decisions.can(Action::ShareDataset, &record.resource());
-            items.push(record.view(item.version, show_readers));
+            items.push(record.into_summary(item.version, show_readers));
         }
     }
     Reply::ok(&DatasetPage { items, next_cursor })

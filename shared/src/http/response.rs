@@ -19,7 +19,8 @@ pub struct Reply {
 #[derive(Debug)]
 pub enum ReplyBody {
     Empty,
-    Json(serde_json::Value),
+    /// JSON text, serialized straight from the handler's type (no intermediate tree).
+    Json(String),
     /// A file to save (exports): its media type, a file name, and the content.
     Download {
         content_type: &'static str,
@@ -30,11 +31,11 @@ pub enum ReplyBody {
 
 impl Reply {
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_value(body)?), location: None, version: None })
+        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_text(body)?), location: None, version: None })
     }
 
     pub fn created(body: &impl Serialize, location: String) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::CREATED, body: ReplyBody::Json(to_value(body)?), location: Some(location), version: None })
+        Ok(Self { status: StatusCode::CREATED, body: ReplyBody::Json(to_text(body)?), location: Some(location), version: None })
     }
 
     pub fn no_content() -> Self {
@@ -53,7 +54,7 @@ impl Reply {
 
     pub fn into_response(self) -> Response<Body> {
         let mut response = match self.body {
-            ReplyBody::Json(body) => json_response(self.status, "application/json", &body),
+            ReplyBody::Json(body) => json_response(self.status, "application/json", body),
             ReplyBody::Empty => {
                 let mut response = Response::new(Body::Empty);
                 *response.status_mut() = self.status;
@@ -79,15 +80,15 @@ impl Reply {
     }
 }
 
-fn to_value(body: &impl Serialize) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(body).map_err(ApiError::internal)
+fn to_text(body: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(ApiError::internal)
 }
 
 /// Renders an error as `application/problem+json`.
 pub fn problem_response(error: &ApiError, request_id: &str) -> Response<Body> {
     let problem = error.to_problem(Some(request_id));
-    let body = serde_json::to_value(&problem).unwrap_or_default();
-    let mut response = json_response(error.status(), "application/problem+json", &body);
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    let mut response = json_response(error.status(), "application/problem+json", body);
     match error {
         ApiError::Unauthenticated => {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -106,8 +107,8 @@ pub fn problem_response(error: &ApiError, request_id: &str) -> Response<Body> {
     response
 }
 
-fn json_response(status: StatusCode, content_type: &'static str, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
