@@ -79,11 +79,12 @@ fn row_to_item(pk: String, sk: String, version: i64, body: &str) -> Result<Item,
     Ok(Item { key: Key { pk, sk }, version, body: parse_body(body)? })
 }
 
-fn current_version(tx: &rusqlite::Transaction<'_>, key: &Key) -> Result<Option<u64>, StoreError> {
-    let version: Option<i64> = tx
-        .query_row("SELECT version FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |row| row.get(0))
-        .optional()
-        .map_err(unavailable)?;
+// Every statement below is prepared once per connection and reused (`prepare_cached`):
+// parsing SQL on every call cost more than running it.
+
+fn current_version(conn: &Connection, key: &Key) -> Result<Option<u64>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
+    let version: Option<i64> = statement.query_row(params![key.pk, key.sk], |row| row.get(0)).optional().map_err(unavailable)?;
     Ok(version.and_then(|v| u64::try_from(v).ok()))
 }
 
@@ -96,9 +97,10 @@ fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
     if holds { Ok(()) } else { Err(StoreError::ConditionFailed) }
 }
 
-fn insert_audit(tx: &rusqlite::Transaction<'_>, audit: &AuditRecord) -> Result<(), StoreError> {
+fn insert_audit(conn: &Connection, audit: &AuditRecord) -> Result<(), StoreError> {
     let body = serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    match tx.execute("INSERT INTO audit (pk, sk, body) VALUES (?1, ?2, ?3)", params![audit.partition(), audit.sort_key(), body]) {
+    let mut statement = conn.prepare_cached("INSERT INTO audit (pk, sk, body) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
+    match statement.execute(params![audit.partition(), audit.sort_key(), body]) {
         Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(StoreError::ConditionFailed),
         Err(e) => Err(unavailable(e)),
@@ -119,12 +121,15 @@ impl ItemStore for SqliteStore {
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        // One lock and one prepared statement for the whole batch.
+        // One lock, one read transaction (one WAL snapshot, taken once) and one prepared
+        // statement for the whole batch.
         let conn = self.conn()?;
+        let snapshot = conn.unchecked_transaction().map_err(unavailable)?;
         let mut found = Vec::with_capacity(keys.len());
         for key in keys {
-            found.extend(read_item(&conn, key)?);
+            found.extend(read_item(&snapshot, key)?);
         }
+        snapshot.commit().map_err(unavailable)?;
         Ok(found)
     }
 
@@ -159,16 +164,18 @@ impl ItemStore for SqliteStore {
                 WriteOp::Put { item, condition } => {
                     check(*condition, current_version(&tx, &item.key)?)?;
                     let version = i64::try_from(item.version).map_err(|_| StoreError::Corrupt("version too large".into()))?;
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version, body = excluded.body",
-                        params![item.key.pk, item.key.sk, version, item.body.to_string()],
                     )
+                    .and_then(|mut statement| statement.execute(params![item.key.pk, item.key.sk, version, item.body.to_string()]))
                     .map_err(unavailable)?;
                 }
                 WriteOp::Delete { key, condition } => {
                     check(*condition, current_version(&tx, key)?)?;
-                    tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(unavailable)?;
+                    tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                        .and_then(|mut statement| statement.execute(params![key.pk, key.sk]))
+                        .map_err(unavailable)?;
                 }
             }
         }
@@ -178,10 +185,8 @@ impl ItemStore for SqliteStore {
     }
 
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction().map_err(unavailable)?;
-        insert_audit(&tx, audit)?;
-        tx.commit().map_err(unavailable)
+        // One statement is its own transaction.
+        insert_audit(&*self.conn()?, audit)
     }
 
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
