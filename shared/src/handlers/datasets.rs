@@ -200,7 +200,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let mut decisions = ctx.state.authorizer.memo(&principal);
     let mut items = Vec::with_capacity(page.len());
     for (_, item) in page {
-        let record: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+        let record: DatasetRecord = serde_json::from_str(&item.json).map_err(ApiError::internal)?;
         if record.deleted_at.is_none() && decisions.can(Action::ReadDataset, &record.resource()) {
             let show_readers = decisions.can(Action::ShareDataset, &record.resource());
             items.push(record.into_summary(item.version, show_readers));

@@ -259,7 +259,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         load_page(ctx, &partitions, keys::ENTRY_PREFIX, &wanted, |id| ForecastId::parse(id).ok(), keys::record).await?;
     let mut records = Vec::with_capacity(page.len());
     for (_, item) in page {
-        let record: ForecastRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
+        let record: ForecastRecord = serde_json::from_str(&item.json).map_err(ApiError::internal)?;
         if record.deleted_at.is_none() {
             records.push(record);
         }

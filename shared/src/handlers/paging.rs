@@ -14,7 +14,7 @@ use lambda_http::Request;
 use super::{Ctx, store_error};
 use crate::error::ApiError;
 use crate::http::request::query_param;
-use crate::store::{Item, Key, query_shards};
+use crate::store::{JsonItem, Key, query_shards};
 
 const DEFAULT_PAGE_SIZE: usize = 25;
 const MAX_PAGE_SIZE: usize = 100;
@@ -56,13 +56,13 @@ pub async fn load_page<Id>(
     wanted: &PageRequest,
     parse: impl Fn(&str) -> Option<Id>,
     item_key: impl Fn(&Id) -> Key,
-) -> Result<(Vec<(Id, Item)>, Option<String>), ApiError> {
+) -> Result<(Vec<(Id, JsonItem)>, Option<String>), ApiError> {
     let page =
         query_shards(ctx.state.store.as_ref(), partitions, prefix, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
     let ids: Vec<Id> = page.items.iter().filter_map(|entry| entry.key.sk.strip_prefix(prefix)).filter_map(&parse).collect();
     let keys: Vec<Key> = ids.iter().map(&item_key).collect();
-    let mut found: HashMap<String, Item> =
-        ctx.state.store.get_many(&keys).await.map_err(store_error)?.into_iter().map(|item| (item.key.pk.clone(), item)).collect();
+    let mut found: HashMap<String, JsonItem> =
+        ctx.state.store.get_many_json(&keys).await.map_err(store_error)?.into_iter().map(|item| (item.key.pk.clone(), item)).collect();
     let items = ids.into_iter().zip(keys).filter_map(|(id, key)| found.remove(&key.pk).map(|item| (id, item))).collect();
     Ok((items, page.next.as_deref().map(encode_cursor)))
 }

@@ -36,6 +36,15 @@ pub struct Item {
     pub body: Value,
 }
 
+/// A stored item with its body as JSON text, for readers that parse it straight into their
+/// own type (lists: no intermediate `Value` tree per item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonItem {
+    pub key: Key,
+    pub version: u64,
+    pub json: String,
+}
+
 /// What must hold for a write to go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
@@ -81,6 +90,16 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
 
     /// Items for the keys that exist, in no particular order.
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError>;
+
+    /// The same, bodies as JSON text. Adapters that store text return it as it is.
+    async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
+        Ok(self
+            .get_many(keys)
+            .await?
+            .into_iter()
+            .map(|item| JsonItem { json: item.body.to_string(), key: item.key, version: item.version })
+            .collect())
+    }
 
     /// Items of partition `pk` whose sort key starts with `prefix` and is greater than `after`.
     async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError>;

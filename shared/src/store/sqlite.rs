@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size, paginate};
+use super::{Condition, Item, ItemStore, JsonItem, Key, Page, StoreError, WriteOp, check_size, paginate};
 use crate::audit::AuditRecord;
 
 const SCHEMA: &str = "
@@ -107,6 +107,17 @@ fn insert_audit(conn: &Connection, audit: &AuditRecord) -> Result<(), StoreError
     }
 }
 
+fn read_json_item(conn: &Connection, key: &Key) -> Result<Option<JsonItem>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
+    let row: Option<(i64, String)> =
+        statement.query_row(params![key.pk, key.sk], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(unavailable)?;
+    row.map(|(version, json)| {
+        let version = u64::try_from(version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
+        Ok(JsonItem { key: key.clone(), version, json })
+    })
+    .transpose()
+}
+
 fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
     let mut statement = conn.prepare_cached("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
     let row: Option<(i64, String)> =
@@ -128,6 +139,17 @@ impl ItemStore for SqliteStore {
         let mut found = Vec::with_capacity(keys.len());
         for key in keys {
             found.extend(read_item(&snapshot, key)?);
+        }
+        snapshot.commit().map_err(unavailable)?;
+        Ok(found)
+    }
+
+    async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
+        let conn = self.conn()?;
+        let snapshot = conn.unchecked_transaction().map_err(unavailable)?;
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.extend(read_json_item(&snapshot, key)?);
         }
         snapshot.commit().map_err(unavailable)?;
         Ok(found)
