@@ -12,6 +12,12 @@ use super::series::Series;
 pub const MAX_HORIZON: usize = 1_000;
 /// Most interval levels per request.
 pub const MAX_LEVELS: usize = 5;
+/// Most points the models are fitted on: the most recent ones. Fitting grows linearly with
+/// the points (`auto` took 0.17 ms a point on one core here, see BENCHMARKS.md), so the
+/// 200,000 points a dataset may hold would take 35 s here and about twice that on a 1 GB
+/// Lambda. 30,000 keeps `auto` near 5 s here, well inside a request's 25 s budget, and
+/// still spans three yearly cycles of hourly data.
+pub const MAX_FIT_POINTS: usize = 30_000;
 
 /// A model choice in a request: one model, or `auto` (every applicable model, best backtest wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -141,7 +147,7 @@ impl ForecastSpec {
 
 /// Runs `spec` on `series`.
 pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, EngineError> {
-    let y = &series.values;
+    let y = &series.values[series.values.len().saturating_sub(MAX_FIT_POINTS)..];
     spec.validate()?;
     if spec.horizon > y.len() {
         return Err(EngineError::Horizon { max: MAX_HORIZON, len: y.len() });
@@ -344,6 +350,24 @@ mod tests {
             ..spec(12, &[ModelChoice::Auto])
         };
         assert!(run(&air_passengers(), &later).is_ok());
+    }
+
+    #[test]
+    fn a_long_series_is_fitted_on_its_most_recent_points_and_forecast_from_its_end() {
+        use crate::forecast::frequency::Frequency;
+        let start = time::macros::datetime!(2020-01-01 0:00 UTC);
+        let frequency = Frequency::Seconds(3_600);
+        let len = 30_100;
+        // The first 100 points are far off: a fit that used them would show it.
+        let values: Vec<f64> = (0..len).map(|i| if i < 100 { 1e6 } else { 10.0 + (i % 24) as f64 }).collect();
+        let timestamps = (0..len as i64).map(|k| frequency.step(start, k).unwrap()).collect();
+        let series = Series { start, frequency, values, timestamps };
+        let outcome = run(&series, &spec(24, &[ModelChoice::SeasonalNaive])).unwrap();
+        assert_eq!(outcome.fitted_points, 30_000);
+        assert_eq!(outcome.timestamps[0], series.format(frequency.step(start, len as i64).unwrap()));
+        let naive = run(&series, &spec(24, &[ModelChoice::Naive])).unwrap();
+        let widest = naive.intervals[1].upper[23] - naive.intervals[1].lower[23];
+        assert!(widest < 100.0, "the far-off start leaked into the fit: interval width {widest}");
     }
 
     #[test]
