@@ -119,10 +119,23 @@ fn read_json_item(conn: &Connection, key: &Key) -> Result<Option<JsonItem>, Stor
 }
 
 fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
-    let mut statement = conn.prepare_cached("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
-    let row: Option<(i64, String)> =
-        statement.query_row(params![key.pk, key.sk], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(unavailable)?;
-    row.map(|(version, body)| row_to_item(key.pk.clone(), key.sk.clone(), version, &body)).transpose()
+    read_json_item(conn, key)?.map(|item| Ok(Item { body: parse_body(&item.json)?, key: item.key, version: item.version })).transpose()
+}
+
+/// Reads `keys` with `read` in one read transaction: one lock, one WAL snapshot taken
+/// once, and one prepared statement for the whole batch.
+fn read_batch<T>(
+    conn: &Connection,
+    keys: &[Key],
+    read: fn(&Connection, &Key) -> Result<Option<T>, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let snapshot = conn.unchecked_transaction().map_err(unavailable)?;
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        found.extend(read(&snapshot, key)?);
+    }
+    snapshot.commit().map_err(unavailable)?;
+    Ok(found)
 }
 
 #[async_trait::async_trait]
@@ -132,27 +145,11 @@ impl ItemStore for SqliteStore {
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        // One lock, one read transaction (one WAL snapshot, taken once) and one prepared
-        // statement for the whole batch.
-        let conn = self.conn()?;
-        let snapshot = conn.unchecked_transaction().map_err(unavailable)?;
-        let mut found = Vec::with_capacity(keys.len());
-        for key in keys {
-            found.extend(read_item(&snapshot, key)?);
-        }
-        snapshot.commit().map_err(unavailable)?;
-        Ok(found)
+        read_batch(&*self.conn()?, keys, read_item)
     }
 
     async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
-        let conn = self.conn()?;
-        let snapshot = conn.unchecked_transaction().map_err(unavailable)?;
-        let mut found = Vec::with_capacity(keys.len());
-        for key in keys {
-            found.extend(read_json_item(&snapshot, key)?);
-        }
-        snapshot.commit().map_err(unavailable)?;
-        Ok(found)
+        read_batch(&*self.conn()?, keys, read_json_item)
     }
 
     async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {

@@ -277,12 +277,7 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
             route.function_name()
         );
 
-        let function = template["Resources"]
-            .as_mapping()
-            .unwrap()
-            .values()
-            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function_name()))
-            .unwrap();
+        let function = function_of(&template, route);
         let mut actions = Vec::new();
         strings(&function["Properties"]["Policies"], &mut actions);
         assert!(actions.iter().any(|a| a.starts_with("kms:")), "{}: policies were not read: {actions:?}", route.function_name());
@@ -308,17 +303,22 @@ fn every_route_gives_up_before_its_function_and_the_gateway_time_out() {
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     let default = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
     for route in Route::ALL {
-        let function = template["Resources"]
-            .as_mapping()
-            .unwrap()
-            .values()
-            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function_name()))
-            .unwrap();
+        let function = function_of(&template, route);
         let timeout = function["Properties"]["Timeout"].as_u64().unwrap_or(default);
         let budget = route.time_budget().as_secs();
         assert!(budget + 2 <= timeout, "{}: budget {budget} s leaves no room before the {timeout} s timeout", route.function_name());
         assert!(timeout < 29, "{}: a {timeout} s timeout reaches API Gateway's 29 s", route.function_name());
     }
+}
+
+/// The template's function resource for `route`, found by its binary's name.
+fn function_of(template: &Yaml, route: Route) -> &Yaml {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function_name()))
+        .unwrap_or_else(|| panic!("no function for {}", route.function_name()))
 }
 
 /// Every string in a YAML tree, through CloudFormation's `!Tags`.
