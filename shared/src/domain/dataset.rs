@@ -86,8 +86,9 @@ impl DatasetRecord {
     }
 
     pub fn view(&self, version: u64, show_readers: bool) -> DatasetView {
-        let preview = self.preview.clone();
-        DatasetView { summary: self.clone().into_summary(version, show_readers), preview }
+        let mut record = self.clone();
+        let preview = std::mem::take(&mut record.preview);
+        DatasetView { summary: record.into_summary(version, show_readers), preview }
     }
 
     /// The summary a list shows, moving the record's fields rather than copying them.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::{Accuracy, accuracy};
 use super::models::{FittedModel, Interval, ModelError, ModelKind, Prediction, forecast};
 use super::series::Series;
+use crate::domain::first_repeat;
 
 /// Longest horizon a request may ask for.
 pub const MAX_HORIZON: usize = 1_000;
@@ -130,15 +131,15 @@ impl ForecastSpec {
         if self.horizon == 0 || self.horizon > MAX_HORIZON {
             return Err(EngineError::Horizon { max: MAX_HORIZON, len: MAX_HORIZON });
         }
-        let repeated_level = self.levels.iter().enumerate().any(|(i, l)| self.levels[..i].contains(l));
-        if self.levels.len() > MAX_LEVELS || repeated_level || self.levels.iter().any(|l| !(50.0..=99.9).contains(l)) {
+        if self.levels.len() > MAX_LEVELS || first_repeat(&self.levels).is_some() || self.levels.iter().any(|l| !(50.0..=99.9).contains(l))
+        {
             return Err(EngineError::Levels);
         }
         if self.models.is_empty() {
             return Err(EngineError::NoModels);
         }
-        if let Some((i, _)) = self.models.iter().enumerate().find(|(i, m)| self.models[..*i].contains(m)) {
-            let name = serde_json::to_value(self.models[i]).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        if let Some(model) = first_repeat(&self.models) {
+            let name = serde_json::to_value(model).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             return Err(EngineError::RepeatedModel(name));
         }
         Ok(())

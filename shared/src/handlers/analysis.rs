@@ -7,6 +7,7 @@ use super::datasets::{parse_dataset_id, read_content, readable_dataset};
 use super::forecasts::series_error;
 use crate::authz::{Action, Resource};
 use crate::domain::analysis::{AnalysisView, AnalyzeRequest, ColumnAnalysis, MAX_COLUMNS};
+use crate::domain::first_repeat;
 use crate::domain::ids::truncate;
 use crate::error::{ApiError, Problem, responses};
 use crate::forecast::analysis::analyse;
@@ -53,8 +54,8 @@ pub async fn analyze(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError
         numeric.into_iter().take(MAX_COLUMNS).collect()
     } else if request.columns.len() > MAX_COLUMNS {
         return Err(ApiError::validation("columns", format!("at most {MAX_COLUMNS} columns per analysis")));
-    } else if let Some((i, _)) = request.columns.iter().enumerate().find(|(i, c)| request.columns[..*i].contains(c)) {
-        return Err(ApiError::validation("columns", format!("column `{}` is named more than once", truncate(&request.columns[i], 40))));
+    } else if let Some(column) = first_repeat(&request.columns) {
+        return Err(ApiError::validation("columns", format!("column `{}` is named more than once", truncate(column, 40))));
     } else {
         request.columns.clone()
     };
