@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request, ResourceConstraint,
-    RestrictedExpression, Schema, ValidationMode, Validator,
+    ActionConstraint, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Request,
+    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use serde_json::Value;
 
@@ -203,7 +203,8 @@ pub struct DecisionMemo<'a> {
     /// A user id that is never the caller's.
     someone_else: String,
     caller: [String; 1],
-    decided: HashMap<(Action, Relation), bool>,
+    /// Decisions so far; a handful per list, so a scan beats hashing.
+    decided: Vec<(Action, Relation, bool)>,
 }
 
 impl DecisionMemo<'_> {
@@ -225,8 +226,8 @@ impl DecisionMemo<'_> {
         if !self.authorizer.relational.contains(&action) {
             return self.decide(action, resource);
         }
-        if let Some(known) = self.decided.get(&(action, relation)) {
-            return *known;
+        if let Some(&(_, _, known)) = self.decided.iter().find(|(a, r, _)| *a == action && *r == relation) {
+            return known;
         }
         let owner = if relation.owner { me } else { self.someone_else.as_str() };
         let readers: &[String] = if relation.reader { &self.caller } else { &[] };
@@ -237,7 +238,7 @@ impl DecisionMemo<'_> {
             Resource::Dataset { id: "stand-in", owner, readers }
         };
         let allowed = self.decide(action, &stand_in);
-        self.decided.insert((action, relation), allowed);
+        self.decided.push((action, relation, allowed));
         allowed
     }
 
@@ -253,6 +254,9 @@ pub struct Authorizer {
     policies: HashMap<Action, PolicySet>,
     /// Actions a [`DecisionMemo`] may decide once per relation.
     relational: HashSet<Action>,
+    /// Each policy's `@id` annotation, its name in audit records. Read once here: Cedar
+    /// parses the annotation key on every lookup.
+    names: HashMap<PolicyId, String>,
     cedar: cedar_policy::Authorizer,
     types: EntityTypes,
 }
@@ -295,9 +299,10 @@ impl Authorizer {
             forecast: type_name("Forecast")?,
             action: type_name("Action")?,
         };
+        let names = policies.policies().filter_map(|p| Some((p.id().clone(), p.annotation("id")?.to_owned()))).collect();
         let policies = slice_by_action(&policies, &types)?;
         let relational = relational_actions(&policies)?;
-        Ok(Self { policies, relational, cedar: cedar_policy::Authorizer::new(), types })
+        Ok(Self { policies, relational, names, cedar: cedar_policy::Authorizer::new(), types })
     }
 
     /// Decisions for `principal` over the items of a list (see [`DecisionMemo`]).
@@ -307,7 +312,7 @@ impl Authorizer {
             principal,
             someone_else: format!("{}~someone-else", principal.subject),
             caller: [principal.subject.clone()],
-            decided: HashMap::new(),
+            decided: Vec::new(),
         }
     }
 
@@ -349,11 +354,7 @@ impl Authorizer {
         Ok(Verdict {
             allowed: response.decision() == Decision::Allow,
             // Policies are named by their `@id` annotation; Cedar's own ids are positional.
-            policies: response
-                .diagnostics()
-                .reason()
-                .map(|id| policies.policy(id).and_then(|p| p.annotation("id")).map_or_else(|| id.to_string(), str::to_owned))
-                .collect(),
+            policies: response.diagnostics().reason().map(|id| self.names.get(id).map_or_else(|| id.to_string(), Clone::clone)).collect(),
         })
     }
 

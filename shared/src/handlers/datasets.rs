@@ -13,7 +13,8 @@ use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::csv_table;
 use crate::domain::dataset::{
-    CreateDataset, DatasetPage, DatasetRecord, DatasetView, MAX_READERS, UpdateDataset, keys, validate_description, validate_name,
+    CreateDataset, DatasetPage, DatasetRecord, DatasetView, ListedDataset, MAX_READERS, UpdateDataset, keys, validate_description,
+    validate_name,
 };
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::ids::{DatasetId, UserId};
@@ -199,9 +200,9 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     // item, decided once per relation to the caller (`authz::DecisionMemo`).
     let mut decisions = ctx.state.authorizer.memo(&principal);
     let mut items = Vec::with_capacity(page.len());
-    for (_, item) in page {
-        let record: DatasetRecord = serde_json::from_str(&item.json).map_err(ApiError::internal)?;
-        if record.deleted_at.is_none() && decisions.can(Action::ReadDataset, &record.resource()) {
+    for (_, item) in &page {
+        let record = ListedDataset::parse(&item.json).map_err(ApiError::internal)?;
+        if !record.is_deleted() && decisions.can(Action::ReadDataset, &record.resource()) {
             let show_readers = decisions.can(Action::ShareDataset, &record.resource());
             items.push(record.into_summary(item.version, show_readers));
         }

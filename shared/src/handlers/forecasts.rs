@@ -14,7 +14,7 @@ use super::paging::{PageRequest, load_page};
 use super::{Ctx, blob_error, blob_key, now, path_param, read_blob, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
-use crate::domain::dataset::{DatasetRecord, keys as dataset_keys};
+use crate::domain::dataset::{DatasetRecord, ListedDataset, keys as dataset_keys};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::forecast::{CreateForecast, ForecastPage, ForecastRecord, ForecastView, keys};
 use crate::domain::ids::{DatasetId, ForecastId};
@@ -286,10 +286,11 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
     ids.dedup();
     let dataset_keys: Vec<Key> = ids.iter().map(dataset_keys::record).collect();
     let mut grants = HashMap::new();
-    for item in ctx.state.store.get_many(&dataset_keys).await.map_err(store_error)? {
-        let dataset: DatasetRecord = serde_json::from_value(item.body).map_err(ApiError::internal)?;
-        if dataset.deleted_at.is_none() {
-            grants.insert(dataset.id.clone(), DatasetGrants::of(dataset));
+    for item in ctx.state.store.get_many_json(&dataset_keys).await.map_err(store_error)? {
+        // Only the owner and readers matter here: no need to build the preview rows.
+        let dataset = ListedDataset::parse(&item.json).map_err(ApiError::internal)?;
+        if !dataset.is_deleted() {
+            grants.insert(dataset.id.into_owned(), DatasetGrants { owner: Some(dataset.owner.into_owned()), readers: dataset.readers });
         }
     }
     Ok(grants)

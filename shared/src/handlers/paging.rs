@@ -59,7 +59,7 @@ pub async fn load_page<Id>(
 ) -> Result<(Vec<(Id, JsonItem)>, Option<String>), ApiError> {
     let page =
         query_shards(ctx.state.store.as_ref(), partitions, prefix, wanted.after.as_deref(), wanted.limit).await.map_err(store_error)?;
-    let ids: Vec<Id> = page.items.iter().filter_map(|entry| entry.key.sk.strip_prefix(prefix)).filter_map(&parse).collect();
+    let ids: Vec<Id> = page.items.iter().filter_map(|entry| entry.sk.strip_prefix(prefix)).filter_map(&parse).collect();
     let keys: Vec<Key> = ids.iter().map(&item_key).collect();
     let mut found: HashMap<String, JsonItem> =
         ctx.state.store.get_many_json(&keys).await.map_err(store_error)?.into_iter().map(|item| (item.key.pk.clone(), item)).collect();

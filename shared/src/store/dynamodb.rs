@@ -16,6 +16,15 @@ use crate::audit::AuditRecord;
 /// An item as DynamoDB returns it.
 type Row = HashMap<String, AttributeValue>;
 
+/// What a query reads: a partition's items whose sort key starts with `prefix`, whole or
+/// only their keys.
+#[derive(Debug, Clone, Copy)]
+struct RowQuery<'a> {
+    pk: &'a str,
+    prefix: &'a str,
+    keys_only: bool,
+}
+
 /// BatchGetItem takes at most 100 keys per call.
 const BATCH_GET_LIMIT: usize = 100;
 /// Rounds of retrying unprocessed keys before giving up.
@@ -93,7 +102,8 @@ impl DynamoStore {
     /// never inferred from a page being full (a full page may still be the last one: the
     /// next then comes back empty, with no continuation).
     #[tracing::instrument(level = "debug", skip(self), err)]
-    async fn query_rows(&self, table: &str, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Row>, StoreError> {
+    async fn query_rows(&self, table: &str, query: RowQuery<'_>, after: Option<&str>, limit: usize) -> Result<Page<Row>, StoreError> {
+        let RowQuery { pk, prefix, keys_only } = query;
         let limit = limit.max(1);
         let mut rows = Vec::with_capacity(limit.min(128));
         let mut start = after.map(|after| key_attrs(&Key::new(pk, after)));
@@ -108,6 +118,9 @@ impl DynamoStore {
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                     .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
             };
+            if keys_only {
+                request = request.projection_expression("pk, sk");
+            }
             let output = request.consistent_read(true).limit(remaining).set_exclusive_start_key(start).send().await.map_err(unavailable)?;
             rows.extend(output.items.unwrap_or_default());
             let Some(last) = output.last_evaluated_key else { return Ok(Page { items: rows, next: None }) };
@@ -165,9 +178,10 @@ impl ItemStore for DynamoStore {
         Ok(found)
     }
 
-    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
-        let page = self.query_rows(&self.table, pk, prefix, after, limit).await?;
-        let items = page.items.iter().map(item_from_attrs).collect::<Result<Vec<_>, _>>()?;
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
+        let page = self.query_rows(&self.table, RowQuery { pk, prefix, keys_only: true }, after, limit).await?;
+        let items =
+            page.items.iter().map(|row| Ok(Key::new(string_attr(row, "pk")?, string_attr(row, "sk")?))).collect::<Result<_, _>>()?;
         Ok(Page { items, next: page.next })
     }
 
@@ -239,7 +253,7 @@ impl ItemStore for DynamoStore {
     }
 
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
-        let page = self.query_rows(&self.audit_table, pk, "", after, limit).await?;
+        let page = self.query_rows(&self.audit_table, RowQuery { pk, prefix: "", keys_only: false }, after, limit).await?;
         let mut records = Vec::with_capacity(page.items.len());
         for row in &page.items {
             let record = match row.get("record") {

@@ -101,8 +101,10 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
             .collect())
     }
 
-    /// Items of partition `pk` whose sort key starts with `prefix` and is greater than `after`.
-    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError>;
+    /// Keys of the items of partition `pk` whose sort key starts with `prefix` and is
+    /// greater than `after`. Keys only: a list's entries point at the items it shows,
+    /// which are then read in one batch.
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError>;
 
     /// Applies every write and appends `audit`, all or nothing.
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError>;
@@ -122,7 +124,7 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Items of a logical partition spread over `partitions` (its shards), in sort-key order:
+/// Keys of a logical partition spread over `partitions` (its shards), in sort-key order:
 /// each shard is read from `after` on, concurrently, and the pages merged.
 ///
 /// INVARIANT: sort keys are unique across the shards (each item lives in exactly one), so
@@ -133,9 +135,9 @@ pub async fn query_shards(
     prefix: &str,
     after: Option<&str>,
     limit: usize,
-) -> Result<Page<Item>, StoreError> {
-    let pages = futures::future::try_join_all(partitions.iter().map(|pk| store.query(pk, prefix, after, limit))).await?;
-    Ok(merge_shards(pages, limit, |item| item.key.sk.clone()))
+) -> Result<Page<Key>, StoreError> {
+    let pages = futures::future::try_join_all(partitions.iter().map(|pk| store.query_keys(pk, prefix, after, limit))).await?;
+    Ok(merge_shards(pages, limit, |key| key.sk.clone()))
 }
 
 /// Merges per-shard pages into the first `limit` items overall; there is more when any

@@ -74,13 +74,19 @@ fn parse_body(text: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn row_to_item(pk: String, sk: String, version: i64, body: &str) -> Result<Item, StoreError> {
-    let version = u64::try_from(version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
-    Ok(Item { key: Key { pk, sk }, version, body: parse_body(body)? })
-}
-
 // Every statement below is prepared once per connection and reused (`prepare_cached`):
-// parsing SQL on every call cost more than running it.
+// parsing SQL on every call cost more than running it. A statement SQLite planned with
+// a bound value in mind is prepared again each time it is bound, which undoes that:
+// `pk = ?1` with an ORDER BY is one such (`pk IN (?1)` gives the same plan without it),
+// and so is a bound LIMIT, so pages are cut by the reader instead. The test
+// `page_reads_are_prepared_once_whatever_the_page` holds these to it.
+
+/// Sort keys of a partition from the start of a prefix range: pk, prefix, prefix end.
+const KEYS_FROM_START: &str = "SELECT sk FROM items WHERE pk IN (?1) AND sk >= ?2 AND sk < ?3 ORDER BY sk";
+/// The same, after a sort key: pk, after, prefix end.
+const KEYS_AFTER: &str = "SELECT sk FROM items WHERE pk IN (?1) AND sk > ?2 AND sk < ?3 ORDER BY sk";
+/// One page of an audit partition after a sort key: pk, after.
+const AUDIT_PAGE: &str = "SELECT body FROM audit WHERE pk IN (?1) AND sk > ?2 ORDER BY sk";
 
 fn current_version(conn: &Connection, key: &Key) -> Result<Option<u64>, StoreError> {
     let mut statement = conn.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
@@ -152,26 +158,23 @@ impl ItemStore for SqliteStore {
         read_batch(&*self.conn()?, keys, read_json_item)
     }
 
-    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         let conn = self.conn()?;
         // `>= prefix` and `< prefix + U+10FFFF` bound the prefix without LIKE's wildcards.
         let upper = format!("{prefix}\u{10FFFF}");
-        let lower = after.filter(|a| *a >= prefix).unwrap_or(prefix);
-        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut statement = conn
-            .prepare_cached("SELECT sk, version, body FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND (?4 IS NULL OR sk > ?4) ORDER BY sk LIMIT ?5")
-            .map_err(unavailable)?;
-        let rows = statement
-            .query_map(params![pk, lower, upper, after, fetch], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
-            })
-            .map_err(unavailable)?;
-        let mut items = Vec::new();
-        for row in rows {
-            let (sk, version, body) = row.map_err(unavailable)?;
-            items.push(row_to_item(pk.to_owned(), sk, version, &body)?);
+        let (sql, lower) = match after.filter(|a| *a >= prefix) {
+            Some(after) => (KEYS_AFTER, after),
+            None => (KEYS_FROM_START, prefix),
+        };
+        let mut statement = conn.prepare_cached(sql).map_err(unavailable)?;
+        let rows = statement.query_map(params![pk, lower, upper], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let mut keys = Vec::new();
+        // Rows come in key order straight from the primary key, so taking `limit + 1`
+        // steps no further than a LIMIT clause would.
+        for sk in rows.take(limit.saturating_add(1)) {
+            keys.push(Key { pk: pk.to_owned(), sk: sk.map_err(unavailable)? });
         }
-        Ok(paginate(items, limit, |i| i.key.sk.clone()))
+        Ok(paginate(keys, limit, |key| key.sk.clone()))
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
@@ -210,13 +213,11 @@ impl ItemStore for SqliteStore {
 
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         let conn = self.conn()?;
-        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let mut statement = conn
-            .prepare_cached("SELECT body FROM audit WHERE pk = ?1 AND (?2 IS NULL OR sk > ?2) ORDER BY sk LIMIT ?3")
-            .map_err(unavailable)?;
-        let rows = statement.query_map(params![pk, after, fetch], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let mut statement = conn.prepare_cached(AUDIT_PAGE).map_err(unavailable)?;
+        // Every sort key is greater than '': a first page needs no statement of its own.
+        let rows = statement.query_map(params![pk, after.unwrap_or("")], |row| row.get::<_, String>(0)).map_err(unavailable)?;
         let mut records = Vec::new();
-        for row in rows {
+        for row in rows.take(limit.saturating_add(1)) {
             let body = row.map_err(unavailable)?;
             records.push(serde_json::from_str::<AuditRecord>(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
@@ -227,6 +228,45 @@ impl ItemStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::StatementStatus;
+
+    #[test]
+    fn page_reads_are_prepared_once_whatever_the_page() {
+        let store = SqliteStore::in_memory().unwrap();
+        {
+            let conn = store.conn().unwrap();
+            let record = crate::audit::AuditDraft::new("test", "test").finish(&crate::http::request::RequestMeta::default(), 200);
+            let record = serde_json::to_string(&record).unwrap();
+            for i in 0..5 {
+                conn.execute("INSERT INTO items (pk, sk, version, body) VALUES ('p', ?1, 1, '{}')", [format!("E#{i}")]).unwrap();
+                conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('a', ?1, ?2)", [format!("t{i}"), record.clone()]).unwrap();
+            }
+        }
+        use futures::executor::block_on as run;
+        for (after, limit, expected) in [(None, 2, 2), (Some("E#1"), 1, 1), (None, 4, 4), (Some("E#2"), 10, 2)] {
+            assert_eq!(run(store.query_keys("p", "E#", after, limit)).unwrap().items.len(), expected);
+        }
+        for (after, limit, expected) in [(None, 2, 2), (Some("t1"), 1, 1), (None, 10, 5)] {
+            assert_eq!(run(store.audit_partition("a", after, limit)).unwrap().items.len(), expected);
+        }
+        let conn = store.conn().unwrap();
+        for sql in [KEYS_FROM_START, KEYS_AFTER, AUDIT_PAGE] {
+            // `prepare_cached` hands back the statement the reads above used.
+            let statement = conn.prepare_cached(sql).unwrap();
+            assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+            // And the plan is still a primary-key range read, in key order without a sort.
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let steps: Vec<String> = explain
+                .query_map(rusqlite::params_from_iter(["p", "a", "b"].iter().take(statement.parameter_count())), |row| row.get(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                steps.len() == 1 && steps[0].starts_with("SEARCH") && steps[0].contains("USING PRIMARY KEY (pk=? AND sk>"),
+                "{sql}: {steps:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_audit_table_refuses_updates_deletes_and_replacements_at_the_storage_layer() {

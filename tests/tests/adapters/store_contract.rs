@@ -100,10 +100,10 @@ pub async fn queries_page_in_order_within_a_prefix(store: &dyn ItemStore) {
     let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = store.query(&pk, "DATASET#", after.as_deref(), 3).await.unwrap();
+        let page = store.query_keys(&pk, "DATASET#", after.as_deref(), 3).await.unwrap();
         pages += 1;
         assert!(page.items.len() <= 3);
-        seen.extend(page.items.iter().map(|i| i.key.sk.clone()));
+        seen.extend(page.items.iter().map(|key| key.sk.clone()));
         match page.next {
             Some(next) => after = Some(next),
             None => break,
@@ -112,9 +112,9 @@ pub async fn queries_page_in_order_within_a_prefix(store: &dyn ItemStore) {
     let expected: Vec<String> = (0..7).map(|i| format!("DATASET#{i:02}")).collect();
     assert_eq!(seen, expected);
     assert_eq!(pages, 3);
-    assert!(store.query(&partition(), "DATASET#", None, 10).await.unwrap().items.is_empty());
+    assert!(store.query_keys(&partition(), "DATASET#", None, 10).await.unwrap().items.is_empty());
     // No prefix: the whole partition, still in order.
-    let all: Vec<String> = store.query(&pk, "", None, 20).await.unwrap().items.into_iter().map(|i| i.key.sk).collect();
+    let all: Vec<String> = store.query_keys(&pk, "", None, 20).await.unwrap().items.into_iter().map(|key| key.sk).collect();
     assert_eq!(all.len(), 9);
     assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
 }
@@ -130,21 +130,21 @@ pub async fn pages_are_not_cut_short_by_the_response_size_limit(store: &dyn Item
         let write = put(&Key::new(&pk, sk.as_str()), 1, json!({"filler": filler}), Condition::Absent);
         store.commit(vec![write], &audit(&format!("big-{i}"))).await.unwrap();
     }
-    let whole = store.query(&pk, "BIG#", None, 100).await.unwrap();
-    assert_eq!(whole.items.iter().map(|i| i.key.sk.clone()).collect::<Vec<_>>(), expected, "one page of 100 holds all 24");
+    let whole = store.query_keys(&pk, "BIG#", None, 100).await.unwrap();
+    assert_eq!(whole.items.iter().map(|key| key.sk.clone()).collect::<Vec<_>>(), expected, "one page of 100 holds all 24");
     assert_eq!(whole.next, None);
 
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = store.query(&pk, "BIG#", after.as_deref(), 15).await.unwrap();
+        let page = store.query_keys(&pk, "BIG#", after.as_deref(), 15).await.unwrap();
         pages += 1;
         assert!(page.items.len() <= 15);
         if page.next.is_some() {
             assert_eq!(page.items.len(), 15, "a page with a continuation is full");
         }
-        seen.extend(page.items.into_iter().map(|i| i.key.sk));
+        seen.extend(page.items.into_iter().map(|key| key.sk));
         match page.next {
             Some(next) => after = Some(next),
             None => break,
@@ -195,7 +195,7 @@ pub async fn commits_over_the_transaction_limit_are_refused_whole(store: &dyn It
     let writes: Vec<WriteOp> =
         (0..=MAX_OPS_PER_COMMIT).map(|i| put(&Key::new(&pk, format!("K#{i}")), 1, json!({}), Condition::Absent)).collect();
     assert!(matches!(store.commit(writes, &audit("big")).await, Err(StoreError::TooManyOperations(_))));
-    assert!(store.query(&pk, "K#", None, 10).await.unwrap().items.is_empty());
+    assert!(store.query_keys(&pk, "K#", None, 10).await.unwrap().items.is_empty());
     let most: Vec<WriteOp> =
         (0..MAX_OPS_PER_COMMIT).map(|i| put(&Key::new(&pk, format!("K#{i:03}")), 1, json!({}), Condition::Absent)).collect();
     store.commit(most, &audit("most")).await.unwrap();

@@ -85,8 +85,8 @@ impl ItemStore for AuditDown {
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         self.0.get_many(keys).await
     }
-    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
-        self.0.query(pk, prefix, after, limit).await
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
+        self.0.query_keys(pk, prefix, after, limit).await
     }
     async fn commit(&self, _writes: Vec<WriteOp>, _audit: &AuditRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("audit table unreachable".into()))
@@ -123,7 +123,7 @@ async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() 
         .with_path_parameters(std::collections::HashMap::<String, String>::new());
     let response = shared::handle(&state, Route::CreateDataset, create).await;
     assert_eq!(response.status().as_u16(), 503);
-    let page = store.query("ACCESS#analyst-1", "", None, 10).await.unwrap();
+    let page = store.query_keys("ACCESS#analyst-1", "", None, 10).await.unwrap();
     assert!(page.items.is_empty(), "the mutation went through without its audit record");
     let leftovers: Vec<_> = walk(&dir.path().join("blobs"));
     assert!(leftovers.is_empty(), "blob left behind: {leftovers:?}");

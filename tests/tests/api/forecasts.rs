@@ -454,6 +454,6 @@ async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_o
     let records = state.store.audit_records(day, None, 100).await.unwrap().items;
     let record = records.iter().find(|r| r.action == "create-forecast").unwrap();
     assert_eq!((record.status, record.reason.as_deref()), (422, Some("time-budget-exceeded")));
-    let forecasts = state.store.query(&format!("FORECASTS_OF#{dataset}"), "", None, 10).await.unwrap();
+    let forecasts = state.store.query_keys(&format!("FORECASTS_OF#{dataset}"), "", None, 10).await.unwrap();
     assert!(forecasts.items.is_empty(), "nothing is stored for a forecast that did not finish");
 }

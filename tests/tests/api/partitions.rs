@@ -51,8 +51,8 @@ impl ItemStore for Counting {
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         self.inner.get_many(keys).await
     }
-    async fn query(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Item>, StoreError> {
-        self.inner.query(pk, prefix, after, limit).await
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
+        self.inner.query_keys(pk, prefix, after, limit).await
     }
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
         for write in &writes {
