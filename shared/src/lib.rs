@@ -8,6 +8,7 @@ pub mod authz;
 pub mod blob;
 pub mod compute;
 pub mod config;
+pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod forecast;

@@ -8,6 +8,7 @@ use crate::authz::Authorizer;
 use crate::blob::BlobStore;
 use crate::compute::ComputePool;
 use crate::config::AuthSettings;
+use crate::cursor::CursorKeys;
 use crate::domain::csv_table::CsvLimits;
 use crate::http::cors::CorsPolicy;
 use crate::store::ItemStore;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Where forecasts, analyses and CSV inspection run.
     pub compute: ComputePool,
+    /// The key list cursors are sealed with, loaded on first use.
+    pub cursor_keys: CursorKeys,
 }
 
 /// Start-up failed; the function cannot serve.
@@ -83,6 +86,7 @@ impl AppState {
             cors,
             limits: Limits::default(),
             compute: ComputePool::inline(),
+            cursor_keys: CursorKeys::default(),
         })
     }
 }

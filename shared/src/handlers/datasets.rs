@@ -179,7 +179,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 #[utoipa::path(get, path = "/v1/datasets", operation_id = "listDatasets", tag = "datasets",
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 25)"),
-        ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page"),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page of the same list; valid only for the caller it was given to"),
     ),
     responses(
         (status = 200, description = "A page of datasets", body = DatasetPage),
@@ -189,12 +189,13 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     ctx.authorize(&principal, Action::ListDatasets, &COLLECTION)?;
-    let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| DatasetId::parse(id).is_ok())?;
+    let wanted = PageRequest::from_query(req)?;
 
     let partitions =
         if principal.role == Role::Admin { keys::catalogue_partitions() } else { vec![keys::access_partition(&principal.subject)] };
     let (page, next_cursor) =
-        load_page(ctx, &partitions, keys::ENTRY_PREFIX, &wanted, |id| DatasetId::parse(id).ok(), keys::record).await?;
+        load_page(ctx, &principal.subject, (&partitions, keys::ENTRY_PREFIX), &wanted, |id| DatasetId::parse(id).ok(), keys::record)
+            .await?;
 
     // The list decides what is considered; the policy still has the last word on each
     // item, decided once per relation to the caller (`authz::DecisionMemo`).

@@ -230,7 +230,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     params(
         ("dataset_id" = Option<String>, Query, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Only forecasts of this dataset (one you can read)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 25)"),
-        ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page"),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page of the same list; valid only for the caller it was given to"),
     ),
     responses(
         (status = 200, description = "A page of forecasts", body = ForecastPage),
@@ -241,7 +241,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     ctx.authorize(&principal, Action::ListForecasts, &COLLECTION)?;
-    let wanted = PageRequest::from_query(req, keys::ENTRY_PREFIX, |id| ForecastId::parse(id).is_ok())?;
+    let wanted = PageRequest::from_query(req)?;
     let partitions = match query_param(req, "dataset_id")? {
         Some(raw) => {
             let id = parse_dataset_id(&raw)?;
@@ -256,7 +256,8 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         None => vec![keys::owner_partition(&principal.subject)],
     };
     let (page, next_cursor) =
-        load_page(ctx, &partitions, keys::ENTRY_PREFIX, &wanted, |id| ForecastId::parse(id).ok(), keys::record).await?;
+        load_page(ctx, &principal.subject, (&partitions, keys::ENTRY_PREFIX), &wanted, |id| ForecastId::parse(id).ok(), keys::record)
+            .await?;
     let mut records = Vec::with_capacity(page.len());
     for (_, item) in page {
         let record: ForecastRecord = serde_json::from_str(&item.json).map_err(ApiError::internal)?;

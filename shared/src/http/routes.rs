@@ -118,6 +118,13 @@ impl Route {
         )
     }
 
+    /// Whether the route pages through a list with sealed cursors: its function reads the
+    /// deployment's cursor key and may create it (`crate::cursor`), so `template.yaml`
+    /// lets it read and put that one item, and no other route may put there.
+    pub fn pages(self) -> bool {
+        matches!(self, Route::ListDatasets | Route::ListForecasts)
+    }
+
     /// How long a request may run before it answers `time-budget-exceeded`: below the
     /// function's `Timeout` in `template.yaml` (a contract test ties them), which is below
     /// API Gateway's 29 s integration limit, so a client never meets a gateway timeout.

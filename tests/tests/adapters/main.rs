@@ -43,6 +43,7 @@ macro_rules! store_suite {
                 audit_records_come_back_in_order_and_page,
                 commits_over_the_transaction_limit_are_refused_whole,
                 bodies_round_trip_exactly,
+                instances_share_one_cursor_key,
             ]
         );
     };

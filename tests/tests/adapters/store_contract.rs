@@ -208,3 +208,16 @@ pub async fn bodies_round_trip_exactly(store: &dyn ItemStore) {
     let item = store.get(&key).await.unwrap().unwrap();
     assert_eq!((item.version, item.body), (7, body));
 }
+
+/// Two processes over one store (two function instances) seal and open each other's list
+/// cursors: the key is created once, kept in the store, and read back the same.
+pub async fn instances_share_one_cursor_key(store: &dyn ItemStore) {
+    use shared::cursor::{CursorKeys, ListScope, key_item};
+    let (first, second) = (CursorKeys::default(), CursorKeys::default());
+    let partitions = [partition()];
+    let scope = ListScope { caller: "caller", partitions: &partitions, prefix: "P#" };
+    let sealed = first.get(store, || audit("cursor-key-1")).await.unwrap().seal(&scope, "P#1");
+    let key = second.get(store, || audit("cursor-key-2")).await.unwrap();
+    assert_eq!(key.open(&scope, &sealed).as_deref(), Some("P#1"));
+    assert!(store.get(&key_item()).await.unwrap().is_some());
+}

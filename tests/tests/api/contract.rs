@@ -295,6 +295,38 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     }
 }
 
+/// The list functions may read the cursor key and create it, and that is all they may put
+/// into the items table: the permission is held to the key's partition.
+#[test]
+fn list_functions_may_read_and_create_the_cursor_key_and_put_nothing_else() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let key_partition = shared::cursor::key_item().pk;
+    for route in Route::ALL.into_iter().filter(|r| r.pages()) {
+        let statements = function_of(&template, route)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+        let on_items = |action: &'static str| -> Vec<&Yaml> {
+            statements
+                .iter()
+                .filter(|s| {
+                    let mut actions = Vec::new();
+                    strings(&s["Action"], &mut actions);
+                    let mut resource = Vec::new();
+                    strings(&s["Resource"], &mut resource);
+                    actions.iter().any(|a| a == action) && resource == ["ItemsTable.Arn"]
+                })
+                .collect()
+        };
+        assert_eq!(on_items("dynamodb:GetItem").len(), 1, "{}: reads the key", route.function_name());
+        let puts = on_items("dynamodb:PutItem");
+        assert_eq!(puts.len(), 1, "{}: creates the key", route.function_name());
+        let leading = &puts[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+        assert_eq!(
+            leading.as_sequence().map(|keys| keys.iter().filter_map(Yaml::as_str).collect::<Vec<_>>()),
+            Some(vec![key_partition.as_str()])
+        );
+    }
+}
+
 /// A request gives up at its route's budget, before the function's own timeout, which is
 /// below API Gateway's 29-second integration limit: a client never meets a gateway timeout.
 #[test]

@@ -7,6 +7,7 @@ mod analysis;
 mod audit;
 mod bad_input;
 mod contract;
+mod cursors;
 mod edge;
 mod exports;
 mod forecasts;
