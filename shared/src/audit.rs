@@ -161,9 +161,37 @@ pub fn format_time(at: OffsetDateTime) -> String {
     }
 }
 
+/// The UTC days (`YYYY-MM-DD`) from `from` to `to`, both included, oldest first: the days
+/// whose audit partitions hold the records of that span. Empty when `to` is before `from`.
+pub fn days_spanning(from: OffsetDateTime, to: OffsetDateTime) -> Vec<String> {
+    let (mut day, last) = (from.to_offset(time::UtcOffset::UTC).date(), to.to_offset(time::UtcOffset::UTC).date());
+    let mut days = Vec::new();
+    while day <= last {
+        days.push(day.to_string());
+        match day.next_day() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    days
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_span_covers_every_utc_day_it_touches() {
+        let days = |from, to| days_spanning(from, to);
+        assert_eq!(days(datetime!(2026-11-23 23:59:59.9 UTC), datetime!(2026-11-24 00:00:00.1 UTC)), ["2026-11-23", "2026-11-24"]);
+        assert_eq!(days(datetime!(2026-02-28 12:00 UTC), datetime!(2026-03-01 00:00 UTC)), ["2026-02-28", "2026-03-01"]);
+        assert_eq!(days(datetime!(2026-12-31 23:00 UTC), datetime!(2027-01-01 01:00 UTC)), ["2026-12-31", "2027-01-01"]);
+        assert_eq!(days(datetime!(2026-11-23 08:00 UTC), datetime!(2026-11-23 09:00 UTC)), ["2026-11-23"]);
+        // Offsets are read in UTC: 01:00 at +02:00 is the previous UTC day.
+        assert_eq!(days(datetime!(2026-11-24 01:00 +2), datetime!(2026-11-24 01:30 +2)), ["2026-11-23"]);
+        assert!(days(datetime!(2026-11-24 00:00 UTC), datetime!(2026-11-23 00:00 UTC)).is_empty());
+    }
 
     #[test]
     fn timestamps_have_a_fixed_width_and_sort_as_text() {

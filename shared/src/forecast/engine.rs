@@ -412,10 +412,16 @@ mod properties {
             let timestamps = (0..values.len()).map(|k| frequency.step(start, k as i64).unwrap()).collect();
             let series = Series { start, frequency, values: values.clone(), timestamps };
             let spec = ForecastSpec { horizon: horizon.min(values.len()), models: vec![ModelChoice::Auto], levels: vec![90.0], deadline: None };
-            if let Ok(outcome) = run(&series, &spec) {
-                prop_assert_eq!(outcome.point.len(), spec.horizon);
-                prop_assert_eq!(outcome.timestamps.len(), spec.horizon);
-                prop_assert!(outcome.point.iter().all(|v| v.is_finite()));
+            match run(&series, &spec) {
+                Ok(outcome) => {
+                    prop_assert_eq!(outcome.point.len(), spec.horizon);
+                    prop_assert_eq!(outcome.timestamps.len(), spec.horizon);
+                    prop_assert!(outcome.point.iter().all(|v| v.is_finite()));
+                }
+                // The only failure a valid request may meet is that no model fits, and it
+                // must say why.
+                Err(EngineError::NothingFits(why)) => prop_assert!(!why.is_empty()),
+                Err(other) => prop_assert!(false, "a valid request failed with {other}"),
             }
         }
     }

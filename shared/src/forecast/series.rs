@@ -406,6 +406,15 @@ mod properties {
 
     use super::*;
 
+    fn any_policy() -> impl Strategy<Value = MissingPolicy> {
+        prop_oneof![
+            Just(MissingPolicy::Reject),
+            Just(MissingPolicy::FillForward),
+            Just(MissingPolicy::Interpolate),
+            Just(MissingPolicy::Drop)
+        ]
+    }
+
     /// CSV-ish text: header-like first line, then rows made of dates, numbers, junk,
     /// quotes, separators and control characters.
     fn csvish() -> impl Strategy<Value = String> {
@@ -424,13 +433,43 @@ mod properties {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
-        /// Whatever the content, building a series returns a value or a named error.
+        /// Whatever the content, building a series returns a value or a named error, and
+        /// an error that names a row names one the file has.
         #[test]
-        fn extraction_never_panics(content in csvish(), policy in prop_oneof![Just(MissingPolicy::Reject), Just(MissingPolicy::FillForward), Just(MissingPolicy::Interpolate), Just(MissingPolicy::Drop)]) {
-            if let Ok((series, report)) = extract(&content, "date", "value", policy) {
-                prop_assert_eq!(series.values.len(), series.timestamps.len());
-                prop_assert!(series.values.iter().all(|v| v.is_finite()));
-                prop_assert!(report.rows >= series.values.len() - report.filled);
+        fn extraction_never_panics(content in csvish(), policy in any_policy()) {
+            match extract(&content, "date", "value", policy) {
+                Ok((series, report)) => {
+                    prop_assert_eq!(series.values.len(), series.timestamps.len());
+                    prop_assert!(series.values.iter().all(|v| v.is_finite()));
+                    prop_assert!(report.rows >= series.values.len() - report.filled);
+                }
+                Err(error) => {
+                    let lines = content.lines().count();
+                    let row = match &error {
+                        SeriesError::BadTimestamp { row, .. } | SeriesError::OffGrid { row, .. } => Some(*row),
+                        SeriesError::Unreadable(row) => Some(*row),
+                        _ => None,
+                    };
+                    prop_assert!(row.is_none_or(|row| (1..=lines + 1).contains(&row)), "{error} in {lines} lines");
+                    prop_assert!(!error.to_string().is_empty());
+                }
+            }
+        }
+
+        /// A clean daily series comes back whole, in order, under every policy, from 8
+        /// points on; a shorter one is refused as too short.
+        #[test]
+        fn a_clean_series_is_extracted_whole(values in proptest::collection::vec(-1e9f64..1e9, 1..200), policy in any_policy()) {
+            let start = time::macros::date!(2024-01-01);
+            let rows: Vec<String> = values.iter().enumerate().map(|(k, v)| format!("{},{v}", start + time::Duration::days(k as i64))).collect();
+            match extract(&format!("date,value\n{}", rows.join("\n")), "date", "value", policy) {
+                Ok((series, report)) => {
+                    prop_assert!(values.len() >= 8);
+                    prop_assert_eq!(series.frequency, crate::forecast::frequency::Frequency::Seconds(86_400));
+                    prop_assert_eq!(&series.values, &values);
+                    prop_assert_eq!((report.rows, report.filled), (values.len(), 0));
+                }
+                Err(error) => prop_assert_eq!(error, SeriesError::TooShort(values.len(), 8)),
             }
         }
 

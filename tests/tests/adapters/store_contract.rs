@@ -18,29 +18,34 @@ fn put(key: &Key, version: u64, body: serde_json::Value, condition: Condition) -
     WriteOp::Put { item: Item { key: key.clone(), version, body }, condition }
 }
 
-async fn audited(store: &dyn ItemStore, request_id: &str) -> bool {
-    let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
-    let mut after = None;
-    loop {
-        let page = store.audit_records(day, after.as_deref(), 100).await.unwrap();
-        if page.items.iter().any(|r| r.request_id == request_id) {
-            return true;
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return false,
+/// Whether a record of `request_id` was written since `since`, on whichever UTC days that
+/// spans (a test may run across midnight).
+async fn audited(store: &dyn ItemStore, request_id: &str, since: time::OffsetDateTime) -> bool {
+    for day in shared::audit::days_spanning(since, time::OffsetDateTime::now_utc()) {
+        let mut after = None;
+        loop {
+            let page = store.audit_records(&day, after.as_deref(), 100).await.unwrap();
+            if page.items.iter().any(|r| r.request_id == request_id) {
+                return true;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
     }
+    false
 }
 
 pub async fn a_create_refuses_an_existing_key(store: &dyn ItemStore) {
+    let started = time::OffsetDateTime::now_utc();
     let key = Key::new(partition(), "META");
     store.commit(vec![put(&key, 1, json!({"n": 1}), Condition::Absent)], &audit("c1")).await.unwrap();
     let again = store.commit(vec![put(&key, 1, json!({"n": 2}), Condition::Absent)], &audit("c2")).await;
     assert_eq!(again, Err(StoreError::ConditionFailed));
     assert_eq!(store.get(&key).await.unwrap().unwrap().body, json!({"n": 1}));
-    assert!(audited(store, "c1").await);
-    assert!(!audited(store, "c2").await, "a refused commit must not leave its audit record");
+    assert!(audited(store, "c1", started).await);
+    assert!(!audited(store, "c2", started).await, "a refused commit must not leave its audit record");
 }
 
 pub async fn a_versioned_write_needs_the_version_it_read(store: &dyn ItemStore) {
@@ -171,10 +176,13 @@ pub async fn get_many_returns_only_what_exists_across_batches(store: &dyn ItemSt
 
 pub async fn audit_records_come_back_in_order_and_page(store: &dyn ItemStore) {
     let tag = uuid::Uuid::new_v4().to_string();
+    // One instant for all five, so they share a day even at midnight; their ids order them.
+    let at = shared::audit::format_time(time::OffsetDateTime::now_utc());
     for i in 0..5 {
-        store.append_audit(&audit(&format!("{tag}-{i}"))).await.unwrap();
+        let record = AuditRecord { time: at.clone(), ..audit(&format!("{tag}-{i}")) };
+        store.append_audit(&record).await.unwrap();
     }
-    let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
+    let day = &at[..10];
     let mut ours = Vec::new();
     let mut after = None;
     loop {

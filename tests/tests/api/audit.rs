@@ -159,8 +159,33 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
+/// A subscriber interested in every callsite and enabled for none, held while a test
+/// captures logs on its own thread. With a single dispatcher registered, `tracing` lets
+/// whichever thread first reaches a callsite fix its interest for the whole process, so a
+/// sibling test with no subscriber could silence the capture's events; with this one also
+/// registered, interest is taken from every live dispatcher.
+struct Anchor;
+
+impl tracing::Subscriber for Anchor {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 #[test]
 fn every_log_line_is_json_with_the_request_id_and_never_the_token() {
+    let _anchor = tracing::Dispatch::new(Anchor);
     let dir = tempfile::tempdir().unwrap();
     let (state, issuer) = in_process(Arc::new(SqliteStore::in_memory().unwrap()), dir.path());
     let token = issuer.mint_access_token("analyst-1", "alice", Role::Analyst).unwrap();
@@ -168,6 +193,8 @@ fn every_log_line_is_json_with_the_request_id_and_never_the_token() {
     let captured = Captured::default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     tracing::subscriber::with_default(shared::telemetry::subscriber(true, captured.clone()), || {
+        // Callsites a sibling test reached first are re-asked, now that both are registered.
+        tracing::callsite::rebuild_interest_cache();
         runtime.block_on(async {
             for (route, authorization) in [(Route::GetMe, format!("Bearer {token}")), (Route::GetMe, "Bearer nope".to_owned())] {
                 let request =

@@ -184,6 +184,7 @@ async fn seed_event_forecast(state: &AppState, created: &lambda_http::Response<l
 
 #[tokio::test]
 async fn every_event_file_replays_through_its_handler() {
+    let started = time::OffsetDateTime::now_utc();
     let dir = tempfile::tempdir().unwrap();
     let state = event_state(dir.path()).await;
     seed_event_dataset(&state).await;
@@ -230,8 +231,7 @@ async fn every_event_file_replays_through_its_handler() {
             continue;
         }
         let request_id = event["requestContext"]["requestId"].as_str().unwrap();
-        let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
-        let records = state.store.audit_records(day, None, 100).await.unwrap().items;
+        let records = crate::helpers::audit_since(state.store.as_ref(), started).await;
         let record = records.iter().find(|r| r.request_id == request_id).unwrap_or_else(|| panic!("{route:?}: no audit record"));
         assert_eq!(record.actor.as_deref(), Some(EVENT_OWNER));
         assert_eq!(record.source_ip.as_deref(), Some("203.0.113.7"));

@@ -418,6 +418,7 @@ async fn bad_forecast_requests_name_the_problem() {
 /// that says what to change, audited like any other failure.
 #[tokio::test]
 async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_out() {
+    let started = time::OffsetDateTime::now_utc();
     use lambda_http::{Body, RequestExt};
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn shared::store::ItemStore> =
@@ -450,8 +451,7 @@ async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_o
     assert_eq!(problem["type"], "https://forecast-api.dev/problems/time-budget-exceeded");
     // Whichever gave up first, the engine between fits or the pipeline at an await.
     assert!(problem["detail"].as_str().unwrap().contains("finish within"), "{problem}");
-    let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
-    let records = state.store.audit_records(day, None, 100).await.unwrap().items;
+    let records = crate::helpers::audit_since(state.store.as_ref(), started).await;
     let record = records.iter().find(|r| r.action == "create-forecast").unwrap();
     assert_eq!((record.status, record.reason.as_deref()), (422, Some("time-budget-exceeded")));
     let forecasts = state.store.query_keys(&format!("FORECASTS_OF#{dataset}"), "", None, 10).await.unwrap();

@@ -58,6 +58,8 @@ pub struct TestApp {
     pub server: DevServer,
     pub client: reqwest::Client,
     pub base: String,
+    /// When the server started: its audit records lie between then and now.
+    pub started: time::OffsetDateTime,
     // Dropped last: the server's files live here.
     pub dir: tempfile::TempDir,
 }
@@ -100,12 +102,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// The local server with `config`, on an ephemeral port over a temporary data folder.
 pub async fn spawn_app_with(config: DevConfig) -> TestApp {
+    let started = time::OffsetDateTime::now_utc();
     let dir = tempfile::tempdir().unwrap();
     let config = DevConfig { data_dir: dir.path().to_path_buf(), port: 0, cors_origins: vec![APP_ORIGIN.into()], ..config };
     let server = devserver::spawn(config).await.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = server.base_url();
-    TestApp { server, client, base, dir }
+    TestApp { server, client, base, started, dir }
 }
 
 impl TestApp {
@@ -186,20 +189,9 @@ impl TestApp {
         assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
     }
 
-    /// Today's audit records (UTC), oldest first.
+    /// Every audit record since the server started, oldest first.
     pub async fn audit_records(&self) -> Vec<AuditRecord> {
-        let store = Arc::clone(&self.server.state.store);
-        let mut records = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let day = &shared::audit::format_time(time::OffsetDateTime::now_utc())[..10];
-            let page = store.audit_records(day, after.as_deref(), 100).await.unwrap();
-            records.extend(page.items);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return records,
-            }
-        }
+        audit_since(self.server.state.store.as_ref(), self.started).await
     }
 
     /// The one audit record of the request that produced `answer`.
@@ -237,6 +229,24 @@ pub const SAMPLE_CSV: &str = "date,sales,region\n2024-01-01,10,north\n2024-01-02
 
 pub fn sample_dataset(name: &str) -> Value {
     serde_json::json!({"name": name, "description": "daily sales", "csv": SAMPLE_CSV})
+}
+
+/// Every audit record written since `started`, oldest first, read day by day (UTC) so that
+/// a test running across midnight still finds them all.
+pub async fn audit_since(store: &dyn shared::store::ItemStore, started: time::OffsetDateTime) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    for day in shared::audit::days_spanning(started, time::OffsetDateTime::now_utc()) {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.audit_records(&day, after.as_deref(), 100).await.unwrap();
+            records.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    records
 }
 
 /// The handlers in process over `store`, with blobs in `dir`, and the issuer they trust.
