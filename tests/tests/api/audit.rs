@@ -65,11 +65,23 @@ async fn records_hold_no_pii_values_or_request_bodies() {
     let token = app.token("analyst-1", Role::Analyst);
     let secret_name = "Quarterly revenue for jane.doe@example.com";
     let mut body = sample_dataset(secret_name);
-    body["csv"] = serde_json::Value::String("email,amount\njane.doe@example.com,12\n".into());
-    app.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
-    for record in app.audit_records().await {
+    body["csv"] = serde_json::Value::String("email,amount\njane.doe@example.com,12\njohn.roe@example.com,15\n".into());
+    // Accepted: the record of a stored upload names the dataset, not what it holds.
+    let created = app.call(Method::POST, "/v1/datasets", Some(&token), Some(body.clone())).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    let stored = app.audit_for(&created).await;
+    assert_eq!(stored.resource_id.as_deref(), created.body["id"].as_str());
+    // Refused: the record of a rejected one doesn't repeat the request either.
+    body["owner"] = serde_json::Value::String("jane.doe@example.com".into());
+    let refused = app.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
+    refused.assert_problem(400);
+    assert_eq!(app.audit_for(&refused).await.status, 400);
+
+    let records = app.audit_records().await;
+    assert!(records.len() >= 2);
+    for record in records {
         let text = serde_json::to_string(&record).unwrap();
-        assert!(!text.contains("jane.doe") && !text.contains("Quarterly"), "{text}");
+        assert!(!text.contains("jane.doe") && !text.contains("Quarterly") && !text.contains("john.roe"), "{text}");
     }
 }
 

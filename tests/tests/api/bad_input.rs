@@ -1,12 +1,21 @@
 //! Bad input on every route gets a 4xx problem+json and an audit record, never a 500,
 //! and never a partial write (SR-34, SR-35).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use lambda_http::{Body, RequestExt};
 use reqwest::Method;
 use serde_json::json;
+use shared::Route;
 use shared::audit::AuditOutcome;
 use shared::auth::Role;
+use shared::domain::dataset::keys;
+use shared::domain::ids::DatasetId;
+use shared::store::sqlite::SqliteStore;
 
-use crate::helpers::{TestApp, sample_dataset, spawn_app};
+use crate::helpers::{TestApp, in_process, in_process_trusting, sample_dataset, spawn_app};
+use crate::racing::{Gate, RacingStore};
 
 async fn dataset_count(app: &TestApp) -> usize {
     let admin = app.token("admin-count", Role::Admin);
@@ -161,28 +170,61 @@ async fn unknown_paths_and_wrong_methods_are_problems_too() {
     }
 }
 
+/// Eight clients read version 1 and edit it at once. The store holds every commit until
+/// all eight have read the dataset and passed their `If-Match` check, so the race is real:
+/// all eight commits reach the store, and its version condition lets exactly one through.
 #[tokio::test]
 async fn concurrent_edits_based_on_one_version_let_exactly_one_through() {
-    let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
-    let id = app.create_dataset("analyst-1", "d").await;
-    let path = format!("/v1/datasets/{id}");
-    let read = app.call(Method::GET, &path, Some(&token), None).await;
-    let etag = read.etag().unwrap().to_owned();
-    assert_eq!(etag, "\"1\"");
-    // Eight clients that all read version 1 and edit, polled together so the edits race.
-    let condition = [("if-match", etag.as_str())];
-    let edits =
-        (0..8).map(|i| app.call_with(Method::PATCH, &path, Some(&token), Some(json!({"description": format!("edit {i}")})), &condition));
+    const CLIENTS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Arc::new(SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap());
+    let (state, issuer) = in_process(setup, dir.path());
+    let token = issuer.mint_access_token("analyst-1", "analyst-1", Role::Analyst).unwrap();
+    let request = |method: &str, body: Option<serde_json::Value>, id: Option<&str>| {
+        let mut builder = lambda_http::http::Request::builder()
+            .method(method)
+            .uri("/v1/datasets")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        if id.is_some() {
+            builder = builder.header("if-match", "\"1\"");
+        }
+        let params: HashMap<String, String> = id.map(|id| ("datasetId".to_owned(), id.to_owned())).into_iter().collect();
+        builder.body(body.map_or(Body::Empty, |b| Body::Text(b.to_string()))).unwrap().with_path_parameters(params)
+    };
+    let created = shared::handle(&state, Route::CreateDataset, request("POST", Some(sample_dataset("d")), None)).await;
+    assert_eq!(created.status().as_u16(), 201);
+    let Body::Text(text) = created.body() else { panic!("no body") };
+    let id = serde_json::from_str::<serde_json::Value>(text).unwrap()["id"].as_str().unwrap().to_owned();
+
+    // The same data folder, now behind a store that makes the eight commits race.
+    let gate = Gate::CommitOf(keys::record(&DatasetId::parse(&id).unwrap()));
+    let racing = Arc::new(RacingStore::new(SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap(), gate, CLIENTS));
+    let state = in_process_trusting(racing.clone(), dir.path(), &issuer);
+    let edits = (0..CLIENTS).map(|i| {
+        let edit = request("PATCH", Some(json!({"description": format!("edit {i}")})), Some(&id));
+        shared::handle(&state, Route::UpdateDataset, edit)
+    });
     let answers = futures::future::join_all(edits).await;
-    let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    assert_eq!(racing.commits(), (CLIENTS, CLIENTS - 1), "every edit reached the store, all but one were refused there");
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 7, "every other edit is refused, none lost: {statuses:?}");
-    let winner = answers.iter().find(|a| a.status.as_u16() == 200).unwrap();
-    assert_eq!(winner.etag(), Some("\"2\""));
-    let after = app.call(Method::GET, &path, Some(&token), None).await;
-    assert_eq!(after.body["version"], 2);
-    assert_eq!(after.body["description"], winner.body["description"], "the stored edit is the one that was accepted");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        CLIENTS - 1,
+        "a lost race under If-Match is a failed precondition: {statuses:?}"
+    );
+
+    let winner = answers.iter().find(|a| a.status().as_u16() == 200).unwrap();
+    assert_eq!(winner.headers().get("etag").and_then(|v| v.to_str().ok()), Some("\"2\""));
+    let Body::Text(won) = winner.body() else { panic!("no body") };
+    let stored = state.store.get(&keys::record(&DatasetId::parse(&id).unwrap())).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored.body["description"],
+        serde_json::from_str::<serde_json::Value>(won).unwrap()["description"],
+        "the stored edit is the one accepted"
+    );
 }
 
 #[tokio::test]

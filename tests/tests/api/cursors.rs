@@ -2,19 +2,16 @@
 //! for, and every instance of a deployment agrees on the key.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
-use shared::audit::AuditRecord;
 use shared::auth::Role;
 use shared::cursor::{CursorKeys, ListScope, key_item};
 use shared::store::sqlite::SqliteStore;
-use shared::store::{Item, ItemStore, Key, Page, StoreError, WriteOp};
-use tokio::sync::Barrier;
 
 use crate::helpers::spawn_app;
+use crate::racing::{Gate, RacingStore};
 
 #[tokio::test]
 async fn a_cursor_continues_only_the_callers_own_list() {
@@ -55,57 +52,12 @@ async fn a_cursor_continues_only_the_callers_own_list() {
     }
 }
 
-/// An item store whose reads of the cursor key wait until `racers` of them are in flight,
-/// so that every racer sees no key and tries to create one.
-#[derive(Debug)]
-struct RacingStore {
-    inner: SqliteStore,
-    gate: Barrier,
-    commits: AtomicUsize,
-    lost: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl ItemStore for RacingStore {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let found = self.inner.get(key).await;
-        if *key == key_item() && matches!(found, Ok(None)) {
-            self.gate.wait().await;
-        }
-        found
-    }
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
-        self.inner.query_keys(pk, prefix, after, limit).await
-    }
-    async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
-        self.commits.fetch_add(1, Ordering::SeqCst);
-        let result = self.inner.commit(writes, audit).await;
-        if result == Err(StoreError::ConditionFailed) {
-            self.lost.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-    async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
-        self.inner.append_audit(audit).await
-    }
-    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
-        self.inner.audit_partition(pk, after, limit).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_racing_to_create_the_key_agree_on_one() {
     const RACERS: usize = 4;
     let started = time::OffsetDateTime::now_utc();
-    let store = Arc::new(RacingStore {
-        inner: SqliteStore::in_memory().unwrap(),
-        gate: Barrier::new(RACERS),
-        commits: AtomicUsize::new(0),
-        lost: AtomicUsize::new(0),
-    });
+    // Every instance's read finds no key before any of them creates one.
+    let store = Arc::new(RacingStore::new(SqliteStore::in_memory().unwrap(), Gate::MissingRead(key_item()), RACERS));
     // One `CursorKeys` per function instance, all cold, all over the same table.
     let instances: Vec<Arc<CursorKeys>> = (0..RACERS).map(|_| Arc::new(CursorKeys::default())).collect();
     let tasks: Vec<_> = instances
@@ -123,8 +75,7 @@ async fn instances_racing_to_create_the_key_agree_on_one() {
         task.await.unwrap().unwrap();
     }
     // The race happened: every instance found no key and tried to create one; one won.
-    assert_eq!(store.commits.load(Ordering::SeqCst), RACERS);
-    assert_eq!(store.lost.load(Ordering::SeqCst), RACERS - 1);
+    assert_eq!(store.commits(), (RACERS, RACERS - 1));
 
     // And they all hold the winner's key: a cursor sealed by any opens on every other.
     let partitions = ["ACCESS#alice".to_owned()];

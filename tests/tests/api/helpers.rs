@@ -255,9 +255,18 @@ pub fn in_process(
     dir: &std::path::Path,
 ) -> (shared::AppState, shared::identity::local::LocalIssuer) {
     let issuer = shared::identity::local::LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
+    (in_process_trusting(store, dir, &issuer), issuer)
+}
+
+/// The handlers in process over `store`, with blobs in `dir`, trusting `issuer` (a second
+/// instance beside one `in_process` built, for instance).
+pub fn in_process_trusting(
+    store: Arc<dyn shared::store::ItemStore>,
+    dir: &std::path::Path,
+    issuer: &shared::identity::local::LocalIssuer,
+) -> shared::AppState {
     let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
     let keys = shared::auth::jwks::KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
     let blobs = Arc::new(shared::blob::fs::FsBlobStore::new(dir.join("blobs")));
-    let state = shared::AppState::new(auth, keys, store, blobs, shared::http::cors::CorsPolicy::default()).unwrap();
-    (state, issuer)
+    shared::AppState::new(auth, keys, store, blobs, shared::http::cors::CorsPolicy::default()).unwrap()
 }

@@ -17,3 +17,4 @@ mod jwt_attacks;
 mod local_server;
 mod matrix;
 mod partitions;
+mod racing;
