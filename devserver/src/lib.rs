@@ -2,6 +2,10 @@
 //! Lambda functions run, over the embedded store, a data folder and a local token issuer.
 //!
 //! Besides the API it serves `/openapi.json` and the issuer's `/.well-known/jwks.json`.
+//! With [`Backend::AwsLocal`] it runs on the DynamoDB and S3 adapters instead, against
+//! local emulators (see [`aws_local`]).
+
+pub mod aws_local;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +21,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use shared::audit::AuditDraft;
 use shared::auth::jwks::KeyCache;
+use shared::blob::BlobStore;
 use shared::blob::fs::FsBlobStore;
 use shared::compute::ComputePool;
 use shared::config::AuthSettings;
@@ -26,6 +31,7 @@ use shared::http::RequestMeta;
 use shared::http::cors::CorsPolicy;
 use shared::identity::local::LocalIssuer;
 use shared::state::StartupError;
+use shared::store::ItemStore;
 use shared::store::sqlite::SqliteStore;
 use shared::{AppState, Route};
 
@@ -45,6 +51,18 @@ pub struct DevConfig {
     pub compute_queue: usize,
     /// How long a request body may take to arrive before the request is refused with 408.
     pub body_timeout: Duration,
+    /// Where items and blobs live.
+    pub backend: Backend,
+}
+
+/// Where the local server keeps items and blobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file and a blob folder in the data folder.
+    #[default]
+    Embedded,
+    /// The production adapters, DynamoDB and S3, on local emulators.
+    AwsLocal(aws_local::AwsLocal),
 }
 
 impl Default for DevConfig {
@@ -57,6 +75,7 @@ impl Default for DevConfig {
             compute_workers: cores,
             compute_queue: 2 * cores,
             body_timeout: Duration::from_secs(10),
+            backend: Backend::Embedded,
         }
     }
 }
@@ -67,6 +86,8 @@ pub struct DevServer {
     pub addr: SocketAddr,
     pub issuer: Arc<LocalIssuer>,
     pub state: Arc<AppState>,
+    /// Where its items and blobs live.
+    pub backend: Backend,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -114,8 +135,13 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
 
     let auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
     let keys = KeyCache::with_keys(jwks.clone(), auth.jwks_min_refresh);
-    let store = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
-    let blobs = Arc::new(FsBlobStore::new(config.data_dir.join("blobs")));
+    let (store, blobs): (Arc<dyn ItemStore>, Arc<dyn BlobStore>) = match &config.backend {
+        Backend::Embedded => (
+            Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?),
+            Arc::new(FsBlobStore::new(config.data_dir.join("blobs"))),
+        ),
+        Backend::AwsLocal(aws) => aws.adapters().await?,
+    };
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?;
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
     state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
@@ -137,7 +163,7 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
             tracing::error!(%error, "local server stopped");
         }
     });
-    Ok(DevServer { addr, issuer, state, task })
+    Ok(DevServer { addr, issuer, state, backend: config.backend, task })
 }
 
 /// API Gateway rejects bodies over 10 MB; Lambda takes at most 6 MB. Stop a little above

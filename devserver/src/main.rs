@@ -1,18 +1,20 @@
 //! `devserver`: run the API locally, or mint a token for it.
 //!
 //! ```text
-//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173]
+//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use devserver::{DevConfig, local_issuer};
+use devserver::aws_local::AwsLocal;
+use devserver::{Backend, DevConfig, local_issuer};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
-  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]...
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local]
+      aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data]";
 
 #[derive(Debug)]
@@ -43,6 +45,16 @@ fn parse_args() -> Result<Args, String> {
                     cors_given = true;
                 }
                 parsed.config.cors_origins.push(value()?);
+            }
+            "--backend" => {
+                parsed.config.backend = match value()?.as_str() {
+                    "embedded" => Backend::Embedded,
+                    "aws-local" => Backend::AwsLocal(AwsLocal::at(
+                        std::env::var("FORECAST_DYNAMODB_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".into()),
+                        std::env::var("FORECAST_S3_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into()),
+                    )),
+                    other => return Err(format!("`{other}` is not a backend: use embedded or aws-local")),
+                }
             }
             "--user" => parsed.user = Some(value()?),
             "--role" => parsed.role = Some(value()?),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use devserver::aws_local;
 use shared::blob::fs::FsBlobStore;
 use shared::blob::s3::S3BlobStore;
 use shared::blob::{BlobKey, BlobStore};
@@ -39,27 +39,11 @@ pub async fn sqlite_store() -> Subject<dyn ItemStore> {
 }
 
 pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-        .endpoint_url(endpoint("FORECAST_TEST_DYNAMODB_URL"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    aws_local::dynamodb_client(&endpoint("FORECAST_TEST_DYNAMODB_URL")).unwrap()
 }
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    aws_local::ensure_table(client, name).await.unwrap();
 }
 
 /// Tables shaped as in `template.yaml`.
@@ -77,31 +61,14 @@ pub async fn folder_blobs() -> Subject<dyn BlobStore> {
 }
 
 fn s3_client() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
-        .endpoint_url(endpoint("FORECAST_TEST_S3_URL"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_local::s3_client(&endpoint("FORECAST_TEST_S3_URL")).unwrap()
 }
 
-const TEST_KMS_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+const TEST_KMS_KEY: &str = aws_local::LOCAL_KMS_KEY;
 
 async fn new_bucket(client: &aws_sdk_s3::Client) -> String {
     let bucket = unique("datasets");
-    client
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    aws_local::ensure_bucket(client, &bucket).await.unwrap();
     bucket
 }
 

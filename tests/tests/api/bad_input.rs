@@ -87,7 +87,8 @@ async fn malformed_create_requests_are_refused_and_store_nothing() {
     }
 
     assert_eq!(dataset_count(&app).await, 0);
-    assert!(app.blob_files().is_empty(), "a refused create left a blob behind: {:?}", app.blob_files());
+    let blobs = app.blob_keys().await;
+    assert!(blobs.is_empty(), "a refused create left a blob behind: {blobs:?}");
 }
 
 #[tokio::test]

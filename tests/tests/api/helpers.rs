@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use devserver::{DevConfig, DevServer};
+use devserver::aws_local::AwsLocal;
+use devserver::{Backend, DevConfig, DevServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use shared::audit::AuditRecord;
@@ -100,11 +101,33 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(DevConfig::default()).await
 }
 
+/// The backend the API tests run on: the embedded store by default, or with
+/// `FORECAST_TEST_BACKEND=aws-local` the DynamoDB and S3 adapters on the emulators
+/// `scripts/test.sh` starts, each server on its own fresh tables and bucket.
+fn test_backend() -> Backend {
+    match std::env::var("FORECAST_TEST_BACKEND").as_deref() {
+        Ok("aws-local") => {
+            let url = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test.sh"));
+            let unique = uuid::Uuid::new_v4().simple().to_string();
+            Backend::AwsLocal(AwsLocal {
+                items_table: format!("items-{unique}"),
+                audit_table: format!("audit-{unique}"),
+                bucket: format!("datasets-{unique}"),
+                ..AwsLocal::at(url("FORECAST_TEST_DYNAMODB_URL"), url("FORECAST_TEST_S3_URL"))
+            })
+        }
+        Ok("embedded") | Err(_) => Backend::Embedded,
+        Ok(other) => panic!("FORECAST_TEST_BACKEND={other}: use embedded or aws-local"),
+    }
+}
+
 /// The local server with `config`, on an ephemeral port over a temporary data folder.
 pub async fn spawn_app_with(config: DevConfig) -> TestApp {
     let started = time::OffsetDateTime::now_utc();
     let dir = tempfile::tempdir().unwrap();
-    let config = DevConfig { data_dir: dir.path().to_path_buf(), port: 0, cors_origins: vec![APP_ORIGIN.into()], ..config };
+    // A test that names its backend keeps it; the others run on the suite's.
+    let backend = if config.backend == Backend::Embedded { test_backend() } else { config.backend.clone() };
+    let config = DevConfig { data_dir: dir.path().to_path_buf(), port: 0, cors_origins: vec![APP_ORIGIN.into()], backend, ..config };
     let server = devserver::spawn(config).await.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = server.base_url();
@@ -202,17 +225,31 @@ impl TestApp {
         matching.into_iter().next().unwrap()
     }
 
-    /// Every file under the blob folder.
-    pub fn blob_files(&self) -> Vec<std::path::PathBuf> {
-        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    /// The key of every stored blob, wherever the backend keeps them.
+    pub async fn blob_keys(&self) -> Vec<String> {
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
-                if path.is_dir() { walk(&path, out) } else { out.push(path) }
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                }
             }
         }
-        let mut files = Vec::new();
-        walk(&self.dir.path().join("blobs"), &mut files);
-        files
+        match &self.server.backend {
+            Backend::Embedded => {
+                let mut keys = Vec::new();
+                let root = self.dir.path().join("blobs");
+                walk(&root, &root, &mut keys);
+                keys
+            }
+            Backend::AwsLocal(aws) => {
+                let s3 = devserver::aws_local::s3_client(&aws.s3_url).unwrap();
+                let listed = s3.list_objects_v2().bucket(&aws.bucket).send().await.unwrap();
+                listed.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect()
+            }
+        }
     }
 }
 

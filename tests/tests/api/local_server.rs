@@ -90,3 +90,37 @@ async fn a_body_that_never_completes_is_cut_off_with_408() {
     let ok = app.client.get(format!("{}/health", app.base)).send().await.unwrap();
     assert_eq!(read(ok).await.status.as_u16(), 200);
 }
+
+/// `--backend aws-local` really runs on DynamoDB and S3: what the API stores is found in
+/// the emulators' table and bucket, read with their own clients, and nothing in the data
+/// folder.
+#[tokio::test]
+async fn the_aws_local_backend_stores_in_dynamodb_and_s3() {
+    let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test.sh"));
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let aws = devserver::aws_local::AwsLocal {
+        items_table: format!("items-{unique}"),
+        audit_table: format!("audit-{unique}"),
+        bucket: format!("datasets-{unique}"),
+        ..devserver::aws_local::AwsLocal::at(env("FORECAST_TEST_DYNAMODB_URL"), env("FORECAST_TEST_S3_URL"))
+    };
+    let app = spawn_app_with(DevConfig { backend: devserver::Backend::AwsLocal(aws.clone()), ..DevConfig::default() }).await;
+    let id = app.create_dataset("analyst-1", "in the cloud, locally").await;
+
+    let dynamodb = devserver::aws_local::dynamodb_client(&aws.dynamodb_url).unwrap();
+    let item = dynamodb
+        .get_item()
+        .table_name(&aws.items_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("DATASET#{id}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("META".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(item.item().is_some(), "the dataset record is in the DynamoDB table");
+    let audit = dynamodb.scan().table_name(&aws.audit_table).send().await.unwrap();
+    assert!(audit.count() >= 1, "audit records are in the DynamoDB audit table");
+    let s3 = devserver::aws_local::s3_client(&aws.s3_url).unwrap();
+    let objects = s3.list_objects_v2().bucket(&aws.bucket).send().await.unwrap();
+    assert!(objects.contents().iter().any(|o| o.key().is_some_and(|k| k.contains(&id))), "the CSV is in the bucket");
+    assert!(!app.dir.path().join("store.sqlite3").exists() && !app.dir.path().join("blobs").exists(), "nothing went to the data folder");
+}

@@ -142,7 +142,7 @@ async fn a_viewer_cannot_create_a_dataset_even_with_a_valid_body_and_nothing_is_
     let token = app.token("viewer-1", Role::Viewer);
     let answer = app.call(Method::POST, "/v1/datasets", Some(&token), Some(sample_dataset("x"))).await;
     answer.assert_problem(403);
-    assert!(app.blob_files().is_empty());
+    assert!(app.blob_keys().await.is_empty());
     let admin = app.token("admin-1", Role::Admin);
     let list = app.call(Method::GET, "/v1/datasets", Some(&admin), None).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 0);
