@@ -5,15 +5,8 @@
 # (e.g. --port 3001). Tokens: `cargo run -p devserver -- token --user alice --role analyst`.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-tools="$root/.tools"
-logs="$tools/logs"
-
-bash scripts/install-tools.sh
-mkdir -p "$logs"
 # shellcheck source=scripts/services.sh
-source "$root/scripts/services.sh"
+source "$(dirname "$0")/services.sh"
 start_services
 echo "serve-aws-local: DynamoDB Local at $DYNAMODB_URL, moto S3 at $S3_URL (logs in $logs)" >&2
 FORECAST_DYNAMODB_URL="$DYNAMODB_URL" FORECAST_S3_URL="$S3_URL" cargo run -p devserver -- serve --backend aws-local "$@"

@@ -1,6 +1,14 @@
-# Starts DynamoDB Local and the moto server on free loopback ports, exports their URLs
-# (DYNAMODB_URL, S3_URL) and stops them when the calling script exits. Sourced by
-# test.sh and serve-aws-local.sh after install-tools.sh; expects $tools and $logs.
+# Sourced by test.sh and serve-aws-local.sh: moves to the repository root, installs what
+# is missing into .tools/, and defines start_services, which starts DynamoDB Local and the
+# moto server on free loopback ports, sets their URLs (DYNAMODB_URL, S3_URL) and stops
+# them when the calling script exits.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+tools="$root/.tools"
+logs="$tools/logs"
+bash scripts/install-tools.sh
+mkdir -p "$logs"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 

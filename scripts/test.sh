@@ -4,16 +4,8 @@
 # checks, then stops exactly the processes it started.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-tools="$root/.tools"
-logs="$tools/logs"
-
-bash scripts/install-tools.sh
-mkdir -p "$logs"
-
 # shellcheck source=scripts/services.sh
-source "$root/scripts/services.sh"
+source "$(dirname "$0")/services.sh"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
