@@ -19,7 +19,6 @@ use axum::http::{StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use shared::audit::AuditDraft;
 use shared::auth::jwks::KeyCache;
 use shared::blob::BlobStore;
 use shared::blob::fs::FsBlobStore;
@@ -148,7 +147,7 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     // One process: the list cursor key is loaded (created on the first run, audited as a
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
-    state.cursor_keys.get(state.store.as_ref(), || AuditDraft::new("create-cursor-key", "config").finish(&startup, 201)).await?;
+    state.cursor_keys.get(state.store.as_ref(), || shared::cursor::creation_record(&startup, None)).await?;
     let state = Arc::new(state);
 
     let app = Arc::new(App {

@@ -184,7 +184,7 @@ fn relational_actions(policies: &HashMap<Action, PolicySet>) -> Result<HashSet<A
 }
 
 /// How a resource relates to the caller: everything a relational policy can see of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Relation {
     forecast: bool,
     owner: bool,

@@ -14,7 +14,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::audit::AuditRecord;
+use crate::audit::{AuditDraft, AuditRecord};
+use crate::auth::Role;
+use crate::http::RequestMeta;
 use crate::store::{Condition, Item, ItemStore, Key, StoreError, WriteOp};
 
 const KEY_BYTES: usize = 32;
@@ -25,6 +27,12 @@ const DOMAIN: &[u8] = b"forecast-api/list-cursor/v1";
 /// Where the deployment's cursor key is stored.
 pub fn key_item() -> Key {
     Key::new("CONFIG", "CURSOR_KEY")
+}
+
+/// The audit record that goes out with the key's creation: caused by the request (or the
+/// start-up) `meta` describes, on behalf of `actor` when there is one.
+pub fn creation_record(meta: &RequestMeta, actor: Option<(String, Role)>) -> AuditRecord {
+    AuditDraft { actor, ..AuditDraft::new("create-cursor-key", "config") }.finish(meta, 201)
 }
 
 #[derive(Debug, Serialize, Deserialize)]

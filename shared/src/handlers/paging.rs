@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use lambda_http::Request;
 
 use super::{Ctx, store_error};
-use crate::audit::AuditDraft;
-use crate::cursor::{CursorKey, ListScope};
+use crate::cursor::{self, CursorKey, ListScope};
 use crate::error::ApiError;
 use crate::http::request::query_param;
 use crate::store::{JsonItem, Key, query_shards};
@@ -92,11 +91,7 @@ pub async fn load_page<Id>(
 
 /// The deployment's cursor key; fetched only by a list that has a cursor to open or seal.
 async fn cursor_key<'s>(ctx: &Ctx<'s>) -> Result<&'s CursorKey, ApiError> {
-    let created = || {
-        let mut draft = AuditDraft::new("create-cursor-key", "config");
-        draft.actor.clone_from(&ctx.audit.actor);
-        draft.finish(&ctx.meta, 201)
-    };
+    let created = || cursor::creation_record(&ctx.meta, ctx.audit.actor.clone());
     ctx.state.cursor_keys.get(ctx.state.store.as_ref(), created).await.map_err(store_error)
 }
 

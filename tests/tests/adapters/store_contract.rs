@@ -18,23 +18,9 @@ fn put(key: &Key, version: u64, body: serde_json::Value, condition: Condition) -
     WriteOp::Put { item: Item { key: key.clone(), version, body }, condition }
 }
 
-/// Whether a record of `request_id` was written since `since`, on whichever UTC days that
-/// spans (a test may run across midnight).
+/// Whether a record of `request_id` was written since `since`.
 async fn audited(store: &dyn ItemStore, request_id: &str, since: time::OffsetDateTime) -> bool {
-    for day in shared::audit::days_spanning(since, time::OffsetDateTime::now_utc()) {
-        let mut after = None;
-        loop {
-            let page = store.audit_records(&day, after.as_deref(), 100).await.unwrap();
-            if page.items.iter().any(|r| r.request_id == request_id) {
-                return true;
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-    }
-    false
+    crate::audit_walk::audit_since(store, since).await.iter().any(|r| r.request_id == request_id)
 }
 
 pub async fn a_create_refuses_an_existing_key(store: &dyn ItemStore) {

@@ -231,7 +231,7 @@ async fn every_event_file_replays_through_its_handler() {
             continue;
         }
         let request_id = event["requestContext"]["requestId"].as_str().unwrap();
-        let records = crate::helpers::audit_since(state.store.as_ref(), started).await;
+        let records = crate::audit_walk::audit_since(state.store.as_ref(), started).await;
         let record = records.iter().find(|r| r.request_id == request_id).unwrap_or_else(|| panic!("{route:?}: no audit record"));
         assert_eq!(record.actor.as_deref(), Some(EVENT_OWNER));
         assert_eq!(record.source_ip.as_deref(), Some("203.0.113.7"));

@@ -66,7 +66,7 @@ async fn instances_racing_to_create_the_key_agree_on_one() {
         .map(|(n, keys)| {
             let (keys, store) = (keys.clone(), store.clone());
             tokio::spawn(async move {
-                let audit = || shared::audit::AuditDraft::new("create-cursor-key", "config").finish(&Default::default(), 201);
+                let audit = || shared::cursor::creation_record(&Default::default(), None);
                 keys.get(store.as_ref(), audit).await.map(|_| n)
             })
         })
@@ -87,7 +87,7 @@ async fn instances_racing_to_create_the_key_agree_on_one() {
             assert_eq!(key.open(&scope, &sealed).as_deref(), Some("DATASET#x"));
         }
     }
-    let records = crate::helpers::audit_since(&store.inner, started).await;
+    let records = crate::audit_walk::audit_since(&store.inner, started).await;
     let created: Vec<_> = records.iter().filter(|r| r.action == "create-cursor-key").collect();
     assert_eq!(created.len(), 1, "one key, created once, audited once: {records:?}");
     assert_eq!(created[0].status, 201);

@@ -451,7 +451,7 @@ async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_o
     assert_eq!(problem["type"], "https://forecast-api.dev/problems/time-budget-exceeded");
     // Whichever gave up first, the engine between fits or the pipeline at an await.
     assert!(problem["detail"].as_str().unwrap().contains("finish within"), "{problem}");
-    let records = crate::helpers::audit_since(state.store.as_ref(), started).await;
+    let records = crate::audit_walk::audit_since(state.store.as_ref(), started).await;
     let record = records.iter().find(|r| r.action == "create-forecast").unwrap();
     assert_eq!((record.status, record.reason.as_deref()), (422, Some("time-budget-exceeded")));
     let forecasts = state.store.query_keys(&format!("FORECASTS_OF#{dataset}"), "", None, 10).await.unwrap();

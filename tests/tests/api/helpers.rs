@@ -106,18 +106,21 @@ pub async fn spawn_app() -> TestApp {
 /// `scripts/test.sh` starts, each server on its own fresh tables and bucket.
 fn test_backend() -> Backend {
     match std::env::var("FORECAST_TEST_BACKEND").as_deref() {
-        Ok("aws-local") => {
-            let url = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test.sh"));
-            let unique = uuid::Uuid::new_v4().simple().to_string();
-            Backend::AwsLocal(AwsLocal {
-                items_table: format!("items-{unique}"),
-                audit_table: format!("audit-{unique}"),
-                bucket: format!("datasets-{unique}"),
-                ..AwsLocal::at(url("FORECAST_TEST_DYNAMODB_URL"), url("FORECAST_TEST_S3_URL"))
-            })
-        }
+        Ok("aws-local") => Backend::AwsLocal(fresh_aws_local()),
         Ok("embedded") | Err(_) => Backend::Embedded,
         Ok(other) => panic!("FORECAST_TEST_BACKEND={other}: use embedded or aws-local"),
+    }
+}
+
+/// A table pair and a bucket of their own on the emulators `scripts/test.sh` starts.
+pub fn fresh_aws_local() -> AwsLocal {
+    let url = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test.sh"));
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    AwsLocal {
+        items_table: format!("items-{unique}"),
+        audit_table: format!("audit-{unique}"),
+        bucket: format!("datasets-{unique}"),
+        ..AwsLocal::at(url("FORECAST_TEST_DYNAMODB_URL"), url("FORECAST_TEST_S3_URL"))
     }
 }
 
@@ -214,7 +217,7 @@ impl TestApp {
 
     /// Every audit record since the server started, oldest first.
     pub async fn audit_records(&self) -> Vec<AuditRecord> {
-        audit_since(self.server.state.store.as_ref(), self.started).await
+        crate::audit_walk::audit_since(self.server.state.store.as_ref(), self.started).await
     }
 
     /// The one audit record of the request that produced `answer`.
@@ -266,24 +269,6 @@ pub const SAMPLE_CSV: &str = "date,sales,region\n2024-01-01,10,north\n2024-01-02
 
 pub fn sample_dataset(name: &str) -> Value {
     serde_json::json!({"name": name, "description": "daily sales", "csv": SAMPLE_CSV})
-}
-
-/// Every audit record written since `started`, oldest first, read day by day (UTC) so that
-/// a test running across midnight still finds them all.
-pub async fn audit_since(store: &dyn shared::store::ItemStore, started: time::OffsetDateTime) -> Vec<AuditRecord> {
-    let mut records = Vec::new();
-    for day in shared::audit::days_spanning(started, time::OffsetDateTime::now_utc()) {
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.audit_records(&day, after.as_deref(), 100).await.unwrap();
-            records.extend(page.items);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-    }
-    records
 }
 
 /// The handlers in process over `store`, with blobs in `dir`, and the issuer they trust.

@@ -96,14 +96,7 @@ async fn a_body_that_never_completes_is_cut_off_with_408() {
 /// folder.
 #[tokio::test]
 async fn the_aws_local_backend_stores_in_dynamodb_and_s3() {
-    let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run through scripts/test.sh"));
-    let unique = uuid::Uuid::new_v4().simple().to_string();
-    let aws = devserver::aws_local::AwsLocal {
-        items_table: format!("items-{unique}"),
-        audit_table: format!("audit-{unique}"),
-        bucket: format!("datasets-{unique}"),
-        ..devserver::aws_local::AwsLocal::at(env("FORECAST_TEST_DYNAMODB_URL"), env("FORECAST_TEST_S3_URL"))
-    };
+    let aws = crate::helpers::fresh_aws_local();
     let app = spawn_app_with(DevConfig { backend: devserver::Backend::AwsLocal(aws.clone()), ..DevConfig::default() }).await;
     let id = app.create_dataset("analyst-1", "in the cloud, locally").await;
 

@@ -5,6 +5,8 @@
 
 mod analysis;
 mod audit;
+#[path = "../support/audit_walk.rs"]
+mod audit_walk;
 mod bad_input;
 mod contract;
 mod cursors;
