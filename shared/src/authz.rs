@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Request,
+    ActionConstraint, Context, Decision, Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Request,
     ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use serde_json::Value;
@@ -281,6 +281,14 @@ impl Authorizer {
     pub fn from_sources(schema_src: &str, policies_src: &str) -> Result<Self, AuthzError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(schema_src).map_err(|e| AuthzError::Schema(e.to_string()))?;
         let policies = PolicySet::from_str(policies_src).map_err(|e| AuthzError::Policies(e.to_string()))?;
+        // Every action the schema declares is one the code can ask about, and no other.
+        let mut declared: Vec<String> = schema.actions().map(|uid| uid.id().unescaped().to_owned()).collect();
+        declared.sort();
+        let mut known: Vec<String> = Action::ALL.iter().map(|a| a.cedar_id().to_owned()).collect();
+        known.sort();
+        if declared != known {
+            return Err(AuthzError::Schema(format!("the schema declares the actions {declared:?}, the code knows {known:?}")));
+        }
         if schema.action_groups().next().is_some() {
             // Slicing by action compares action ids; a group would need its members resolved.
             return Err(AuthzError::Schema("action groups are not supported by the per-action policy slices".into()));
@@ -301,6 +309,10 @@ impl Authorizer {
         };
         let names = policies.policies().filter_map(|p| Some((p.id().clone(), p.annotation("id")?.to_owned()))).collect();
         let policies = slice_by_action(&policies, &types)?;
+        // An action no policy permits is a route nobody may use: a policy was forgotten.
+        if let Some(unpermitted) = Action::ALL.into_iter().find(|a| !policies[a].policies().any(|p| p.effect() == Effect::Permit)) {
+            return Err(AuthzError::Policies(format!("no policy permits `{}`", unpermitted.cedar_id())));
+        }
         let relational = relational_actions(&policies)?;
         Ok(Self { policies, relational, names, cedar: cedar_policy::Authorizer::new(), types })
     }
@@ -405,6 +417,28 @@ mod tests {
     #[test]
     fn embedded_policies_validate_against_the_schema() {
         Authorizer::new().unwrap();
+    }
+
+    #[test]
+    fn an_action_no_policy_permits_fails_at_start() {
+        // Everything but the policy for profiles: /v1/me would be refused to everyone.
+        let profiles =
+            "@id(\"self-profile\")\npermit (principal, action == Action::\"ReadOwnProfile\", resource)\nwhen { resource == principal };";
+        assert!(POLICIES.contains(profiles));
+        let without = POLICIES.replace(profiles, "");
+        let error = Authorizer::from_sources(SCHEMA, &without).unwrap_err();
+        assert_eq!(error.to_string(), "policies: no policy permits `ReadOwnProfile`");
+        // A forbid is no permit.
+        let forbid_only = r#"forbid (principal, action == Action::"ReadOwnProfile", resource);"#;
+        let error = Authorizer::from_sources(SCHEMA, &format!("{without}\n{forbid_only}")).unwrap_err();
+        assert_eq!(error.to_string(), "policies: no policy permits `ReadOwnProfile`");
+    }
+
+    #[test]
+    fn a_schema_action_the_code_does_not_know_fails_at_start() {
+        let schema = SCHEMA.replace("action ReadOwnProfile appliesTo", "action ReadOwnProfile, ExportEverything appliesTo");
+        let error = Authorizer::from_sources(&schema, POLICIES).unwrap_err();
+        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "ExportEverything","#), "{error}");
     }
 
     #[test]

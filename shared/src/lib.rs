@@ -17,10 +17,10 @@ pub mod http;
 pub mod identity;
 pub mod lambda;
 pub mod openapi;
+pub mod routes;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 
-pub use handlers::handle;
-pub use http::Route;
+pub use routes::{Route, handle};
 pub use state::AppState;

@@ -1,14 +1,12 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations. Its paths are those
+//! of the route table ([`crate::routes::RoutePaths`]), so a route can't go undocumented.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{analysis, datasets, forecasts, health, me};
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Forecast API", description = "Time-series datasets, forecasts and analyses, with audited role-based access."),
-    paths(health::get, me::get, datasets::create, datasets::list, datasets::get, datasets::update, datasets::delete, datasets::share, datasets::unshare, datasets::export, forecasts::create, forecasts::list, forecasts::get, forecasts::delete, forecasts::export, analysis::analyze),
     components(schemas(crate::domain::export::ExportFormat)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -30,7 +28,7 @@ impl Modify for BearerAuth {
 
 /// The document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    ApiDoc::openapi().merge_from(crate::routes::RoutePaths::openapi())
 }
 
 /// The document as JSON.

@@ -1,4 +1,4 @@
 //! Lambda for `get-dataset`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::handlers::endpoints::GetDataset>()
+    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::GetDataset>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `get-me`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::handlers::endpoints::GetMe>()
+    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::GetMe>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `health`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::handlers::endpoints::Health>()
+    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::Health>()
 }

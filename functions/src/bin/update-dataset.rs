@@ -1,4 +1,4 @@
 //! Lambda for `update-dataset`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::handlers::endpoints::UpdateDataset>()
+    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::UpdateDataset>()
 }

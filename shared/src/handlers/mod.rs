@@ -1,6 +1,6 @@
 //! Route handlers and the request pipeline they all run in.
 //!
-//! [`handle`] is the one entry point for every host (Lambda, local server, tests):
+//! [`serve`] is the one entry point for every host (Lambda, local server, tests):
 //! it authenticates, dispatches, audits and adds the security and CORS headers, so no
 //! handler can forget any of them.
 
@@ -115,58 +115,12 @@ pub fn store_error(error: StoreError) -> ApiError {
     }
 }
 
-/// One route's handler as a type. A Lambda's `main` names its endpoint, so the binary
-/// links that handler (and its dependencies, such as the forecast engine) and no other.
+/// One route's handler as a type, generated for each row of [`crate::routes`]. A Lambda's
+/// `main` names its endpoint, so the binary links that handler (and its dependencies, such
+/// as the forecast engine) and no other.
 pub trait Endpoint {
     const ROUTE: Route;
     fn call<'a>(ctx: &'a mut Ctx<'_>, req: &'a Request) -> impl Future<Output = Result<Reply, ApiError>> + Send + 'a;
-}
-
-/// Declares an endpoint per route, and [`handle`] for hosts that serve every route.
-macro_rules! endpoints {
-    ($($route:ident => $handler:path),* $(,)?) => {
-        /// The endpoints, named after their [`Route`].
-        pub mod endpoints {
-            use super::*;
-            $(
-                #[derive(Debug)]
-                pub struct $route;
-
-                impl Endpoint for $route {
-                    const ROUTE: Route = Route::$route;
-                    fn call<'a>(ctx: &'a mut Ctx<'_>, req: &'a Request) -> impl Future<Output = Result<Reply, ApiError>> + Send + 'a {
-                        $handler(ctx, req)
-                    }
-                }
-            )*
-        }
-
-        /// Serves one request for `route` (the local server and tests host every route).
-        pub async fn handle(state: &AppState, route: Route, req: Request) -> Response<Body> {
-            match route {
-                $(Route::$route => serve::<endpoints::$route>(state, req).await,)*
-            }
-        }
-    };
-}
-
-endpoints! {
-    Health => health::get,
-    GetMe => me::get,
-    CreateDataset => datasets::create,
-    ListDatasets => datasets::list,
-    GetDataset => datasets::get,
-    UpdateDataset => datasets::update,
-    DeleteDataset => datasets::delete,
-    ShareDataset => datasets::share,
-    UnshareDataset => datasets::unshare,
-    ExportDataset => datasets::export,
-    CreateForecast => forecasts::create,
-    ListForecasts => forecasts::list,
-    GetForecast => forecasts::get,
-    DeleteForecast => forecasts::delete,
-    ExportForecast => forecasts::export,
-    AnalyzeDataset => analysis::analyze,
 }
 
 /// The current time as records store it (UTC, RFC 3339 with milliseconds).
@@ -206,7 +160,7 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
         let mut ctx = Ctx {
             state,
             meta,
-            audit: AuditDraft::new(route.function_name(), resource_type(route)),
+            audit: AuditDraft::new(route.function_name(), route.resource_type()),
             principal: None,
             audit_committed: false,
             conditional: false,
@@ -255,22 +209,6 @@ async fn finish(ctx: &mut Ctx<'_>, route: Route, result: Result<Reply, ApiError>
         }
     }
     result.unwrap_or_else(|error| problem_response(&error, &ctx.meta.request_id))
-}
-
-fn resource_type(route: Route) -> &'static str {
-    match route {
-        Route::Health => "health",
-        Route::GetMe => "user",
-        Route::CreateDataset
-        | Route::ListDatasets
-        | Route::GetDataset
-        | Route::UpdateDataset
-        | Route::DeleteDataset
-        | Route::ExportDataset
-        | Route::AnalyzeDataset => "dataset",
-        Route::ShareDataset | Route::UnshareDataset => "dataset-share",
-        Route::CreateForecast | Route::ListForecasts | Route::GetForecast | Route::DeleteForecast | Route::ExportForecast => "forecast",
-    }
 }
 
 /// A required path parameter (API Gateway and the local server both fill them in).

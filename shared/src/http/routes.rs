@@ -1,143 +1,164 @@
-//! The route table: every API route, its method and path template.
+//! What a route is: its metadata ([`RouteSpec`]), and how a method and a concrete path
+//! resolve to one.
 //!
-//! One Lambda binary serves each route (its name is [`Route::function_name`]); the local
-//! server and the tests resolve a path against the same table, so the three hosts can't
-//! drift apart.
+//! The routes themselves are the rows of [`crate::routes`], through [`route_table!`]; one
+//! Lambda binary serves each (its name is [`Route::function_name`]), and the local server
+//! and the tests resolve paths against the same rows, so the hosts can't drift apart.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use lambda_http::http::Method;
 
-/// One API route. Adding a route starts here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Route {
-    Health,
-    GetMe,
-    CreateDataset,
-    ListDatasets,
-    GetDataset,
-    UpdateDataset,
-    DeleteDataset,
-    ShareDataset,
-    UnshareDataset,
-    ExportDataset,
-    CreateForecast,
-    ListForecasts,
-    GetForecast,
-    DeleteForecast,
-    ExportForecast,
-    AnalyzeDataset,
+pub use crate::routes::Route;
+
+/// What a route needs beyond the item store and the policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Reachable without a token (only `/health`, SR-36); never audited, touches no data.
+    Public,
+    /// Reads or writes blobs: only these functions link the S3 client (their `main` passes
+    /// `S3Blobs`) and get S3 permissions in `template.yaml`.
+    Blobs,
+    /// Pages through a list with sealed cursors: its function reads the deployment's cursor
+    /// key and may create it (`crate::cursor`), so `template.yaml` lets it read and put
+    /// that one item, and no other route may put there.
+    Pages,
+    /// Fits models or analyses whole series: the long time budget.
+    Compute,
 }
 
-impl Route {
-    pub const ALL: [Route; 16] = [
-        Route::Health,
-        Route::GetMe,
-        Route::CreateDataset,
-        Route::ListDatasets,
-        Route::GetDataset,
-        Route::UpdateDataset,
-        Route::DeleteDataset,
-        Route::ShareDataset,
-        Route::UnshareDataset,
-        Route::ExportDataset,
-        Route::CreateForecast,
-        Route::ListForecasts,
-        Route::GetForecast,
-        Route::DeleteForecast,
-        Route::ExportForecast,
-        Route::AnalyzeDataset,
-    ];
+/// One row of the route table.
+#[derive(Debug)]
+pub struct RouteSpec {
+    pub method: Method,
+    /// Path template in API Gateway / OpenAPI syntax.
+    pub path: &'static str,
+    /// Name of the Lambda binary, of its `events/` file and of the audit records' action.
+    pub function: &'static str,
+    /// The resource type audit records of this route carry.
+    pub resource_type: &'static str,
+    pub needs: &'static [Need],
+}
 
-    pub fn method(self) -> Method {
-        match self {
-            Route::Health
-            | Route::GetMe
-            | Route::ListDatasets
-            | Route::GetDataset
-            | Route::ExportDataset
-            | Route::ListForecasts
-            | Route::GetForecast
-            | Route::ExportForecast => Method::GET,
-            Route::CreateDataset | Route::CreateForecast | Route::AnalyzeDataset => Method::POST,
-            Route::UpdateDataset => Method::PATCH,
-            Route::ShareDataset => Method::PUT,
-            Route::DeleteDataset | Route::UnshareDataset | Route::DeleteForecast => Method::DELETE,
+/// Declares the routes, one row each: `Variant METHOD "path" "function" module::handler
+/// "resource type" [needs]`. Generates [`Route`] with its rows, one endpoint type per
+/// route (`endpoints::Variant`, what a Lambda's `main` names), `handle` for hosts that
+/// serve every route, and `RoutePaths`, the OpenAPI paths of the handlers.
+macro_rules! route_table {
+    ($($route:ident $method:ident $path:literal $function:literal $($handler:ident)::+ $resource:literal [$($need:ident),*];)*) => {
+        /// One API route: a row of the table in this module.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Route {
+            $($route),*
         }
+
+        const ROUTE_COUNT: usize = [$(stringify!($route)),*].len();
+
+        impl Route {
+            pub const ALL: [Route; ROUTE_COUNT] = [$(Route::$route),*];
+
+            /// The route's row.
+            pub fn spec(self) -> &'static $crate::http::routes::RouteSpec {
+                match self {
+                    $(Route::$route => {
+                        static SPEC: $crate::http::routes::RouteSpec = $crate::http::routes::RouteSpec {
+                            method: ::lambda_http::http::Method::$method,
+                            path: $path,
+                            function: $function,
+                            resource_type: $resource,
+                            needs: &[$(Need::$need),*],
+                        };
+                        &SPEC
+                    })*
+                }
+            }
+        }
+
+        /// The endpoints, named after their [`Route`].
+        pub mod endpoints {
+            use $crate::error::ApiError;
+            use $crate::handlers::{Ctx, Endpoint};
+            use $crate::http::Reply;
+            use ::lambda_http::Request;
+            use super::Route;
+            $(
+                #[derive(Debug)]
+                pub struct $route;
+
+                impl Endpoint for $route {
+                    const ROUTE: Route = Route::$route;
+                    fn call<'a>(ctx: &'a mut Ctx<'_>, req: &'a Request) -> impl Future<Output = Result<Reply, ApiError>> + Send + 'a {
+                        super::$($handler)::+(ctx, req)
+                    }
+                }
+            )*
+        }
+
+        /// Serves one request for `route` (the local server and tests host every route).
+        pub async fn handle(state: &$crate::state::AppState, route: Route, req: ::lambda_http::Request) -> ::lambda_http::Response<::lambda_http::Body> {
+            match route {
+                $(Route::$route => $crate::handlers::serve::<endpoints::$route>(state, req).await,)*
+            }
+        }
+
+        /// The OpenAPI paths of every route, from the handlers' annotations.
+        #[derive(Debug, ::utoipa::OpenApi)]
+        #[openapi(paths($($($handler)::+),*))]
+        pub struct RoutePaths;
+    };
+}
+pub(crate) use route_table;
+
+/// The time budget of routes that fit models or analyse whole series.
+const COMPUTE_BUDGET: Duration = Duration::from_secs(25);
+/// The time budget of every other route.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(8);
+
+impl Route {
+    pub fn method(self) -> Method {
+        self.spec().method.clone()
     }
 
     /// Path template in API Gateway / OpenAPI syntax.
     pub fn path(self) -> &'static str {
-        match self {
-            Route::Health => "/health",
-            Route::GetMe => "/v1/me",
-            Route::CreateDataset | Route::ListDatasets => "/v1/datasets",
-            Route::GetDataset | Route::UpdateDataset | Route::DeleteDataset => "/v1/datasets/{datasetId}",
-            Route::ShareDataset | Route::UnshareDataset => "/v1/datasets/{datasetId}/shares/{userId}",
-            Route::ExportDataset => "/v1/datasets/{datasetId}/export",
-            Route::CreateForecast | Route::ListForecasts => "/v1/forecasts",
-            Route::ExportForecast => "/v1/forecasts/{forecastId}/export",
-            Route::AnalyzeDataset => "/v1/ml/analyze",
-            Route::GetForecast | Route::DeleteForecast => "/v1/forecasts/{forecastId}",
-        }
+        self.spec().path
     }
 
     /// Name of the Lambda binary (and of the `events/` file) for this route.
     pub fn function_name(self) -> &'static str {
-        match self {
-            Route::Health => "health",
-            Route::GetMe => "get-me",
-            Route::CreateDataset => "create-dataset",
-            Route::ListDatasets => "list-datasets",
-            Route::GetDataset => "get-dataset",
-            Route::UpdateDataset => "update-dataset",
-            Route::DeleteDataset => "delete-dataset",
-            Route::ShareDataset => "share-dataset",
-            Route::UnshareDataset => "unshare-dataset",
-            Route::ExportDataset => "export-dataset",
-            Route::CreateForecast => "create-forecast",
-            Route::ListForecasts => "list-forecasts",
-            Route::GetForecast => "get-forecast",
-            Route::DeleteForecast => "delete-forecast",
-            Route::ExportForecast => "export-forecast",
-            Route::AnalyzeDataset => "analyze-dataset",
-        }
+        self.spec().function
     }
 
-    /// Whether the route reads or writes blobs. Only these functions link the S3 client
-    /// (their `main` passes `S3Blobs`) and get S3 permissions in `template.yaml`.
+    /// The resource type this route's audit records carry.
+    pub fn resource_type(self) -> &'static str {
+        self.spec().resource_type
+    }
+
+    fn needs(self, need: Need) -> bool {
+        self.spec().needs.contains(&need)
+    }
+
+    /// Whether the route reads or writes blobs ([`Need::Blobs`]).
     pub fn uses_blobs(self) -> bool {
-        matches!(
-            self,
-            Route::CreateDataset
-                | Route::ExportDataset
-                | Route::CreateForecast
-                | Route::GetForecast
-                | Route::ExportForecast
-                | Route::AnalyzeDataset
-        )
+        self.needs(Need::Blobs)
     }
 
-    /// Whether the route pages through a list with sealed cursors: its function reads the
-    /// deployment's cursor key and may create it (`crate::cursor`), so `template.yaml`
-    /// lets it read and put that one item, and no other route may put there.
+    /// Whether the route pages through a list with sealed cursors ([`Need::Pages`]).
     pub fn pages(self) -> bool {
-        matches!(self, Route::ListDatasets | Route::ListForecasts)
+        self.needs(Need::Pages)
     }
 
     /// How long a request may run before it answers `time-budget-exceeded`: below the
     /// function's `Timeout` in `template.yaml` (a contract test ties them), which is below
     /// API Gateway's 29 s integration limit, so a client never meets a gateway timeout.
-    pub fn time_budget(self) -> std::time::Duration {
-        match self {
-            Route::CreateForecast | Route::AnalyzeDataset => std::time::Duration::from_secs(25),
-            _ => std::time::Duration::from_secs(8),
-        }
+    pub fn time_budget(self) -> Duration {
+        if self.needs(Need::Compute) { COMPUTE_BUDGET } else { DEFAULT_BUDGET }
     }
 
-    /// Whether the route is reachable without a token (only `/health`, SR-36).
+    /// Whether the route is reachable without a token ([`Need::Public`]).
     pub fn is_public(self) -> bool {
-        matches!(self, Route::Health)
+        self.needs(Need::Public)
     }
 
     /// Methods served at the path template `path`, in a stable order, with `OPTIONS`
@@ -145,6 +166,18 @@ impl Route {
     pub fn methods_at(path: &str) -> Vec<Method> {
         let mut methods: Vec<Method> = Self::ALL.iter().filter(|r| r.path() == path).map(|r| r.method()).collect();
         methods.push(Method::OPTIONS);
+        methods
+    }
+
+    /// Every method some route is served with, in the table's order, then `OPTIONS`: what
+    /// CORS preflights allow.
+    pub fn all_methods() -> Vec<Method> {
+        let mut methods: Vec<Method> = Vec::new();
+        for method in Self::ALL.iter().map(|r| r.method()).chain([Method::OPTIONS]) {
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
         methods
     }
 

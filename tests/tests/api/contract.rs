@@ -272,7 +272,7 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
         let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
         let backend = if route.uses_blobs() { "shared::lambda::S3Blobs" } else { "shared::lambda::NoBlobs" };
         assert!(
-            main.contains(&format!("run::<{backend}, shared::handlers::endpoints::{route:?}>()")),
+            main.contains(&format!("run::<{backend}, shared::routes::endpoints::{route:?}>()")),
             "{}: expected {backend}",
             route.function_name()
         );
@@ -362,4 +362,115 @@ fn strings(value: &Yaml, out: &mut Vec<String>) {
         Yaml::Tagged(tagged) => strings(&tagged.value, out),
         _ => {}
     }
+}
+
+/// One binary per route and no other: a binary without a row would deploy a function the
+/// route table doesn't know; a row without one would deploy nothing.
+#[test]
+fn every_route_has_a_binary_and_every_binary_a_route() {
+    let mut binaries: Vec<String> = std::fs::read_dir(repo_file("functions/src/bin"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .collect();
+    binaries.sort();
+    let mut expected: Vec<String> = Route::ALL.iter().map(|r| r.function_name().to_owned()).collect();
+    expected.sort();
+    assert_eq!(binaries, expected);
+}
+
+/// An API Gateway header value (`'text'`, quotes doubled inside) as the client sees it.
+fn gateway_literal(value: &Yaml) -> String {
+    let text = match value {
+        Yaml::Tagged(tagged) => tagged.value.as_str().map(|t| t.replace("${AllowedOrigin}", "https://app.example.com")),
+        other => other.as_str().map(str::to_owned),
+    }
+    .unwrap_or_else(|| panic!("not a header value: {value:?}"));
+    let inner = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')).unwrap_or_else(|| panic!("unquoted header value {text}"));
+    inner.replace("''", "'")
+}
+
+/// The answers API Gateway gives itself (a refused token, a throttled request) carry what the
+/// functions' answers carry: the security headers, CORS for the app's origin, and on a
+/// refused token the bearer challenge.
+#[test]
+fn the_gateways_own_answers_carry_the_functions_security_and_cors_headers() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // What a function answers an allowed origin, errors included: its headers are the expectation.
+    let answer = runtime.block_on(async {
+        let state = event_state(dir.path()).await;
+        let request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri("/v1/me")
+            .header("origin", "https://app.example.com")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        shared::handle(&state, Route::GetMe, request).await
+    });
+    assert_eq!(answer.status().as_u16(), 401);
+    let mut expected: Vec<(String, String)> = answer
+        .headers()
+        .iter()
+        .filter(|(name, _)| !["content-type", "x-request-id", "access-control-expose-headers"].contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap().to_owned()))
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 10, "the function's answer lost its headers: {expected:?}");
+
+    // A refused token gets the challenge too; other answers don't.
+    let challenge = ("www-authenticate".to_owned(), "Bearer".to_owned());
+    assert!(expected.contains(&challenge));
+    for kind in ["UNAUTHORIZED", "DEFAULT_4XX", "DEFAULT_5XX"] {
+        let expected: Vec<_> = expected.iter().filter(|&header| kind == "UNAUTHORIZED" || *header != challenge).cloned().collect();
+        let headers = template["Resources"]["ForecastApi"]["Properties"]["GatewayResponses"][kind]["ResponseParameters"]["Headers"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{kind} sets no headers"));
+        let mut declared: Vec<(String, String)> =
+            headers.iter().map(|(name, value)| (name.as_str().unwrap().to_lowercase(), gateway_literal(value))).collect();
+        declared.sort();
+        assert_eq!(declared, expected, "{kind}");
+    }
+}
+
+/// API Gateway answers preflights itself (the authorizer is kept off them): it allows the
+/// methods, headers and cache time the functions allow.
+#[test]
+fn the_gateway_answers_preflights_as_the_functions_do() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let api = &template["Resources"]["ForecastApi"]["Properties"];
+    assert_eq!(api["Auth"]["AddDefaultAuthorizerToCorsPreflight"].as_bool(), Some(false));
+    let cors = &api["Cors"];
+    let list = |value: &Yaml| -> Vec<String> {
+        let mut items: Vec<String> = gateway_literal(value).split(',').map(|s| s.trim().to_lowercase()).collect();
+        items.sort();
+        items
+    };
+    let code_list = |text: &str| -> Vec<String> {
+        let mut items: Vec<String> = text.split(',').map(|s| s.trim().to_lowercase()).collect();
+        items.sort();
+        items
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let preflight = runtime.block_on(async {
+        let state = event_state(dir.path()).await;
+        let request = lambda_http::http::Request::builder()
+            .method("OPTIONS")
+            .uri("/v1/datasets")
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "POST")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        shared::handle(&state, Route::ListDatasets, request).await
+    });
+    assert_eq!(preflight.status().as_u16(), 204);
+    let header = |name: &str| preflight.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(list(&cors["AllowMethods"]), code_list(&header("access-control-allow-methods")));
+    assert_eq!(list(&cors["AllowHeaders"]), code_list(&header("access-control-allow-headers")));
+    assert_eq!(gateway_literal(&cors["MaxAge"]), header("access-control-max-age"));
+    assert_eq!(gateway_literal(&cors["AllowOrigin"]), header("access-control-allow-origin"));
+    assert_eq!(cors["AllowCredentials"].as_bool(), Some(header("access-control-allow-credentials") == "true"));
 }

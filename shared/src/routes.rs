@@ -1,0 +1,31 @@
+//! The route table: one row per API route, and the only place a route is declared.
+//!
+//! A row names the route, its method and path, its Lambda binary (and `events/` file), its
+//! handler, the resource type its audit records carry and what it needs beyond the item
+//! store. From the rows come [`Route`] and its
+//! metadata, the endpoint types the binaries name, [`handle`] for hosts that serve every
+//! route, and the OpenAPI path list. The template, `events/`, the binaries and the
+//! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
+
+use crate::handlers::{analysis, datasets, forecasts, health, me};
+use crate::http::routes::{Need, route_table};
+
+route_table! {
+    // route       method path                                       function          handler            resource type   needs
+    Health         GET    "/health"                                  "health"          health::get        "health"        [Public];
+    GetMe          GET    "/v1/me"                                   "get-me"          me::get            "user"          [];
+    CreateDataset  POST   "/v1/datasets"                             "create-dataset"  datasets::create   "dataset"       [Blobs];
+    ListDatasets   GET    "/v1/datasets"                             "list-datasets"   datasets::list     "dataset"       [Pages];
+    GetDataset     GET    "/v1/datasets/{datasetId}"                 "get-dataset"     datasets::get      "dataset"       [];
+    UpdateDataset  PATCH  "/v1/datasets/{datasetId}"                 "update-dataset"  datasets::update   "dataset"       [];
+    DeleteDataset  DELETE "/v1/datasets/{datasetId}"                 "delete-dataset"  datasets::delete   "dataset"       [];
+    ShareDataset   PUT    "/v1/datasets/{datasetId}/shares/{userId}" "share-dataset"   datasets::share    "dataset-share" [];
+    UnshareDataset DELETE "/v1/datasets/{datasetId}/shares/{userId}" "unshare-dataset" datasets::unshare  "dataset-share" [];
+    ExportDataset  GET    "/v1/datasets/{datasetId}/export"          "export-dataset"  datasets::export   "dataset"       [Blobs];
+    CreateForecast POST   "/v1/forecasts"                            "create-forecast" forecasts::create  "forecast"      [Blobs, Compute];
+    ListForecasts  GET    "/v1/forecasts"                            "list-forecasts"  forecasts::list    "forecast"      [Pages];
+    GetForecast    GET    "/v1/forecasts/{forecastId}"               "get-forecast"    forecasts::get     "forecast"      [Blobs];
+    DeleteForecast DELETE "/v1/forecasts/{forecastId}"               "delete-forecast" forecasts::delete  "forecast"      [];
+    ExportForecast GET    "/v1/forecasts/{forecastId}/export"        "export-forecast" forecasts::export  "forecast"      [Blobs];
+    AnalyzeDataset POST   "/v1/ml/analyze"                           "analyze-dataset" analysis::analyze  "dataset"       [Blobs, Compute];
+}
