@@ -7,6 +7,8 @@
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 
+use crate::domain::error::{ExportError, Invalid, MalformedId};
+
 /// Base of the stable `type` URIs. They name the problem; clients match on them.
 const TYPE_BASE: &str = "https://forecast-api.dev/problems/";
 
@@ -199,9 +201,52 @@ impl ApiError {
     }
 }
 
+// The domain's refusals, given their statuses here at the edge.
+
+impl From<Invalid> for ApiError {
+    fn from(error: Invalid) -> Self {
+        Self::Validation { field: Some(error.field.to_owned()), detail: error.detail }
+    }
+}
+
+impl From<MalformedId> for ApiError {
+    /// An id that can't exist is answered like one that doesn't.
+    fn from(_: MalformedId) -> Self {
+        Self::NotFound
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(error: ExportError) -> Self {
+        match error {
+            ExportError::TooLarge { .. } => Self::Unprocessable(error.to_string()),
+            ExportError::Stored(_) => Self::internal(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::export::ExportFormat;
+
+    #[test]
+    fn the_domains_refusals_get_their_statuses_at_the_edge() {
+        let invalid = ApiError::from(Invalid::new("name", "name must not be empty")).to_problem(None);
+        assert_eq!(
+            (invalid.status, invalid.field.as_deref(), invalid.detail.as_deref()),
+            (400, Some("name"), Some("name must not be empty"))
+        );
+        assert_eq!(ApiError::from(MalformedId).to_problem(None).status, 404);
+        let too_large = ApiError::from(ExportError::TooLarge { format: ExportFormat::Json, max_bytes: 6_000_000 }).to_problem(None);
+        assert_eq!(too_large.status, 422);
+        assert_eq!(
+            too_large.detail.as_deref(),
+            Some("the JSON export would be larger than 6 MB, the most one response can carry; the CSV export is smaller")
+        );
+        let stored = ApiError::from(ExportError::Stored("row 3: bad quote".into())).to_problem(None);
+        assert_eq!((stored.status, stored.detail.as_deref()), (500, None));
+    }
 
     #[test]
     fn server_errors_never_carry_their_cause_to_the_client() {

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Invalid;
 use super::formula;
 use super::ids::truncate;
-use crate::error::ApiError;
 
 /// Limits on uploaded CSV content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub const MIN_ROWS: u64 = 2;
 
 /// Refuses cells a spreadsheet would run as a formula when the data is opened there
 /// (CSV injection), and NUL characters (a UTF-16 or binary file read as text).
-fn check_cell(cell: &str, line: usize, column: &str) -> Result<(), ApiError> {
+fn check_cell(cell: &str, line: usize, column: &str) -> Result<(), Invalid> {
     if cell.contains('\0') {
         return Err(invalid(format!("CSV row {line}, column `{column}`: NUL character; the file must be UTF-8 text (was it UTF-16?)")));
     }
@@ -94,12 +94,12 @@ fn check_cell(cell: &str, line: usize, column: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn invalid(detail: String) -> ApiError {
-    ApiError::validation("csv", detail)
+fn invalid(detail: String) -> Invalid {
+    Invalid::new("csv", detail)
 }
 
 /// Checks `content` against `limits` and summarises it. The first record is the header.
-pub fn inspect(content: &str, limits: &CsvLimits) -> Result<CsvSummary, ApiError> {
+pub fn inspect(content: &str, limits: &CsvLimits) -> Result<CsvSummary, Invalid> {
     if content.len() > limits.max_bytes {
         return Err(invalid(format!("CSV content is {} bytes; at most {} are allowed", content.len(), limits.max_bytes)));
     }
@@ -180,7 +180,7 @@ fn time_axis(columns: &[Column], detectors: &mut [TypeDetector]) -> Option<TimeA
     Some(TimeAxis { column: columns[index].name.clone(), frequency })
 }
 
-fn header_names(header: &csv::StringRecord, limits: &CsvLimits) -> Result<Vec<String>, ApiError> {
+fn header_names(header: &csv::StringRecord, limits: &CsvLimits) -> Result<Vec<String>, Invalid> {
     let mut names: Vec<String> = Vec::with_capacity(header.len());
     for (index, raw) in header.iter().enumerate() {
         let name = raw.trim().trim_start_matches('\u{feff}').to_owned();
@@ -312,8 +312,9 @@ mod tests {
             ("date|sales\n2024-01-01|1\n2024-01-02|2\n", "separated by `|`, not commas"),
         ];
         for (content, expected) in cases {
-            let message = inspect(content, &limits()).unwrap_err().to_string();
-            assert!(message.contains(expected), "{content:?}: {message}");
+            let error = inspect(content, &limits()).unwrap_err();
+            assert_eq!(error.field, "csv");
+            assert!(error.detail.contains(expected), "{content:?}: {error}");
         }
         let with_rows = |row: &str| format!("a,b\n1,2\n{row}\n");
         let formula_cases = [

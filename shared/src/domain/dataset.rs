@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::csv_table::{Column, TimeAxis};
+use super::error::Invalid;
 use super::ids::{DatasetId, truncate};
 use crate::authz::Resource;
-use crate::error::ApiError;
 use crate::store::Key;
 
 /// At most this many users a dataset is shared with: a delete removes every share in
@@ -142,11 +142,11 @@ impl DatasetRecord {
 
     /// Checks that `name` is a numeric column, for request field `field`. Unknown names
     /// pass: series extraction names them against the CSV itself.
-    pub fn require_numeric(&self, name: &str, field: &'static str) -> Result<(), ApiError> {
+    pub fn require_numeric(&self, name: &str, field: &'static str) -> Result<(), Invalid> {
         match self.columns.iter().find(|c| c.name == name) {
             Some(c) if !c.column_type.is_numeric() => {
                 let kind = format!("{:?}", c.column_type).to_lowercase();
-                Err(ApiError::validation(field, format!("column `{name}` holds {kind} values, not numbers")))
+                Err(Invalid::new(field, format!("column `{name}` holds {kind} values, not numbers")))
             }
             _ => Ok(()),
         }
@@ -213,16 +213,16 @@ pub struct DatasetPage<'a> {
     pub next_cursor: Option<String>,
 }
 
-pub fn validate_name(name: &str) -> Result<String, ApiError> {
+pub fn validate_name(name: &str) -> Result<String, Invalid> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(ApiError::validation("name", "name must not be empty"));
+        return Err(Invalid::new("name", "name must not be empty"));
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::validation("name", format!("name is longer than {MAX_NAME_CHARS} characters")));
+        return Err(Invalid::new("name", format!("name is longer than {MAX_NAME_CHARS} characters")));
     }
     if let Some(c) = super::text::first_deceptive(name, &[]) {
-        return Err(ApiError::validation(
+        return Err(Invalid::new(
             "name",
             format!("name `{}` contains {}, a control or invisible formatting character", truncate(name, 40), super::text::code_point(c)),
         ));
@@ -230,12 +230,12 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-pub fn validate_description(description: &str) -> Result<String, ApiError> {
+pub fn validate_description(description: &str) -> Result<String, Invalid> {
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(ApiError::validation("description", format!("description is longer than {MAX_DESCRIPTION_CHARS} characters")));
+        return Err(Invalid::new("description", format!("description is longer than {MAX_DESCRIPTION_CHARS} characters")));
     }
     if let Some(c) = super::text::first_deceptive(description, &['\n', '\t']) {
-        return Err(ApiError::validation(
+        return Err(Invalid::new(
             "description",
             format!("description contains {}, a control or invisible formatting character", super::text::code_point(c)),
         ));

@@ -7,9 +7,9 @@ use serde_json::{Map, Number, Value, json};
 
 use super::csv_table::{ColumnType, is_missing};
 use super::dataset::DatasetRecord;
+use super::error::{ExportError, Invalid};
 use super::forecast::ForecastView;
 use super::formula::neutralise;
-use crate::error::ApiError;
 
 /// The `format` query parameter of the export routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -21,11 +21,11 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     /// `csv` (the default) or `json`.
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         match raw {
             None | Some("csv") => Ok(ExportFormat::Csv),
             Some("json") => Ok(ExportFormat::Json),
-            Some(_) => Err(ApiError::validation("format", "format must be `csv` or `json`")),
+            Some(_) => Err(Invalid::new("format", "format must be `csv` or `json`")),
         }
     }
 
@@ -44,21 +44,13 @@ impl ExportFormat {
     }
 }
 
-/// The answer when an export would not fit in one response.
-fn too_large(format: ExportFormat, max_bytes: usize) -> ApiError {
-    let advice = match format {
-        ExportFormat::Json => "; the CSV export is smaller",
-        ExportFormat::Csv => "",
-    };
-    ApiError::Unprocessable(format!(
-        "the {} export would be larger than {} MB, the most one response can carry{advice}",
-        format.extension().to_uppercase(),
-        max_bytes / 1_000_000
-    ))
+/// Our own stored data failed to read back or write out.
+fn stored(cause: impl std::fmt::Display) -> ExportError {
+    ExportError::Stored(cause.to_string())
 }
 
 /// Writes rows as CSV, neutralising formula-like cells; at most `max_bytes`.
-pub fn csv_text<I, R, S>(rows: I, max_bytes: usize) -> Result<String, ApiError>
+pub fn csv_text<I, R, S>(rows: I, max_bytes: usize) -> Result<String, ExportError>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = S>,
@@ -67,36 +59,36 @@ where
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
         let cells: Vec<String> = row.into_iter().map(|cell| neutralise(cell.as_ref()).into_owned()).collect();
-        writer.write_record(&cells).map_err(ApiError::internal)?;
+        writer.write_record(&cells).map_err(stored)?;
         if writer.get_ref().len() > max_bytes {
-            return Err(too_large(ExportFormat::Csv, max_bytes));
+            return Err(ExportError::TooLarge { format: ExportFormat::Csv, max_bytes });
         }
     }
-    let bytes = writer.into_inner().map_err(ApiError::internal)?;
+    let bytes = writer.into_inner().map_err(stored)?;
     if bytes.len() > max_bytes {
-        return Err(too_large(ExportFormat::Csv, max_bytes));
+        return Err(ExportError::TooLarge { format: ExportFormat::Csv, max_bytes });
     }
-    String::from_utf8(bytes).map_err(ApiError::internal)
+    String::from_utf8(bytes).map_err(stored)
 }
 
 /// The stored CSV of a dataset, header first, record by record (it passed inspection, so
 /// a record that doesn't parse is our fault).
-fn dataset_rows(content: &str) -> impl Iterator<Item = Result<csv::StringRecord, ApiError>> + '_ {
+fn dataset_rows(content: &str) -> impl Iterator<Item = Result<csv::StringRecord, ExportError>> + '_ {
     let reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(content.as_bytes());
-    reader.into_records().map(|record| record.map_err(ApiError::internal))
+    reader.into_records().map(|record| record.map_err(stored))
 }
 
 /// A dataset as CSV: its stored content, cell for cell, made safe to open; at most `max_bytes`.
-pub fn dataset_csv(content: &str, max_bytes: usize) -> Result<String, ApiError> {
+pub fn dataset_csv(content: &str, max_bytes: usize) -> Result<String, ExportError> {
     let rows = dataset_rows(content).collect::<Result<Vec<_>, _>>()?;
     csv_text(rows.iter().map(|record| record.iter().collect::<Vec<_>>()), max_bytes)
 }
 
 /// A dataset as JSON: its columns, and one object per row with values typed by column;
 /// at most `max_bytes`. Written row by row, so memory follows the output, not a tree of it.
-pub fn dataset_json(record: &DatasetRecord, content: &str, max_bytes: usize) -> Result<String, ApiError> {
+pub fn dataset_json(record: &DatasetRecord, content: &str, max_bytes: usize) -> Result<String, ExportError> {
     let head = json!({"dataset_id": record.id, "name": record.name, "columns": record.columns}).to_string();
-    let head = head.strip_suffix('}').ok_or_else(|| ApiError::internal("export header is not an object"))?;
+    let head = head.strip_suffix('}').ok_or_else(|| stored("export header is not an object"))?;
     let mut out = format!("{head},\"rows\":[").into_bytes();
     for (index, row) in dataset_rows(content).skip(1).enumerate() {
         let row = row?;
@@ -105,13 +97,13 @@ pub fn dataset_json(record: &DatasetRecord, content: &str, max_bytes: usize) -> 
         }
         let fields: Map<String, Value> =
             record.columns.iter().zip(row.iter()).map(|(column, cell)| (column.name.clone(), typed(column.column_type, cell))).collect();
-        serde_json::to_writer(&mut out, &fields).map_err(ApiError::internal)?;
+        serde_json::to_writer(&mut out, &fields).map_err(stored)?;
         if out.len() > max_bytes {
-            return Err(too_large(ExportFormat::Json, max_bytes));
+            return Err(ExportError::TooLarge { format: ExportFormat::Json, max_bytes });
         }
     }
     out.extend_from_slice(b"]}");
-    String::from_utf8(out).map_err(ApiError::internal)
+    String::from_utf8(out).map_err(stored)
 }
 
 /// A cell as a JSON value of its column's type; empty and NaN-like cells are `null`.
@@ -151,7 +143,7 @@ fn forecast_values(view: &ForecastView, h: usize) -> Vec<f64> {
 }
 
 /// A forecast as CSV: one row per future timestamp (at most 1,000, so always small).
-pub fn forecast_csv(view: &ForecastView) -> Result<String, ApiError> {
+pub fn forecast_csv(view: &ForecastView) -> Result<String, ExportError> {
     let rows = view.result.timestamps.iter().enumerate().map(|(h, timestamp)| {
         std::iter::once(timestamp.clone()).chain(forecast_values(view, h).into_iter().map(|v| v.to_string())).collect::<Vec<_>>()
     });
@@ -198,8 +190,7 @@ mod tests {
         assert_eq!(cells[1], ["'=HYPERLINK(\"x\")", "-3.5"]);
         assert_eq!(cells[2], ["'@SUM(A1)", "+2"]);
         assert_eq!(cells[3], ["'\tx", "a,b"]);
-        let refused = csv_text(rows, 20).unwrap_err();
-        assert_eq!(refused.status(), 422, "{refused}");
+        assert_eq!(csv_text(rows, 20).unwrap_err(), ExportError::TooLarge { format: ExportFormat::Csv, max_bytes: 20 });
     }
 
     #[test]
@@ -229,7 +220,7 @@ mod tests {
             json!([{"date": "2024-01-01", "v": 1.5, "note": "a"}, {"date": "2024-01-02", "v": null, "note": "b, c"}])
         );
         assert_eq!(parsed["columns"][1]["type"], "float");
-        assert_eq!(dataset_json(&record, content, 150).unwrap_err().status(), 422);
+        assert_eq!(dataset_json(&record, content, 150).unwrap_err(), ExportError::TooLarge { format: ExportFormat::Json, max_bytes: 150 });
     }
 
     #[test]
@@ -247,7 +238,7 @@ mod tests {
         assert_eq!(ExportFormat::parse(None).unwrap(), ExportFormat::Csv);
         assert_eq!(ExportFormat::parse(Some("json")).unwrap(), ExportFormat::Json);
         for bad in ["xlsx", "CSV", ""] {
-            assert_eq!(ExportFormat::parse(Some(bad)).unwrap_err().status(), 400);
+            assert_eq!(ExportFormat::parse(Some(bad)).unwrap_err(), Invalid::new("format", "format must be `csv` or `json`"));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Identifiers from paths and bodies, validated before they touch storage keys.
 
-use crate::error::ApiError;
+use super::error::{Invalid, MalformedId};
 
 /// Declares a resource id: a UUIDv7 (time-ordered, so listings come out oldest first).
 macro_rules! uuid_id {
@@ -16,10 +16,10 @@ macro_rules! uuid_id {
 
             /// Parses a path parameter. Anything but a canonical lowercase UUID is not
             /// found: an id that can't exist is answered like one that doesn't.
-            pub fn parse(text: &str) -> Result<Self, ApiError> {
+            pub fn parse(text: &str) -> Result<Self, MalformedId> {
                 match uuid::Uuid::try_parse(text) {
                     Ok(id) if id.hyphenated().to_string() == text => Ok(Self(text.to_owned())),
-                    _ => Err(ApiError::NotFound),
+                    _ => Err(MalformedId),
                 }
             }
 
@@ -57,13 +57,9 @@ uuid_id!(
 pub struct UserId(String);
 
 impl UserId {
-    pub fn parse(text: &str) -> Result<Self, ApiError> {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
         let valid = !text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::validation("userId", format!("`{}` is not a user id", truncate(text, 40))))
-        }
+        if valid { Ok(Self(text.to_owned())) } else { Err(Invalid::new("userId", format!("`{}` is not a user id", truncate(text, 40)))) }
     }
 
     pub fn as_str(&self) -> &str {

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod csv_table;
 pub mod dataset;
+pub mod error;
 pub mod export;
 pub mod forecast;
 pub mod formula;
