@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use shared::AppState;
 use shared::auth::jwks::KeyCache;
-use shared::blob::fs::FsBlobStore;
 use shared::config::AuthSettings;
 use shared::http::cors::CorsPolicy;
 use shared::identity::local::LocalIssuer;
-use shared::store::sqlite::SqliteStore;
+use store_embedded::FsBlobStore;
+use store_embedded::SqliteStore;
 
 /// An app on the embedded store in `dir`, and the issuer whose tokens it accepts.
 pub fn embedded_app(dir: &std::path::Path) -> Result<(AppState, LocalIssuer), Box<dyn std::error::Error>> {

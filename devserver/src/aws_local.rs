@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use shared::blob::BlobStore;
-use shared::blob::s3::S3BlobStore;
+use shared::store::BlobStore;
 use shared::store::ItemStore;
-use shared::store::dynamodb::DynamoStore;
+use store_aws::DynamoStore;
+use store_aws::S3BlobStore;
 
 /// The KMS key id S3 puts name; moto records it without a KMS of its own.
 pub const LOCAL_KMS_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555";

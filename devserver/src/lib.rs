@@ -20,8 +20,6 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use shared::auth::jwks::KeyCache;
-use shared::blob::BlobStore;
-use shared::blob::fs::FsBlobStore;
 use shared::compute::ComputePool;
 use shared::config::AuthSettings;
 use shared::error::ApiError;
@@ -30,9 +28,11 @@ use shared::http::RequestMeta;
 use shared::http::cors::CorsPolicy;
 use shared::identity::local::LocalIssuer;
 use shared::state::StartupError;
+use shared::store::BlobStore;
 use shared::store::ItemStore;
-use shared::store::sqlite::SqliteStore;
 use shared::{AppState, Route};
+use store_embedded::FsBlobStore;
+use store_embedded::SqliteStore;
 
 /// The client id of the local "SPA" app client.
 pub const LOCAL_CLIENT_ID: &str = "local-spa";

@@ -13,6 +13,8 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::auth::Principal;
+use crate::domain::dataset::{DatasetRecord, ListedDataset};
+use crate::domain::forecast::ForecastRecord;
 
 const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
 const POLICIES: &str = include_str!("../policies/policies.cedar");
@@ -89,6 +91,24 @@ pub enum Resource<'a> {
         dataset_owner: Option<&'a str>,
         readers: &'a [String],
     },
+}
+
+impl<'a> Resource<'a> {
+    /// A stored dataset as the policies see it.
+    pub fn dataset(record: &'a DatasetRecord) -> Self {
+        Resource::Dataset { id: &record.id, owner: &record.owner, readers: &record.readers }
+    }
+
+    /// A dataset read for a list, as the policies see it.
+    pub fn listed_dataset(listed: &'a ListedDataset<'_>) -> Self {
+        Resource::Dataset { id: &listed.id, owner: &listed.owner, readers: &listed.readers }
+    }
+
+    /// A stored forecast, given its dataset's current owner and readers (none once the
+    /// dataset is deleted).
+    pub fn forecast(record: &'a ForecastRecord, dataset_owner: Option<&'a str>, readers: &'a [String]) -> Self {
+        Resource::Forecast { id: &record.id, owner: &record.owner, dataset_owner, readers }
+    }
 }
 
 /// Splits `policies` by the action each can apply to, so a decision evaluates only those

@@ -1,26 +1,31 @@
-//! The library every function, the local server and the tests share: configuration,
-//! authentication, authorization, audit, storage ports and adapters, domain types and
-//! the route handlers themselves.
+//! The API: configuration, authentication, authorization, the audit of each request, list
+//! cursors, the HTTP edge, the route table and every handler. Every function, the local
+//! server and the tests share it.
+//!
+//! The layers below are crates of their own, re-exported here under their names: the
+//! forecast engine ([`forecast`]), the domain ([`domain`]) and the storage ports
+//! ([`store`]). The storage adapters are not: the functions link `store-aws`, the local
+//! server `store-embedded` (and `store-aws` for its AWS-local mode), so a change in one
+//! adapter rebuilds neither this crate nor the other adapter.
 
 pub mod audit;
 pub mod auth;
 pub mod authz;
-pub mod blob;
 pub mod compute;
 pub mod config;
 pub mod cursor;
-pub mod domain;
 pub mod error;
-pub mod forecast;
 pub mod handlers;
 pub mod http;
 pub mod identity;
-pub mod lambda;
+pub mod keys;
 pub mod openapi;
 pub mod routes;
 pub mod state;
-pub mod store;
 pub mod telemetry;
 
+pub use domain;
+pub use forecast;
 pub use routes::{Route, handle};
 pub use state::AppState;
+pub use store;

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use crate::auth::TokenVerifier;
 use crate::auth::jwks::KeyCache;
 use crate::authz::Authorizer;
-use crate::blob::BlobStore;
 use crate::compute::ComputePool;
 use crate::config::AuthSettings;
 use crate::cursor::CursorKeys;
 use crate::domain::csv_table::CsvLimits;
 use crate::http::cors::CorsPolicy;
+use crate::store::BlobStore;
 use crate::store::ItemStore;
 
 /// Request body limits.
@@ -68,7 +68,7 @@ pub enum StartupError {
 }
 
 impl AppState {
-    /// Builds the state from its parts (see `crate::lambda` for AWS, the local server for
+    /// Builds the state from its parts (see the `functions` crate for AWS, the local server for
     /// the embedded default).
     pub fn new(
         auth: AuthSettings,

@@ -1,4 +1,4 @@
 //! Lambda for `export-dataset`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::S3Blobs, shared::routes::endpoints::ExportDataset>()
+    functions::run::<functions::S3Blobs, shared::routes::endpoints::ExportDataset>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `export-forecast`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::S3Blobs, shared::routes::endpoints::ExportForecast>()
+    functions::run::<functions::S3Blobs, shared::routes::endpoints::ExportForecast>()
 }

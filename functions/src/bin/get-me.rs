@@ -1,4 +1,4 @@
 //! Lambda for `get-me`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::GetMe>()
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::GetMe>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `list-datasets`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::ListDatasets>()
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::ListDatasets>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `list-forecasts`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::ListForecasts>()
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::ListForecasts>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `share-dataset`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::ShareDataset>()
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::ShareDataset>()
 }

@@ -1,4 +1,4 @@
 //! Lambda for `update-dataset`: see `shared::handlers`.
 fn main() -> std::process::ExitCode {
-    shared::lambda::run::<shared::lambda::NoBlobs, shared::routes::endpoints::UpdateDataset>()
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::UpdateDataset>()
 }

@@ -13,14 +13,14 @@ use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
 use crate::domain::csv_table;
 use crate::domain::dataset::{
-    CreateDataset, DatasetPage, DatasetRecord, DatasetView, ListedDataset, MAX_READERS, UpdateDataset, keys, validate_description,
-    validate_name,
+    CreateDataset, DatasetPage, DatasetRecord, DatasetView, ListedDataset, MAX_READERS, UpdateDataset, validate_description, validate_name,
 };
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::ids::{DatasetId, UserId};
 use crate::error::{ApiError, Problem, responses};
 use crate::http::Reply;
 use crate::http::request::{json_body, query_param};
+use crate::keys::dataset as keys;
 use crate::store::{Condition, Item, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("datasets");
@@ -34,7 +34,7 @@ struct Loaded {
 
 impl Loaded {
     fn resource(&self) -> Resource<'_> {
-        self.record.resource()
+        Resource::dataset(&self.record)
     }
 
     /// The record with a new reader list.
@@ -79,7 +79,7 @@ pub(crate) fn parse_dataset_id(raw: &str) -> Result<DatasetId, ApiError> {
 /// they can't read doesn't exist for them (404). The read decision is the request's.
 pub(crate) async fn readable_dataset(ctx: &mut Ctx<'_>, principal: &Principal, id: &DatasetId) -> Result<DatasetRecord, ApiError> {
     let (dataset, _) = find(ctx, id).await?.ok_or(ApiError::NotFound)?;
-    if !ctx.decide(principal, Action::ReadDataset, &dataset.resource())? {
+    if !ctx.decide(principal, Action::ReadDataset, &Resource::dataset(&dataset))? {
         return Err(ApiError::NotFound);
     }
     Ok(dataset)
@@ -203,8 +203,8 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let mut items = Vec::with_capacity(page.len());
     for (_, item) in &page {
         let record = ListedDataset::parse(&item.json).map_err(ApiError::internal)?;
-        if !record.is_deleted() && decisions.can(Action::ReadDataset, &record.resource()) {
-            let show_readers = decisions.can(Action::ShareDataset, &record.resource());
+        if !record.is_deleted() && decisions.can(Action::ReadDataset, &Resource::listed_dataset(&record)) {
+            let show_readers = decisions.can(Action::ShareDataset, &Resource::listed_dataset(&record));
             items.push(record.into_summary(item.version, show_readers));
         }
     }

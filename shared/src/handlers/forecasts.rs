@@ -14,15 +14,17 @@ use super::paging::{PageRequest, load_page};
 use super::{Ctx, blob_error, blob_key, now, path_param, read_blob, store_error};
 use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource};
-use crate::domain::dataset::{DatasetRecord, ListedDataset, keys as dataset_keys};
+use crate::domain::dataset::{DatasetRecord, ListedDataset};
 use crate::domain::export::{self, ExportFormat};
-use crate::domain::forecast::{CreateForecast, ForecastPage, ForecastRecord, ForecastView, keys};
+use crate::domain::forecast::{CreateForecast, ForecastPage, ForecastRecord, ForecastView};
 use crate::domain::ids::{DatasetId, ForecastId};
 use crate::error::{ApiError, Problem, responses};
 use crate::forecast::engine::{EngineError, ForecastSpec, run};
 use crate::forecast::series::{SeriesError, extract};
 use crate::http::Reply;
 use crate::http::request::{json_body, query_param};
+use crate::keys::dataset as dataset_keys;
+use crate::keys::forecast as keys;
 use crate::store::{Condition, Item, Key, WriteOp};
 
 const COLLECTION: Resource<'static> = Resource::Collection("forecasts");
@@ -136,7 +138,7 @@ impl DatasetGrants {
     }
 
     fn resource<'a>(&'a self, record: &'a ForecastRecord) -> Resource<'a> {
-        record.resource(self.owner.as_deref(), &self.readers)
+        Resource::forecast(record, self.owner.as_deref(), &self.readers)
     }
 }
 
@@ -247,7 +249,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
             let id = parse_dataset_id(&raw)?;
             ctx.audit.resource_id = Some(id.to_string());
             let (dataset, _) = find(ctx, &id).await?.ok_or(ApiError::NotFound)?;
-            if !ctx.can(&principal, Action::ReadDataset, &dataset.resource()) {
+            if !ctx.can(&principal, Action::ReadDataset, &Resource::dataset(&dataset)) {
                 return Err(ApiError::NotFound);
             }
             vec![keys::dataset_partition(&id)]

@@ -20,11 +20,11 @@ use tracing::Instrument;
 use crate::audit::{AuditDecision, AuditDraft};
 use crate::auth::{self, AuthError, Principal};
 use crate::authz::{Action, Resource};
-use crate::blob::{BlobError, BlobKey};
 use crate::error::ApiError;
 use crate::http::response::problem_response;
 use crate::http::{Reply, RequestMeta, Route, headers};
 use crate::state::AppState;
+use crate::store::{BlobError, BlobKey};
 use crate::store::{StoreError, WriteOp};
 
 /// Per-request context: who is calling and the audit record being filled in.

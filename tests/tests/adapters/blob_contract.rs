@@ -1,6 +1,6 @@
 //! What every blob store must do.
 
-use shared::blob::{BlobKey, BlobStore};
+use shared::store::{BlobKey, BlobStore};
 
 fn key(name: &str) -> BlobKey {
     BlobKey::parse(&format!("datasets/{}/{name}", uuid::Uuid::new_v4())).unwrap()

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use devserver::aws_local;
-use shared::blob::fs::FsBlobStore;
-use shared::blob::s3::S3BlobStore;
-use shared::blob::{BlobKey, BlobStore};
 use shared::store::ItemStore;
-use shared::store::dynamodb::DynamoStore;
-use shared::store::sqlite::SqliteStore;
+use shared::store::{BlobKey, BlobStore};
+use store_aws::DynamoStore;
+use store_aws::S3BlobStore;
+use store_embedded::FsBlobStore;
+use store_embedded::SqliteStore;
 
 /// Holds what an adapter needs alive (a temp folder) next to the adapter.
 pub struct Subject<T: ?Sized> {

@@ -8,8 +8,8 @@ use reqwest::Method;
 use shared::Route;
 use shared::audit::{AuditDecision, AuditOutcome, AuditRecord};
 use shared::auth::Role;
-use shared::store::sqlite::SqliteStore;
 use shared::store::{Item, ItemStore, Key, Page, StoreError, WriteOp};
+use store_embedded::SqliteStore;
 
 use crate::helpers::{in_process, sample_dataset, spawn_app};
 

@@ -10,9 +10,9 @@ use serde_json::json;
 use shared::Route;
 use shared::audit::AuditOutcome;
 use shared::auth::Role;
-use shared::domain::dataset::keys;
 use shared::domain::ids::DatasetId;
-use shared::store::sqlite::SqliteStore;
+use shared::keys::dataset as keys;
+use store_embedded::SqliteStore;
 
 use crate::helpers::{TestApp, in_process, in_process_trusting, sample_dataset, spawn_app};
 use crate::racing::{Gate, RacingStore};

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use serde_yaml_ng::Value as Yaml;
 use shared::audit::{AuditDecision, AuditDraft};
 use shared::auth::jwks::{JwkSet, KeyCache};
-use shared::blob::fs::FsBlobStore;
-use shared::domain::dataset::{DatasetRecord, keys};
+use shared::domain::dataset::DatasetRecord;
 use shared::domain::ids::DatasetId;
 use shared::http::RequestMeta;
 use shared::http::cors::CorsPolicy;
-use shared::store::sqlite::SqliteStore;
+use shared::keys::dataset as keys;
 use shared::store::{Condition, Item, WriteOp};
 use shared::{AppState, Route};
+use store_embedded::FsBlobStore;
+use store_embedded::SqliteStore;
 
 fn repo_file(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
@@ -154,7 +155,7 @@ async fn seed_event_dataset(state: &AppState) {
         let date = time::macros::date!(2025 - 10 - 01) + time::Duration::days(day);
         csv.push_str(&format!("{date},{}\n", 100 + [0, 5, 9, 4, -3, -8, -7][day as usize % 7] + day as i32));
     }
-    let blob = shared::blob::BlobKey::parse(&keys::blob(&id)).unwrap();
+    let blob = shared::store::BlobKey::parse(&keys::blob(&id)).unwrap();
     state.blobs.put(&blob, csv.into_bytes(), "text/csv").await.unwrap();
 }
 
@@ -167,15 +168,15 @@ async fn seed_event_forecast(state: &AppState, created: &lambda_http::Response<l
     view.id = EVENT_FORECAST.into();
     let id = shared::domain::ids::ForecastId::parse(EVENT_FORECAST).unwrap();
     let record = shared::domain::forecast::ForecastRecord::of(&view);
-    let blob = shared::blob::BlobKey::parse(&shared::domain::forecast::keys::blob(&id)).unwrap();
+    let blob = shared::store::BlobKey::parse(&shared::keys::forecast::blob(&id)).unwrap();
     state.blobs.put(&blob, serde_json::to_vec(&view).unwrap(), "application/json").await.unwrap();
     let mut writes = vec![WriteOp::Put {
-        item: Item { key: shared::domain::forecast::keys::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() },
+        item: Item { key: shared::keys::forecast::record(&id), version: 1, body: serde_json::to_value(&record).unwrap() },
         condition: Condition::Absent,
     }];
     let dataset = DatasetId::parse(&view.dataset_id).unwrap();
     writes.extend(
-        shared::domain::forecast::keys::entries(&id, &view.owner, &dataset)
+        shared::keys::forecast::entries(&id, &view.owner, &dataset)
             .map(|key| WriteOp::Put { item: Item { key, version: 1, body: serde_json::json!({}) }, condition: Condition::Absent }),
     );
     let audit = AuditDraft::new("seed", "forecast").finish(&RequestMeta { request_id: "seed-forecast".into(), ..Default::default() }, 201);
@@ -270,7 +271,7 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     for route in Route::ALL {
         let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
-        let backend = if route.uses_blobs() { "shared::lambda::S3Blobs" } else { "shared::lambda::NoBlobs" };
+        let backend = if route.uses_blobs() { "functions::S3Blobs" } else { "functions::NoBlobs" };
         assert!(
             main.contains(&format!("run::<{backend}, shared::routes::endpoints::{route:?}>()")),
             "{}: expected {backend}",

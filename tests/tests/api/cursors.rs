@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use shared::auth::Role;
 use shared::cursor::{CursorKeys, ListScope, key_item};
-use shared::store::sqlite::SqliteStore;
+use store_embedded::SqliteStore;
 
 use crate::helpers::spawn_app;
 use crate::racing::{Gate, RacingStore};

@@ -51,7 +51,7 @@ async fn formulas_that_reached_storage_leave_neutralised() {
     // straight into blob storage, under the dataset's key.
     let stored = "date,note,value\n2024-01-01,=cmd|' /C calc'!A0,1\n2024-01-02,+1+1,-2\n2024-01-03,@SUM(A1),3\n2024-01-04,\"\tx\",-2+3\n";
     let blob = app.blob_keys().await.into_iter().find(|key| key.contains(&id)).unwrap();
-    app.server.state.blobs.put(&shared::blob::BlobKey::parse(&blob).unwrap(), stored.as_bytes().to_vec(), "text/csv").await.unwrap();
+    app.server.state.blobs.put(&shared::store::BlobKey::parse(&blob).unwrap(), stored.as_bytes().to_vec(), "text/csv").await.unwrap();
 
     let csv = app.call(Method::GET, &format!("/v1/datasets/{id}/export"), Some(&token), None).await;
     assert_eq!(csv.status.as_u16(), 200, "{}", csv.text);

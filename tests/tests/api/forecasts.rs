@@ -422,7 +422,7 @@ async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_o
     use lambda_http::{Body, RequestExt};
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn shared::store::ItemStore> =
-        std::sync::Arc::new(shared::store::sqlite::SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap());
+        std::sync::Arc::new(store_embedded::SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap());
     let (mut state, issuer) = crate::helpers::in_process(store, dir.path());
     let token = issuer.mint_access_token("analyst-a", "analyst-a", Role::Analyst).unwrap();
     let call = |route, method: &str, uri: &str, body: Value, params: Vec<(&str, String)>| {

@@ -289,6 +289,6 @@ pub fn in_process_trusting(
 ) -> shared::AppState {
     let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
     let keys = shared::auth::jwks::KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
-    let blobs = Arc::new(shared::blob::fs::FsBlobStore::new(dir.join("blobs")));
+    let blobs = Arc::new(store_embedded::FsBlobStore::new(dir.join("blobs")));
     shared::AppState::new(auth, keys, store, blobs, shared::http::cors::CorsPolicy::default()).unwrap()
 }

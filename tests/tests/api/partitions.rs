@@ -10,9 +10,9 @@ use lambda_http::{Body, RequestExt};
 use serde_json::json;
 use shared::audit::AuditRecord;
 use shared::auth::Role;
-use shared::store::sqlite::SqliteStore;
 use shared::store::{Item, ItemStore, Key, Page, StoreError, WriteOp};
 use shared::{AppState, Route};
+use store_embedded::SqliteStore;
 
 use crate::helpers::{SAMPLE_CSV, in_process};
 
@@ -39,7 +39,7 @@ impl Counting {
     }
 
     fn add_audit(&self, audit: &AuditRecord) {
-        self.add(&audit.partition(), serde_json::to_string(audit).unwrap().len() + 64);
+        self.add(&shared::store::audit::partition(audit), serde_json::to_string(audit).unwrap().len() + 64);
     }
 }
 

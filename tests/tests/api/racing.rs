@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use shared::audit::AuditRecord;
-use shared::store::sqlite::SqliteStore;
 use shared::store::{Item, ItemStore, Key, Page, StoreError, WriteOp};
+use store_embedded::SqliteStore;
 use tokio::sync::Barrier;
 
 /// Where the racers wait for each other.

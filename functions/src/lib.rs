@@ -1,0 +1,100 @@
+//! The Lambda host: what each function's thin `main` calls. It builds the production
+//! state (DynamoDB, S3 where the route needs blobs, the issuer's JWKS) once per cold start
+//! and serves one endpoint from `shared::routes`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use lambda_http::{Request, service_fn};
+
+use shared::Route;
+use shared::auth::jwks::{HttpJwks, KeyCache};
+use shared::config::{AwsSettings, Settings};
+use shared::handlers::{Endpoint, serve};
+use shared::http::cors::CorsPolicy;
+use shared::state::{AppState, StartupError};
+use store::{BlobStore, NoBlobStore};
+use store_aws::{DynamoStore, S3BlobStore};
+
+/// How a function gets its blob store. Chosen at compile time in each `main`, so a
+/// function whose route never touches blobs doesn't link the S3 SDK at all.
+pub trait BlobBackend {
+    fn build(config: &SdkConfig, aws: &AwsSettings) -> Arc<dyn BlobStore>;
+}
+
+/// S3 with SSE-KMS: for routes where [`Route::uses_blobs`] holds.
+#[derive(Debug)]
+pub struct S3Blobs;
+
+impl BlobBackend for S3Blobs {
+    fn build(config: &SdkConfig, aws: &AwsSettings) -> Arc<dyn BlobStore> {
+        Arc::new(S3BlobStore::new(aws_sdk_s3::Client::new(config), aws.bucket_name.clone(), aws.bucket_kms_key_id.clone()))
+    }
+}
+
+/// No blob store: for every other route.
+#[derive(Debug)]
+pub struct NoBlobs;
+
+impl BlobBackend for NoBlobs {
+    fn build(_config: &SdkConfig, _aws: &AwsSettings) -> Arc<dyn BlobStore> {
+        Arc::new(NoBlobStore)
+    }
+}
+
+/// The state of a deployed function: DynamoDB, the blob backend `B`, the issuer's JWKS.
+pub async fn aws_state<B: BlobBackend>(settings: &Settings) -> Result<AppState, StartupError> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        settings.aws.table_name.clone(),
+        settings.aws.audit_table_name.clone(),
+    ));
+    let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
+    AppState::new(settings.auth.clone(), keys, store, B::build(&config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
+}
+
+/// Builds the state once (settings, clients, validated policies) and serves endpoint `E`
+/// until the Lambda runtime stops the process.
+pub fn run<B: BlobBackend, E: Endpoint>() -> ExitCode {
+    let route: Route = E::ROUTE;
+    // One request at a time per instance: a current-thread runtime starts faster.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let settings = match Settings::from_env() {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("configuration error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        shared::telemetry::init(settings.json_logs);
+        let state = match aws_state::<B>(&settings).await {
+            Ok(state) => Arc::new(state),
+            Err(error) => {
+                tracing::error!(%error, "start-up failed");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(route = route.function_name(), stage = %settings.stage, "ready");
+        let served = lambda_http::run(service_fn(move |req: Request| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, std::convert::Infallible>(serve::<E>(&state, req).await) }
+        }))
+        .await;
+        match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,136 @@
+//! Audit records as stored: one for every request, allowed or denied, successful or not.
+//!
+//! A record names who (subject id, never a name or email), what (route and Cedar
+//! action), which resource, the decision and the policies behind it, the outcome, when,
+//! and from where. It never holds tokens, secrets or PII values.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Role;
+
+/// What the policy engine said, if it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditDecision {
+    Allow,
+    Deny,
+    /// The request ended before a decision (no principal, unknown route, bad id).
+    NotEvaluated,
+}
+
+/// How the request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditOutcome {
+    Success,
+    /// The caller's fault: denied, invalid, not found, conflict (4xx).
+    Failure,
+    /// Ours (5xx).
+    Error,
+}
+
+impl AuditOutcome {
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            0..=399 => AuditOutcome::Success,
+            400..=499 => AuditOutcome::Failure,
+            _ => AuditOutcome::Error,
+        }
+    }
+}
+
+/// One audit record, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// Time-ordered unique id (UUIDv7).
+    pub id: String,
+    /// UTC, RFC 3339 with milliseconds.
+    pub time: String,
+    pub request_id: String,
+    /// Subject id of the caller, when authenticated.
+    pub actor: Option<String>,
+    pub actor_role: Option<Role>,
+    /// The route, by its function name (`create-dataset`).
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub decision: AuditDecision,
+    /// Policies that determined the decision.
+    pub policies: Vec<String>,
+    pub outcome: AuditOutcome,
+    pub status: u16,
+    /// Stable reason code for failures (`not-found`, `expired`, …).
+    pub reason: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// RFC 3339, UTC, millisecond precision: sorts as text in time order.
+pub fn format_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let truncated = at.replace_nanosecond(at.millisecond() as u32 * 1_000_000).unwrap_or(at);
+    let text = truncated.format(&Rfc3339).unwrap_or_default();
+    // `time` drops trailing zero fractions; pad so every timestamp has the same width.
+    match text.find('.') {
+        Some(_) => {
+            let (head, tail) = text.split_at(text.len() - 1);
+            let (secs, frac) = head.split_once('.').unwrap_or((head, ""));
+            format!("{secs}.{frac:0<3}{tail}")
+        }
+        None => format!("{}.000Z", text.trim_end_matches('Z')),
+    }
+}
+
+/// The UTC days (`YYYY-MM-DD`) from `from` to `to`, both included, oldest first: the days
+/// whose audit partitions hold the records of that span. Empty when `to` is before `from`.
+pub fn days_spanning(from: OffsetDateTime, to: OffsetDateTime) -> Vec<String> {
+    let (mut day, last) = (from.to_offset(time::UtcOffset::UTC).date(), to.to_offset(time::UtcOffset::UTC).date());
+    let mut days = Vec::new();
+    while day <= last {
+        days.push(day.to_string());
+        match day.next_day() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_span_covers_every_utc_day_it_touches() {
+        let days = |from, to| days_spanning(from, to);
+        assert_eq!(days(datetime!(2026-11-23 23:59:59.9 UTC), datetime!(2026-11-24 00:00:00.1 UTC)), ["2026-11-23", "2026-11-24"]);
+        assert_eq!(days(datetime!(2026-02-28 12:00 UTC), datetime!(2026-03-01 00:00 UTC)), ["2026-02-28", "2026-03-01"]);
+        assert_eq!(days(datetime!(2026-12-31 23:00 UTC), datetime!(2027-01-01 01:00 UTC)), ["2026-12-31", "2027-01-01"]);
+        assert_eq!(days(datetime!(2026-11-23 08:00 UTC), datetime!(2026-11-23 09:00 UTC)), ["2026-11-23"]);
+        // Offsets are read in UTC: 01:00 at +02:00 is the previous UTC day.
+        assert_eq!(days(datetime!(2026-11-24 01:00 +2), datetime!(2026-11-24 01:30 +2)), ["2026-11-23"]);
+        assert!(days(datetime!(2026-11-24 00:00 UTC), datetime!(2026-11-23 00:00 UTC)).is_empty());
+    }
+
+    #[test]
+    fn timestamps_have_a_fixed_width_and_sort_as_text() {
+        let a = format_time(time::macros::datetime!(2026-01-02 03:04:05 UTC));
+        let b = format_time(time::macros::datetime!(2026-01-02 03:04:05.1 UTC));
+        let c = format_time(time::macros::datetime!(2026-01-02 03:04:05.123456 UTC));
+        assert_eq!(a, "2026-01-02T03:04:05.000Z");
+        assert_eq!(b, "2026-01-02T03:04:05.100Z");
+        assert_eq!(c, "2026-01-02T03:04:05.123Z");
+        assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn outcome_follows_status_class() {
+        assert_eq!(AuditOutcome::from_status(201), AuditOutcome::Success);
+        assert_eq!(AuditOutcome::from_status(404), AuditOutcome::Failure);
+        assert_eq!(AuditOutcome::from_status(503), AuditOutcome::Error);
+    }
+}

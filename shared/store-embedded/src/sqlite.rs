@@ -1,0 +1,313 @@
+//! The embedded item store: one SQLite file.
+//!
+//! Chosen over `redb` because the file can be inspected with the `sqlite3` shell, SQL
+//! triggers make the audit table append-only at the storage layer, and one SQLite
+//! transaction gives the same all-or-nothing commit as `TransactWriteItems`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use domain::audit::AuditRecord;
+use store::audit::{partition, sort_key};
+use store::{Condition, Item, ItemStore, JsonItem, Key, Page, StoreError, WriteOp, check_size, paginate};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS items (
+  pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+  pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+-- `INSERT OR REPLACE` deletes the conflicting row without firing delete triggers (unless
+-- recursive triggers are on, a per-connection setting); refuse any insert over an
+-- existing key before conflict resolution runs, whatever the connection.
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+  WHEN EXISTS (SELECT 1 FROM audit WHERE pk = NEW.pk AND sk = NEW.sk)
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+";
+
+/// Item store in a SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(unavailable)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(unavailable)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))
+    }
+}
+
+fn unavailable(error: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn parse_body(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+// Every statement below is prepared once per connection and reused (`prepare_cached`):
+// parsing SQL on every call cost more than running it. A statement SQLite planned with
+// a bound value in mind is prepared again each time it is bound, which undoes that:
+// `pk = ?1` with an ORDER BY is one such (`pk IN (?1)` gives the same plan without it),
+// and so is a bound LIMIT, so pages are cut by the reader instead. The test
+// `page_reads_are_prepared_once_whatever_the_page` holds these to it.
+
+/// Sort keys of a partition from the start of a prefix range: pk, prefix, prefix end.
+const KEYS_FROM_START: &str = "SELECT sk FROM items WHERE pk IN (?1) AND sk >= ?2 AND sk < ?3 ORDER BY sk";
+/// The same, after a sort key: pk, after, prefix end.
+const KEYS_AFTER: &str = "SELECT sk FROM items WHERE pk IN (?1) AND sk > ?2 AND sk < ?3 ORDER BY sk";
+/// One page of an audit partition after a sort key: pk, after.
+const AUDIT_PAGE: &str = "SELECT body FROM audit WHERE pk IN (?1) AND sk > ?2 ORDER BY sk";
+
+fn current_version(conn: &Connection, key: &Key) -> Result<Option<u64>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
+    let version: Option<i64> = statement.query_row(params![key.pk, key.sk], |row| row.get(0)).optional().map_err(unavailable)?;
+    Ok(version.and_then(|v| u64::try_from(v).ok()))
+}
+
+fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
+    let holds = match condition {
+        Condition::Always => true,
+        Condition::Absent => current.is_none(),
+        Condition::Version(expected) => current == Some(expected),
+    };
+    if holds { Ok(()) } else { Err(StoreError::ConditionFailed) }
+}
+
+fn insert_audit(conn: &Connection, audit: &AuditRecord) -> Result<(), StoreError> {
+    let body = serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut statement = conn.prepare_cached("INSERT INTO audit (pk, sk, body) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
+    match statement.execute(params![partition(audit), sort_key(audit), body]) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(StoreError::ConditionFailed),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+fn read_json_item(conn: &Connection, key: &Key) -> Result<Option<JsonItem>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT version, body FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
+    let row: Option<(i64, String)> =
+        statement.query_row(params![key.pk, key.sk], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(unavailable)?;
+    row.map(|(version, json)| {
+        let version = u64::try_from(version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
+        Ok(JsonItem { key: key.clone(), version, json })
+    })
+    .transpose()
+}
+
+fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
+    read_json_item(conn, key)?.map(|item| Ok(Item { body: parse_body(&item.json)?, key: item.key, version: item.version })).transpose()
+}
+
+/// Reads `keys` with `read` in one read transaction: one lock, one WAL snapshot taken
+/// once, and one prepared statement for the whole batch.
+fn read_batch<T>(
+    conn: &Connection,
+    keys: &[Key],
+    read: fn(&Connection, &Key) -> Result<Option<T>, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let snapshot = conn.unchecked_transaction().map_err(unavailable)?;
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        found.extend(read(&snapshot, key)?);
+    }
+    snapshot.commit().map_err(unavailable)?;
+    Ok(found)
+}
+
+#[async_trait::async_trait]
+impl ItemStore for SqliteStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        read_item(&*self.conn()?, key)
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        read_batch(&*self.conn()?, keys, read_item)
+    }
+
+    async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
+        read_batch(&*self.conn()?, keys, read_json_item)
+    }
+
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
+        let conn = self.conn()?;
+        // `>= prefix` and `< prefix + U+10FFFF` bound the prefix without LIKE's wildcards.
+        let upper = format!("{prefix}\u{10FFFF}");
+        let (sql, lower) = match after.filter(|a| *a >= prefix) {
+            Some(after) => (KEYS_AFTER, after),
+            None => (KEYS_FROM_START, prefix),
+        };
+        let mut statement = conn.prepare_cached(sql).map_err(unavailable)?;
+        let rows = statement.query_map(params![pk, lower, upper], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let mut keys = Vec::new();
+        // Rows come in key order straight from the primary key, so taking `limit + 1`
+        // steps no further than a LIMIT clause would.
+        for sk in rows.take(limit.saturating_add(1)) {
+            keys.push(Key { pk: pk.to_owned(), sk: sk.map_err(unavailable)? });
+        }
+        Ok(paginate(keys, limit, |key| key.sk.clone()))
+    }
+
+    async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
+        check_size(&writes)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+        for write in &writes {
+            match write {
+                WriteOp::Put { item, condition } => {
+                    check(*condition, current_version(&tx, &item.key)?)?;
+                    let version = i64::try_from(item.version).map_err(|_| StoreError::Corrupt("version too large".into()))?;
+                    tx.prepare_cached(
+                        "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version, body = excluded.body",
+                    )
+                    .and_then(|mut statement| statement.execute(params![item.key.pk, item.key.sk, version, item.body.to_string()]))
+                    .map_err(unavailable)?;
+                }
+                WriteOp::Delete { key, condition } => {
+                    check(*condition, current_version(&tx, key)?)?;
+                    tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                        .and_then(|mut statement| statement.execute(params![key.pk, key.sk]))
+                        .map_err(unavailable)?;
+                }
+            }
+        }
+        insert_audit(&tx, audit)?;
+        // Dropping `tx` on any early return above rolls everything back.
+        tx.commit().map_err(unavailable)
+    }
+
+    async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
+        // One statement is its own transaction.
+        insert_audit(&*self.conn()?, audit)
+    }
+
+    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut statement = conn.prepare_cached(AUDIT_PAGE).map_err(unavailable)?;
+        // Every sort key is greater than '': a first page needs no statement of its own.
+        let rows = statement.query_map(params![pk, after.unwrap_or("")], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let mut records = Vec::new();
+        for row in rows.take(limit.saturating_add(1)) {
+            let body = row.map_err(unavailable)?;
+            records.push(serde_json::from_str::<AuditRecord>(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        Ok(paginate(records, limit, sort_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::StatementStatus;
+
+    #[test]
+    fn page_reads_are_prepared_once_whatever_the_page() {
+        let store = SqliteStore::in_memory().unwrap();
+        {
+            let conn = store.conn().unwrap();
+            let record = AuditRecord {
+                id: "0193a0b0-0000-7000-8000-000000000000".into(),
+                time: "2026-12-01T00:00:00.000Z".into(),
+                request_id: "r".into(),
+                actor: None,
+                actor_role: None,
+                action: "test".into(),
+                resource_type: "test".into(),
+                resource_id: None,
+                decision: domain::audit::AuditDecision::NotEvaluated,
+                policies: vec![],
+                outcome: domain::audit::AuditOutcome::Success,
+                status: 200,
+                reason: None,
+                source_ip: None,
+                user_agent: None,
+            };
+            let record = serde_json::to_string(&record).unwrap();
+            for i in 0..5 {
+                conn.execute("INSERT INTO items (pk, sk, version, body) VALUES ('p', ?1, 1, '{}')", [format!("E#{i}")]).unwrap();
+                conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('a', ?1, ?2)", [format!("t{i}"), record.clone()]).unwrap();
+            }
+        }
+        use futures::executor::block_on as run;
+        for (after, limit, expected) in [(None, 2, 2), (Some("E#1"), 1, 1), (None, 4, 4), (Some("E#2"), 10, 2)] {
+            assert_eq!(run(store.query_keys("p", "E#", after, limit)).unwrap().items.len(), expected);
+        }
+        for (after, limit, expected) in [(None, 2, 2), (Some("t1"), 1, 1), (None, 10, 5)] {
+            assert_eq!(run(store.audit_partition("a", after, limit)).unwrap().items.len(), expected);
+        }
+        let conn = store.conn().unwrap();
+        for sql in [KEYS_FROM_START, KEYS_AFTER, AUDIT_PAGE] {
+            // `prepare_cached` hands back the statement the reads above used.
+            let statement = conn.prepare_cached(sql).unwrap();
+            assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+            // And the plan is still a primary-key range read, in key order without a sort.
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let steps: Vec<String> = explain
+                .query_map(rusqlite::params_from_iter(["p", "a", "b"].iter().take(statement.parameter_count())), |row| row.get(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                steps.len() == 1 && steps[0].starts_with("SEARCH") && steps[0].contains("USING PRIMARY KEY (pk=? AND sk>"),
+                "{sql}: {steps:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_audit_table_refuses_updates_deletes_and_replacements_at_the_storage_layer() {
+        let store = SqliteStore::in_memory().unwrap();
+        let conn = store.conn().unwrap();
+        conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('p', 's', '{}')", []).unwrap();
+        let attempts = [
+            "UPDATE audit SET body = '[]'",
+            "DELETE FROM audit",
+            "INSERT OR REPLACE INTO audit (pk, sk, body) VALUES ('p', 's', 'forged')",
+            "REPLACE INTO audit (pk, sk, body) VALUES ('p', 's', 'forged')",
+            "INSERT INTO audit (pk, sk, body) VALUES ('p', 's', 'forged') ON CONFLICT (pk, sk) DO UPDATE SET body = excluded.body",
+        ];
+        for statement in attempts {
+            assert!(conn.execute(statement, []).is_err(), "{statement}");
+        }
+        // The same holds on a connection that turned recursive triggers on.
+        conn.execute_batch("PRAGMA recursive_triggers = ON").unwrap();
+        assert!(conn.execute("INSERT OR REPLACE INTO audit (pk, sk, body) VALUES ('p', 's', 'forged')", []).is_err());
+        let body: String = conn.query_row("SELECT body FROM audit WHERE pk = 'p' AND sk = 's'", [], |row| row.get(0)).unwrap();
+        assert_eq!(body, "{}");
+        let count: i64 = conn.query_row("SELECT count(*) FROM audit", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 1);
+        // A new record still goes in.
+        conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('p', 't', '{}')", []).unwrap();
+    }
+}

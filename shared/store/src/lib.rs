@@ -1,0 +1,11 @@
+//! The storage ports: the item store ([`ItemStore`]), the blob store ([`BlobStore`]) and
+//! where audit records live ([`audit`]). Narrow traits that the adapters implement, one
+//! crate each (`store-embedded`, `store-aws`), so a change in one adapter rebuilds neither
+//! the API nor the other adapter.
+
+pub mod audit;
+mod blob;
+mod item;
+
+pub use blob::{BlobError, BlobKey, BlobStore, NoBlobStore};
+pub use item::*;
