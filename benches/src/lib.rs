@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use shared::AppState;
 use shared::auth::jwks::KeyCache;
+use shared::auth::local::LocalIssuer;
 use shared::config::AuthSettings;
 use shared::http::cors::CorsPolicy;
-use shared::identity::local::LocalIssuer;
 use store_embedded::FsBlobStore;
 use store_embedded::SqliteStore;
 

@@ -18,37 +18,7 @@ pub struct AwsSettings {
     pub bucket_kms_key_id: String,
 }
 
-/// How bearer tokens are verified when API Gateway has not done it for us.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthSettings {
-    /// Expected `iss` claim.
-    pub issuer: String,
-    /// Where the issuer's JSON Web Key Set lives. Defaults to `{issuer}/.well-known/jwks.json`.
-    pub jwks_url: String,
-    /// App clients whose access tokens this API accepts (`client_id` claim).
-    pub client_ids: Vec<String>,
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
-    pub leeway: Duration,
-    /// Smallest interval between two JWKS fetches triggered by an unknown `kid`.
-    pub jwks_min_refresh: Duration,
-}
-
-impl AuthSettings {
-    /// Settings for tokens from `issuer` (its key set at the conventional path) and one
-    /// app client, with the default skew and refresh interval.
-    pub fn for_issuer(issuer: &str, client_id: &str) -> Self {
-        Self {
-            issuer: issuer.to_owned(),
-            jwks_url: format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
-            client_ids: vec![client_id.to_owned()],
-            leeway: Duration::from_secs(DEFAULT_LEEWAY_SECONDS),
-            jwks_min_refresh: Duration::from_secs(DEFAULT_JWKS_MIN_REFRESH_SECONDS),
-        }
-    }
-}
-
-const DEFAULT_LEEWAY_SECONDS: u64 = 30;
-const DEFAULT_JWKS_MIN_REFRESH_SECONDS: u64 = 60;
+pub use auth::AuthSettings;
 
 /// Everything a Lambda function needs to build its [`crate::state::AppState`]. (The local
 /// server builds its state from its command line instead.)
@@ -101,11 +71,12 @@ impl Settings {
         if client_ids.is_empty() {
             return Err(ConfigError::Invalid { name: "AUTH_CLIENT_IDS", reason: "names no client".into() });
         }
-        let leeway = Duration::from_secs(parse_u64(get("AUTH_LEEWAY_SECONDS"), "AUTH_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS)?);
+        let leeway =
+            Duration::from_secs(parse_u64(get("AUTH_LEEWAY_SECONDS"), "AUTH_LEEWAY_SECONDS", auth::settings::DEFAULT_LEEWAY_SECONDS)?);
         let jwks_min_refresh = Duration::from_secs(parse_u64(
             get("AUTH_JWKS_MIN_REFRESH_SECONDS"),
             "AUTH_JWKS_MIN_REFRESH_SECONDS",
-            DEFAULT_JWKS_MIN_REFRESH_SECONDS,
+            auth::settings::DEFAULT_JWKS_MIN_REFRESH_SECONDS,
         )?);
 
         let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")

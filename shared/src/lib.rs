@@ -3,8 +3,8 @@
 //! server and the tests share it.
 //!
 //! The layers below are crates of their own, re-exported here under their names: the
-//! forecast engine ([`forecast`]), the domain ([`domain`]) and the storage ports
-//! ([`store`]). The storage adapters are not: the functions link `store-aws`, the local
+//! forecast engine ([`forecast`]), the domain ([`domain`]), the storage ports ([`store`]);
+//! the token crate is re-exported through [`auth`], the cursor seal through [`cursor`]. The storage adapters are not: the functions link `store-aws`, the local
 //! server `store-embedded` (and `store-aws` for its AWS-local mode), so a change in one
 //! adapter rebuilds neither this crate nor the other adapter.
 
@@ -17,7 +17,6 @@ pub mod cursor;
 pub mod error;
 pub mod handlers;
 pub mod http;
-pub mod identity;
 pub mod keys;
 pub mod openapi;
 pub mod routes;

@@ -64,7 +64,7 @@ pub enum StartupError {
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
-    Issuer(#[from] crate::identity::local::IssuerError),
+    Issuer(#[from] crate::auth::local::IssuerError),
 }
 
 impl AppState {

@@ -272,11 +272,8 @@ pub fn sample_dataset(name: &str) -> Value {
 }
 
 /// The handlers in process over `store`, with blobs in `dir`, and the issuer they trust.
-pub fn in_process(
-    store: Arc<dyn shared::store::ItemStore>,
-    dir: &std::path::Path,
-) -> (shared::AppState, shared::identity::local::LocalIssuer) {
-    let issuer = shared::identity::local::LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
+pub fn in_process(store: Arc<dyn shared::store::ItemStore>, dir: &std::path::Path) -> (shared::AppState, shared::auth::local::LocalIssuer) {
+    let issuer = shared::auth::local::LocalIssuer::ephemeral("http://127.0.0.1:1".into(), "local-spa".into()).unwrap();
     (in_process_trusting(store, dir, &issuer), issuer)
 }
 
@@ -285,7 +282,7 @@ pub fn in_process(
 pub fn in_process_trusting(
     store: Arc<dyn shared::store::ItemStore>,
     dir: &std::path::Path,
-    issuer: &shared::identity::local::LocalIssuer,
+    issuer: &shared::auth::local::LocalIssuer,
 ) -> shared::AppState {
     let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
     let keys = shared::auth::jwks::KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shared::auth::AuthError;
 use shared::auth::jwks::{HttpJwks, KeyCache};
-use shared::identity::local::LocalIssuer;
+use shared::auth::local::LocalIssuer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the stub answers.

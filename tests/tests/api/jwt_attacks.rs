@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::audit::AuditDecision;
 use shared::auth::Role;
-use shared::identity::local::LocalIssuer;
+use shared::auth::local::LocalIssuer;
 
 use crate::helpers::{TestApp, spawn_app};
 

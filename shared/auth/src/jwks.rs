@@ -162,7 +162,7 @@ fn decoding_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::local::LocalIssuer;
+    use crate::local::LocalIssuer;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Serves a fixed set and counts fetches.

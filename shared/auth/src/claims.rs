@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::{AuthError, Principal, Role};
-use crate::config::AuthSettings;
+use crate::AuthSettings;
 
 /// The principal the claims name, once issuer, token use and client are the expected ones.
 /// Every identity claim must be a JSON string: an `iss` given as an array that happens to

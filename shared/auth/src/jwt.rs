@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::claims::principal_from_claims;
 use super::jwks::KeyCache;
 use super::{AuthError, Principal};
-use crate::config::AuthSettings;
+use crate::AuthSettings;
 
 /// Cognito access tokens are around 1 KiB; anything far larger is an attack or a mistake.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;

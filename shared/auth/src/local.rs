@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, CommonParameters, KeyAlgorithm, PublicKeyUse, RSAKeyParameters, RSAKeyType};
 
-use crate::auth::Role;
-use crate::auth::jwks::{Jwk, JwkSet};
+use crate::Role;
+use crate::jwks::{Jwk, JwkSet};
 
 /// Access tokens live 15 minutes, as in the Cognito app client (SR-01).
 pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
