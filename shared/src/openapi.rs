@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Forecast API", description = "Time-series datasets, forecasts and analyses, with audited role-based access."),
-    components(schemas(crate::domain::export::ExportFormat)),
+    // Types only parameters refer to: request and response bodies bring their own.
+    components(schemas(crate::domain::export::ExportFormat, crate::domain::ids::DatasetId, crate::domain::ids::ForecastId)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

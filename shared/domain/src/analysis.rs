@@ -15,7 +15,7 @@ pub const MAX_COLUMNS: usize = 20;
 #[serde(deny_unknown_fields)]
 pub struct AnalyzeRequest {
     /// The dataset to analyse (one you can read).
-    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    #[schema(value_type = crate::ids::DatasetId)]
     pub dataset_id: String,
     /// The time axis; defaults to the time column detected at upload.
     #[serde(default)]

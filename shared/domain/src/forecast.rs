@@ -11,7 +11,7 @@ use forecast::series::{MissingPolicy, SeriesReport};
 #[serde(deny_unknown_fields)]
 pub struct CreateForecast {
     /// The dataset to forecast (one you can read).
-    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    #[schema(value_type = crate::ids::DatasetId)]
     pub dataset_id: String,
     /// Column holding the timestamps: the forecast continues this time axis.
     pub time_column: String,

@@ -6,7 +6,11 @@ use super::error::{Invalid, MalformedId};
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        /// A canonical lowercase UUID.
+        // The one statement of the pattern: every parameter and field naming such an id
+        // refers to this schema in the OpenAPI document.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+        #[schema(value_type = String, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
         pub struct $name(String);
 
         impl $name {

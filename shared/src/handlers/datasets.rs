@@ -213,7 +213,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
 
 /// Read one dataset's metadata and preview.
 #[utoipa::path(get, path = "/v1/datasets/{datasetId}", operation_id = "getDataset", tag = "datasets",
-    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)")),
+    params(("datasetId" = DatasetId, Path, description = "Dataset id (UUID)")),
     responses(
         (status = 200, description = "The dataset", body = DatasetView),
         responses::Unauthenticated,
@@ -229,7 +229,7 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
 /// Export a dataset's content as CSV (formula-like cells neutralised) or as typed JSON.
 #[utoipa::path(get, path = "/v1/datasets/{datasetId}/export", operation_id = "exportDataset", tag = "datasets",
     params(
-        ("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"),
+        ("datasetId" = DatasetId, Path, description = "Dataset id (UUID)"),
         ("format" = Option<ExportFormat>, Query, description = "`csv` (default) or `json`"),
     ),
     responses(
@@ -254,7 +254,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// Rename a dataset or change its description.
 #[utoipa::path(patch, path = "/v1/datasets/{datasetId}", operation_id = "updateDataset", tag = "datasets",
     params(
-        ("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"),
+        ("datasetId" = DatasetId, Path, description = "Dataset id (UUID)"),
         ("If-Match" = String, Header, description = "The `ETag` of the version this change is based on, or `*`"),
     ),
     request_body = UpdateDataset,
@@ -298,7 +298,7 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// the forecasts' access through it. Its record and content stay in storage: no purge job
 /// removes deleted datasets yet.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}", operation_id = "deleteDataset", tag = "datasets",
-    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`")),
+    params(("datasetId" = DatasetId, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`")),
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,
@@ -328,7 +328,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 
 /// Give a user read access to a dataset. Idempotent.
 #[utoipa::path(put, path = "/v1/datasets/{datasetId}/shares/{userId}", operation_id = "shareDataset", tag = "datasets",
-    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Subject id of the user to share with")),
+    params(("datasetId" = DatasetId, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Subject id of the user to share with")),
     responses(
         (status = 204, description = "Shared"),
         (status = 400, description = "Bad user id, or the owner", body = Problem, content_type = "application/problem+json"),
@@ -365,7 +365,7 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
 
 /// Take a user's read access away. Idempotent.
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}/shares/{userId}", operation_id = "unshareDataset", tag = "datasets",
-    params(("datasetId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Subject id of the user")),
+    params(("datasetId" = DatasetId, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`"), ("userId" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Subject id of the user")),
     responses(
         (status = 204, description = "No longer shared"),
         (status = 400, description = "Bad user id", body = Problem, content_type = "application/problem+json"),

@@ -190,7 +190,7 @@ pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<Foreca
 
 /// Read a forecast.
 #[utoipa::path(get, path = "/v1/forecasts/{forecastId}", operation_id = "getForecast", tag = "forecasts",
-    params(("forecastId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Forecast id (UUID)")),
+    params(("forecastId" = ForecastId, Path, description = "Forecast id (UUID)")),
     responses(
         (status = 200, description = "The forecast", body = ForecastView),
         responses::Unauthenticated,
@@ -205,7 +205,7 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
 /// Export a forecast's future values and intervals as CSV or JSON.
 #[utoipa::path(get, path = "/v1/forecasts/{forecastId}/export", operation_id = "exportForecast", tag = "forecasts",
     params(
-        ("forecastId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Forecast id (UUID)"),
+        ("forecastId" = ForecastId, Path, description = "Forecast id (UUID)"),
         ("format" = Option<ExportFormat>, Query, description = "`csv` (default) or `json`"),
     ),
     responses(
@@ -230,7 +230,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 /// caller may read; without it, the caller's own (every forecast, for admins).
 #[utoipa::path(get, path = "/v1/forecasts", operation_id = "listForecasts", tag = "forecasts",
     params(
-        ("dataset_id" = Option<String>, Query, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Only forecasts of this dataset (one you can read)"),
+        ("dataset_id" = Option<DatasetId>, Query, description = "Only forecasts of this dataset (one you can read)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 25)"),
         ("cursor" = Option<String>, Query, max_length = 200, description = "Opaque cursor from the previous page of the same list; valid only for the caller it was given to"),
     ),
@@ -302,7 +302,7 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
 /// Delete a forecast. It disappears at once from every read and list. Its record and result
 /// stay in storage: no purge job removes deleted forecasts yet.
 #[utoipa::path(delete, path = "/v1/forecasts/{forecastId}", operation_id = "deleteForecast", tag = "forecasts",
-    params(("forecastId" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Forecast id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the forecast is deleted only if still at this `ETag`")),
+    params(("forecastId" = ForecastId, Path, description = "Forecast id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the forecast is deleted only if still at this `ETag`")),
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,

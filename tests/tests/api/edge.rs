@@ -76,6 +76,63 @@ async fn the_openapi_document_is_served_as_3_1() {
     assert_eq!(answer.body["paths"]["/health"]["get"]["security"], serde_json::json!([{}]), "/health is public");
 }
 
+/// A schema with its `$ref` followed (also through a nullable `oneOf`).
+fn resolved(doc: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+    let reference = schema["$ref"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| schema["oneOf"].as_array()?.iter().find_map(|member| member["$ref"].as_str().map(str::to_owned)));
+    match reference.as_deref().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        Some(name) => doc["components"]["schemas"][name].clone(),
+        None => schema.clone(),
+    }
+}
+
+/// Every parameter and property that names a dataset or forecast points at the one schema
+/// stating what such an id looks like, so no copy of the pattern can drift from the others.
+#[test]
+fn every_id_in_the_openapi_document_refers_to_the_one_id_schema() {
+    let doc = serde_json::to_value(shared::openapi::document()).unwrap();
+    let expected = |name: &str| match name {
+        "datasetId" | "dataset_id" => Some("#/components/schemas/DatasetId"),
+        "forecastId" | "forecast_id" => Some("#/components/schemas/ForecastId"),
+        _ => None,
+    };
+    let refers = |schema: &serde_json::Value, target: &str| schema.to_string().contains(&format!("\"$ref\":\"{target}\""));
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if let Some(target) = parameter["name"].as_str().and_then(expected) {
+                    assert!(refers(&parameter["schema"], target), "{method} {path}: {parameter}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        for (property, value) in schema["properties"].as_object().into_iter().flatten() {
+            if let Some(target) = expected(property) {
+                // Responses may say more (a description), requests must refer to the id schema.
+                assert!(refers(value, target) || !name.starts_with("Create") && !name.starts_with("Analyze"), "{name}.{property}: {value}");
+                checked += usize::from(refers(value, target));
+            }
+        }
+    }
+    assert!(checked >= 11, "only {checked} ids found: the document changed shape");
+
+    // And every reference in the document leads somewhere.
+    let text = doc.to_string();
+    let mut dangling = Vec::new();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap_or_default();
+        if doc["components"]["schemas"][name].is_null() {
+            dangling.push(name.to_owned());
+        }
+    }
+    assert!(dangling.is_empty(), "references to no schema: {dangling:?}");
+}
+
 #[test]
 fn the_openapi_document_states_the_limits_the_server_enforces() {
     let doc = serde_json::to_value(shared::openapi::document()).unwrap();
@@ -88,8 +145,9 @@ fn the_openapi_document_states_the_limits_the_server_enforces() {
         assert_eq!(param(path, method, "cursor")["maxLength"], 200, "{path}");
     }
     let uuid = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-    assert_eq!(param("/v1/datasets/{datasetId}", "get", "datasetId")["pattern"], uuid);
-    assert_eq!(param("/v1/forecasts/{forecastId}", "delete", "forecastId")["pattern"], uuid);
+    assert_eq!(resolved(&doc, &param("/v1/datasets/{datasetId}", "get", "datasetId"))["pattern"], uuid);
+    assert_eq!(resolved(&doc, &param("/v1/forecasts/{forecastId}", "delete", "forecastId"))["pattern"], uuid);
+    assert_eq!(resolved(&doc, &param("/v1/forecasts", "get", "dataset_id"))["pattern"], uuid);
     assert_eq!(param("/v1/datasets/{datasetId}/shares/{userId}", "put", "userId")["pattern"], "^[A-Za-z0-9_-]{1,128}$");
 
     let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
@@ -102,7 +160,8 @@ fn the_openapi_document_states_the_limits_the_server_enforces() {
     assert_eq!((forecast["horizon"]["minimum"].as_f64(), forecast["horizon"]["maximum"].as_f64()), (Some(1.0), Some(1000.0)));
     assert_eq!((forecast["models"]["minItems"].as_u64(), forecast["models"]["maxItems"].as_u64()), (Some(1), Some(6)));
     assert_eq!(forecast["levels"]["maxItems"], 5);
-    assert_eq!(forecast["dataset_id"]["pattern"], uuid);
+    assert_eq!(resolved(&doc, &forecast["dataset_id"])["pattern"], uuid);
+    assert_eq!(resolved(&doc, &schema("AnalyzeRequest")["dataset_id"])["pattern"], uuid);
     assert_eq!(schema("AnalyzeRequest")["columns"]["maxItems"], 20);
     assert_eq!(doc["components"]["schemas"]["ExportFormat"]["enum"], serde_json::json!(["csv", "json"]));
     let format = param("/v1/datasets/{datasetId}/export", "get", "format").to_string();
