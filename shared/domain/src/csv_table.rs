@@ -337,40 +337,4 @@ mod tests {
         let content = "a\n".repeat(6_000);
         assert!(inspect(&content, &limits()).unwrap_err().to_string().contains("bytes"));
     }
-
-    mod properties {
-        use proptest::prelude::*;
-
-        use super::*;
-
-        /// CSV-ish text: header-like first line, then rows made of dates, numbers, junk,
-        /// quotes, separators and control characters.
-        fn csvish() -> impl Strategy<Value = String> {
-            let cell = prop_oneof![
-                "2024-0[1-9]-[0-2][0-9]",
-                "-?[0-9]{1,6}(\\.[0-9]{1,3})?",
-                "[=+@-]cmd\\|[a-z ]{0,8}",
-                "\"[a-z,\\n]{0,6}\"",
-                ".{0,12}",
-                Just(String::new()),
-            ];
-            let row = proptest::collection::vec(cell, 0..5).prop_map(|cells| cells.join(","));
-            proptest::collection::vec(row, 0..40).prop_map(|rows| format!("date,value\n{}", rows.join("\n")))
-        }
-
-        proptest! {
-            /// On arbitrary text the inspector answers, never panics; a refusal always
-            /// names the `csv` field and says why.
-            #[test]
-            fn inspection_never_panics(content in csvish()) {
-                match inspect(&content, &CsvLimits::default()) {
-                    Ok(summary) => prop_assert!(!summary.columns.is_empty()),
-                    Err(error) => {
-                        prop_assert_eq!(error.field, "csv");
-                        prop_assert!(!error.detail.is_empty());
-                    }
-                }
-            }
-        }
-    }
 }

@@ -94,16 +94,26 @@ fn the_openapi_document_lists_exactly_the_routes_the_code_serves() {
     assert_eq!(documented, served);
 }
 
-#[test]
-fn every_route_has_an_event_file_for_sam_local_invoke() {
-    let mut names: Vec<String> = std::fs::read_dir(repo_file("events"))
+/// The files of a repository folder by name without `extension`, sorted.
+fn file_stems(folder: &str, extension: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_file(folder))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_owned())
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(extension).to_owned())
         .collect();
     names.sort();
-    let mut expected: Vec<String> = Route::ALL.iter().map(|r| r.function_name().to_owned()).collect();
-    expected.sort();
-    assert_eq!(names, expected);
+    names
+}
+
+/// Every route's function name, sorted.
+fn function_names() -> Vec<String> {
+    let mut names: Vec<String> = Route::ALL.iter().map(|r| r.function_name().to_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_route_has_an_event_file_for_sam_local_invoke() {
+    assert_eq!(file_stems("events", ".json"), function_names());
 }
 
 const EVENT_OWNER: &str = "d3f1c2a9-0b7d-4c55-9a61-2b7f7f0c9a11";
@@ -369,14 +379,7 @@ fn strings(value: &Yaml, out: &mut Vec<String>) {
 /// route table doesn't know; a row without one would deploy nothing.
 #[test]
 fn every_route_has_a_binary_and_every_binary_a_route() {
-    let mut binaries: Vec<String> = std::fs::read_dir(repo_file("functions/src/bin"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
-        .collect();
-    binaries.sort();
-    let mut expected: Vec<String> = Route::ALL.iter().map(|r| r.function_name().to_owned()).collect();
-    expected.sort();
-    assert_eq!(binaries, expected);
+    assert_eq!(file_stems("functions/src/bin", ".rs"), function_names());
 }
 
 /// An API Gateway header value (`'text'`, quotes doubled inside) as the client sees it.
