@@ -6,7 +6,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-venv="$root/.tools/bench-venv"
+# Through the real path: .tools/ may be a link to a folder every clone shares.
+mkdir -p "$root/.tools"
+venv="$(cd "$root/.tools" && pwd -P)/bench-venv"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import statsforecast, pmdarima' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "statsforecast==2.*" "pmdarima==2.*"

