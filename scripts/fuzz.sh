@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs each fuzz target (fuzz/fuzz_targets/) for a bounded time, coverage-guided by
-# libFuzzer through cargo-fuzz, starting from its committed corpus (fuzz/corpus/<target>/).
+# Runs each fuzz target (shared/fuzz/fuzz_targets/) for a bounded time, coverage-guided by
+# libFuzzer through cargo-fuzz, starting from its committed corpus (shared/fuzz/corpus/<target>/).
 # Stable Rust is enough: `--sanitizer none` needs no nightly flags, and the code under test
 # forbids `unsafe`, which is what a sanitizer would watch. New inputs go to a scratch
 # folder, so the committed corpus only changes by hand; a crash fails the run and leaves
-# its input in fuzz/artifacts/<target>/. Part of scripts/test.sh; runs on its own too.
+# its input in shared/fuzz/artifacts/<target>/. Part of scripts/test.sh; runs on its own too.
 #
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 set -euo pipefail
@@ -20,7 +20,7 @@ targets=("$@")
 export PATH="$root/.tools/cargo/bin:$PATH"
 
 # Optimised with debug assertions on: the build cargo-fuzz makes by default.
-cargo fuzz build --sanitizer none
+cargo fuzz build --fuzz-dir shared/fuzz --sanitizer none
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -28,10 +28,10 @@ summary=()
 for target in "${targets[@]}"; do
   printf '\n==> fuzzing %s for %s s\n' "$target" "$seconds" >&2
   mkdir -p "$scratch/$target"
-  cargo fuzz run --sanitizer none "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
+  cargo fuzz run --fuzz-dir shared/fuzz --sanitizer none "$target" "$scratch/$target" "shared/fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -print_final_stats=1 -close_fd_mask=1 2>"$scratch/$target.log" || {
     tail -n 40 "$scratch/$target.log" >&2
-    echo "fuzz: $target crashed; the input is in fuzz/artifacts/$target/" >&2
+    echo "fuzz: $target crashed; the input is in shared/fuzz/artifacts/$target/" >&2
     exit 1
   }
   runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$scratch/$target.log")

@@ -3,9 +3,8 @@
 # the request's principal (shared/src/auth), the policy engine's wrapper (authz), the HTTP
 # edge (http: routes, CORS, headers, conditional requests, problem responses) and the
 # request audit (audit). Each mutant is built and the tests that guard it run: the unit
-# tests of auth and shared, and the API suite (tests/tests/api; its AWS-local case needs
-# DynamoDB Local and moto, which this script starts). The adapter contracts are left out:
-# nothing they test is mutated.
+# tests of auth and shared, and the api-tests package (the API suite and the adapter
+# contracts; both need DynamoDB Local and moto, which this script starts).
 #
 # About a minute a mutant on two cores, so it is not part of scripts/test.sh. The outcome
 # is in mutants.out/ (git-ignored): caught.txt, missed.txt, timeout.txt, unviable.txt.
@@ -22,6 +21,8 @@ export PATH="$tools/cargo/bin:$PATH"
 files=(--file 'shared/auth/src/**' --file 'shared/src/auth/**' --file shared/src/authz.rs
   --file 'shared/src/http/**' --file shared/src/audit.rs)
 [ $# -gt 0 ] && files=()
+# An explicit timeout: the baseline runs only the tests of the package the mutated files
+# are in, so the timeout cargo-mutants would derive from it is far too short.
 cargo mutants "${files[@]}" "$@" \
   --test-package auth --test-package shared --test-package api-tests \
-  --jobs 2 --no-shuffle --output "$root" -- --lib --test api
+  --jobs 2 --no-shuffle --output "$root" --timeout 300
