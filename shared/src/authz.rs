@@ -613,6 +613,23 @@ mod tests {
             (serde_json::json!({"==": {"left": {".": {"left": {"Var": "resource"}, "attr": "name"}}, "right": {"Value": "x"}}}), false),
             (serde_json::json!({"==": {"left": {".": {"left": {"Var": "resource"}, "attr": "owner"}}, "right": {"Value": "x"}}}), false),
             (serde_json::json!({"has": {"left": {"Var": "resource"}, "attr": "owner"}}), false),
+            // An attribute that is no relation, even compared with the caller.
+            (
+                serde_json::json!({"==": {"left": {".": {"left": {"Var": "resource"}, "attr": "name"}}, "right": {"Var": "principal"}}}),
+                false,
+            ),
+            // The resource itself, on either side, is no relation either.
+            (serde_json::json!({"==": {"left": {"Var": "principal"}, "right": {"Var": "resource"}}}), false),
+            (serde_json::json!({"==": {"left": {"Var": "resource"}, "right": {"Var": "principal"}}}), false),
+            // A relation attribute asked about someone other than the caller.
+            (
+                serde_json::json!({"contains": {"left": {".": {"left": {"Var": "resource"}, "attr": "readers"}}, "right": {"Value": "x"}}}),
+                false,
+            ),
+            (
+                serde_json::json!({"==": {"left": {"Var": "principal"}, "right": {".": {"left": {"Var": "resource"}, "attr": "owner"}}}}),
+                true,
+            ),
         ] {
             assert_eq!(resource_used_relationally(&expr), relational, "{expr}");
         }
