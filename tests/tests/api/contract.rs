@@ -382,6 +382,27 @@ fn every_route_has_a_binary_and_every_binary_a_route() {
     assert_eq!(file_stems("functions/src/bin", ".rs"), function_names());
 }
 
+/// The answer a function gives `method path` from the app's origin, with `headers`.
+fn function_answer(route: Route, method: &str, path: &str, headers: &[(&str, &str)]) -> lambda_http::Response<lambda_http::Body> {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let state = event_state(dir.path()).await;
+        let mut request = lambda_http::http::Request::builder().method(method).uri(path).header("origin", "https://app.example.com");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        shared::handle(&state, route, request.body(lambda_http::Body::Empty).unwrap()).await
+    })
+}
+
+/// A comma-separated list as a sorted set of lowercase items.
+fn code_list(text: &str) -> Vec<String> {
+    let mut items: Vec<String> = text.split(',').map(|s| s.trim().to_lowercase()).collect();
+    items.sort();
+    items
+}
+
 /// An API Gateway header value (`'text'`, quotes doubled inside) as the client sees it.
 fn gateway_literal(value: &Yaml) -> String {
     let text = match value {
@@ -400,19 +421,8 @@ fn gateway_literal(value: &Yaml) -> String {
 fn the_gateways_own_answers_carry_the_functions_security_and_cors_headers() {
     let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     // What a function answers an allowed origin, errors included: its headers are the expectation.
-    let answer = runtime.block_on(async {
-        let state = event_state(dir.path()).await;
-        let request = lambda_http::http::Request::builder()
-            .method("GET")
-            .uri("/v1/me")
-            .header("origin", "https://app.example.com")
-            .body(lambda_http::Body::Empty)
-            .unwrap();
-        shared::handle(&state, Route::GetMe, request).await
-    });
+    let answer = function_answer(Route::GetMe, "GET", "/v1/me", &[]);
     assert_eq!(answer.status().as_u16(), 401);
     let mut expected: Vec<(String, String)> = answer
         .headers()
@@ -447,29 +457,8 @@ fn the_gateway_answers_preflights_as_the_functions_do() {
     let api = &template["Resources"]["ForecastApi"]["Properties"];
     assert_eq!(api["Auth"]["AddDefaultAuthorizerToCorsPreflight"].as_bool(), Some(false));
     let cors = &api["Cors"];
-    let list = |value: &Yaml| -> Vec<String> {
-        let mut items: Vec<String> = gateway_literal(value).split(',').map(|s| s.trim().to_lowercase()).collect();
-        items.sort();
-        items
-    };
-    let code_list = |text: &str| -> Vec<String> {
-        let mut items: Vec<String> = text.split(',').map(|s| s.trim().to_lowercase()).collect();
-        items.sort();
-        items
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let preflight = runtime.block_on(async {
-        let state = event_state(dir.path()).await;
-        let request = lambda_http::http::Request::builder()
-            .method("OPTIONS")
-            .uri("/v1/datasets")
-            .header("origin", "https://app.example.com")
-            .header("access-control-request-method", "POST")
-            .body(lambda_http::Body::Empty)
-            .unwrap();
-        shared::handle(&state, Route::ListDatasets, request).await
-    });
+    let list = |value: &Yaml| code_list(&gateway_literal(value));
+    let preflight = function_answer(Route::ListDatasets, "OPTIONS", "/v1/datasets", &[("access-control-request-method", "POST")]);
     assert_eq!(preflight.status().as_u16(), 204);
     let header = |name: &str| preflight.headers()[name].to_str().unwrap().to_owned();
     assert_eq!(list(&cors["AllowMethods"]), code_list(&header("access-control-allow-methods")));
