@@ -9,6 +9,9 @@
 # About a minute a mutant on two cores, so it is not part of scripts/test.sh. The outcome
 # is in mutants.out/ (git-ignored): caught.txt, missed.txt, timeout.txt, unviable.txt.
 #
+# cargo-mutants copies the tree for each job when the job starts: run it from a clone that
+# nothing edits meanwhile (`git clone . /tmp/m && cd /tmp/m && bash scripts/mutants.sh`).
+#
 # usage: scripts/mutants.sh [EXTRA cargo-mutants ARGS...]   e.g. --file shared/src/authz.rs
 set -euo pipefail
 
@@ -17,6 +20,13 @@ source "$(dirname "$0")/services.sh"
 start_services
 export FORECAST_TEST_DYNAMODB_URL="$DYNAMODB_URL" FORECAST_TEST_S3_URL="$S3_URL"
 export PATH="$tools/cargo/bin:$PATH"
+
+# Not part of the test tools: installed on first use, pinned like them.
+CARGO_MUTANTS_VERSION=27.1.0
+if ! cargo mutants --version 2>/dev/null | grep -q "$CARGO_MUTANTS_VERSION"; then
+  echo "mutants: building cargo-mutants $CARGO_MUTANTS_VERSION into .tools/cargo (a few minutes)" >&2
+  cargo install --quiet --locked cargo-mutants --version "$CARGO_MUTANTS_VERSION" --root "$tools/cargo"
+fi
 
 files=(--file 'shared/auth/src/**' --file 'shared/src/auth/**' --file shared/src/authz.rs
   --file 'shared/src/http/**' --file shared/src/audit.rs)
