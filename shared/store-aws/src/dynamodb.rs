@@ -69,6 +69,14 @@ fn item_from_attrs(item: &HashMap<String, AttributeValue>) -> Result<Item, Store
     Ok(Item { key: Key { pk: string_attr(item, "pk")?, sk: string_attr(item, "sk")? }, version, body })
 }
 
+/// The `n` of a counter item.
+fn counter_value(attrs: Option<&HashMap<String, AttributeValue>>) -> Result<u64, StoreError> {
+    match attrs.and_then(|a| a.get("n")) {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Corrupt("bad counter".into())),
+        _ => Err(StoreError::Corrupt("counter without a count".into())),
+    }
+}
+
 /// Condition expression and values for a write's [`Condition`].
 fn condition_parts(condition: Condition) -> (Option<String>, Option<HashMap<String, AttributeValue>>) {
     match condition {
@@ -233,6 +241,43 @@ impl ItemStore for DynamoStore {
                 _ => Err(unavailable(error)),
             },
         }
+    }
+
+    async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
+        // ADD is atomic in DynamoDB; the new value comes back in the same call.
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .update_expression("ADD n :one SET expires_at = if_not_exists(expires_at, :expires)")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        counter_value(output.attributes())
+    }
+
+    async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .projection_expression("n, expires_at")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = output.item() else { return Ok(0) };
+        // TTL deletes lazily (up to days later): an expired counter is read as gone.
+        let expires_at: i64 = match item.get("expires_at") {
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Corrupt("bad counter expiry".into()))?,
+            _ => return Err(StoreError::Corrupt("counter without expiry".into())),
+        };
+        if expires_at < now { Ok(0) } else { counter_value(Some(item)) }
     }
 
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {

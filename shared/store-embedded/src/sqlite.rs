@@ -21,6 +21,11 @@ CREATE TABLE IF NOT EXISTS items (
   pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
   PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+  pk TEXT NOT NULL, sk TEXT NOT NULL, n INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
 CREATE TABLE IF NOT EXISTS audit (
   pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,
   PRIMARY KEY (pk, sk)
@@ -205,6 +210,36 @@ impl ItemStore for SqliteStore {
         insert_audit(&tx, audit)?;
         // Dropping `tx` on any early return above rolls everything back.
         tx.commit().map_err(unavailable)
+    }
+
+    async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        // Expired counters go as new ones come: the index makes it a short range delete.
+        conn.prepare_cached("DELETE FROM counters WHERE expires_at < ?1")
+            .and_then(|mut statement| statement.execute(params![now]))
+            .map_err(unavailable)?;
+        // One statement: the upsert and the read of its result are one atomic step, for
+        // every connection to the file.
+        let count: i64 = conn
+            .prepare_cached(
+                "INSERT INTO counters (pk, sk, n, expires_at) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (pk, sk) DO UPDATE SET n = n + 1 RETURNING n",
+            )
+            .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, expires_at], |row| row.get(0)))
+            .map_err(unavailable)?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt("negative counter".into()))
+    }
+
+    async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        let count: Option<i64> = conn
+            .prepare_cached("SELECT n FROM counters WHERE pk = ?1 AND sk = ?2 AND expires_at >= ?3")
+            .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], |row| row.get(0)).optional())
+            .map_err(unavailable)?;
+        u64::try_from(count.unwrap_or(0)).map_err(|_| StoreError::Corrupt("negative counter".into()))
     }
 
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {

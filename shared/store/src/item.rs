@@ -105,6 +105,17 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// Applies every write and appends `audit`, all or nothing.
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError>;
 
+    /// Adds one to the counter at `key` and returns its new value, atomically: of any
+    /// number of concurrent increments, from any number of processes, each sees its own
+    /// value. The counter starts at 1; the store may drop it once `expires_at` (Unix
+    /// seconds) has passed. Counters live under keys of their own ([`crate::rate`]'s
+    /// `RATE#` partitions), read only with [`ItemStore::counter`], and carry no audit
+    /// record (the limits they count write their own).
+    async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError>;
+
+    /// The counter at `key`, 0 when it doesn't exist or expired before `now` (Unix seconds).
+    async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError>;
+
     /// Appends an audit record on its own (reads, denials, failures).
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError>;
 

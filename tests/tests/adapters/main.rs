@@ -9,6 +9,7 @@
 #[path = "../support/audit_walk.rs"]
 mod audit_walk;
 mod blob_contract;
+mod racing_counters;
 mod services;
 mod store_contract;
 
@@ -46,6 +47,9 @@ macro_rules! store_suite {
                 commits_over_the_transaction_limit_are_refused_whole,
                 bodies_round_trip_exactly,
                 instances_share_one_cursor_key,
+                counters_count_from_one_and_expire,
+                concurrent_increments_each_see_their_own_value,
+                a_rate_limit_lets_exactly_its_maximum_through_each_window,
             ]
         );
     };

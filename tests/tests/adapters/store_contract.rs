@@ -4,6 +4,7 @@
 use serde_json::json;
 use shared::audit::{AuditDraft, AuditRecord};
 use shared::http::RequestMeta;
+use shared::store::rate::{RateLimit, Verdict};
 use shared::store::{Condition, Item, ItemStore, Key, MAX_OPS_PER_COMMIT, StoreError, WriteOp};
 
 fn partition() -> String {
@@ -214,4 +215,56 @@ pub async fn instances_share_one_cursor_key(store: &dyn ItemStore) {
     let key = second.get(store, || audit("cursor-key-2")).await.unwrap();
     assert_eq!(key.open(&scope, &sealed).as_deref(), Some("P#1"));
     assert!(store.get(&key_item()).await.unwrap().is_some());
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub async fn counters_count_from_one_and_expire(store: &dyn ItemStore) {
+    let now = unix_now();
+    let key = Key::new(format!("RATE#{}", partition()), now.to_string());
+    assert_eq!(store.counter(&key, now).await.unwrap(), 0, "a counter never hit is 0");
+    let expires_at = now + 3_600;
+    for expected in 1..=3 {
+        assert_eq!(store.increment(&key, expires_at).await.unwrap(), expected);
+    }
+    assert_eq!(store.counter(&key, now).await.unwrap(), 3);
+    assert_eq!(store.counter(&key, expires_at).await.unwrap(), 3, "still there at its expiry");
+    assert_eq!(store.counter(&key, expires_at + 1).await.unwrap(), 0, "read as gone after it");
+    let other = Key::new(key.pk.clone(), (now + 60).to_string());
+    assert_eq!(store.increment(&other, expires_at).await.unwrap(), 1, "each key counts on its own");
+}
+
+pub async fn concurrent_increments_each_see_their_own_value(store: &dyn ItemStore) {
+    let now = unix_now();
+    let key = Key::new(format!("RATE#{}", partition()), now.to_string());
+    let mut values: Vec<u64> =
+        futures::future::join_all((0..50).map(|_| store.increment(&key, now + 3_600))).await.into_iter().map(Result::unwrap).collect();
+    values.sort_unstable();
+    assert_eq!(values, (1..=50).collect::<Vec<u64>>());
+    assert_eq!(store.counter(&key, now).await.unwrap(), 50);
+}
+
+pub async fn a_rate_limit_lets_exactly_its_maximum_through_each_window(store: &dyn ItemStore) {
+    let limit = RateLimit { name: "contract", max: 5, window_seconds: 60 };
+    let subject = uuid::Uuid::new_v4().to_string();
+    let now = unix_now();
+    let into_window = u64::try_from(now.rem_euclid(60)).unwrap();
+    assert_eq!(limit.blocked_for(store, &subject, now).await.unwrap(), None);
+    let verdicts = futures::future::join_all((0..50).map(|_| limit.hit(store, &subject, now))).await;
+    let mut allowed: Vec<u64> = Vec::new();
+    for verdict in verdicts {
+        match verdict.unwrap() {
+            Verdict::Allowed { remaining } => allowed.push(remaining),
+            Verdict::Limited { retry_after } => assert_eq!(retry_after, 60 - into_window),
+        }
+    }
+    allowed.sort_unstable();
+    assert_eq!(allowed, [0, 1, 2, 3, 4], "exactly five through, each told what is left");
+    assert_eq!(limit.blocked_for(store, &subject, now).await.unwrap(), Some(60 - into_window));
+    // The next window starts afresh; another subject was never limited.
+    let next = now - now.rem_euclid(60) + 60;
+    assert_eq!(limit.hit(store, &subject, next).await.unwrap(), Verdict::Allowed { remaining: 4 });
+    assert_eq!(limit.hit(store, "someone else", now).await.unwrap(), Verdict::Allowed { remaining: 4 });
 }

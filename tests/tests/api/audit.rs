@@ -103,6 +103,12 @@ impl ItemStore for AuditDown {
     async fn commit(&self, _writes: Vec<WriteOp>, _audit: &AuditRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("audit table unreachable".into()))
     }
+    async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
+        self.0.increment(key, expires_at).await
+    }
+    async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError> {
+        self.0.counter(key, now).await
+    }
     async fn append_audit(&self, _audit: &AuditRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("audit table unreachable".into()))
     }

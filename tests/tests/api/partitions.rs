@@ -64,6 +64,12 @@ impl ItemStore for Counting {
         self.add_audit(audit);
         self.inner.commit(writes, audit).await
     }
+    async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
+        self.inner.increment(key, expires_at).await
+    }
+    async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError> {
+        self.inner.counter(key, now).await
+    }
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
         self.add_audit(audit);
         self.inner.append_audit(audit).await
