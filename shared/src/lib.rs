@@ -25,6 +25,7 @@ pub mod telemetry;
 
 pub use domain;
 pub use forecast;
+pub use identity;
 pub use routes::{Route, handle};
 pub use state::AppState;
 pub use store;

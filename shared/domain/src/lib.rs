@@ -1,4 +1,4 @@
-//! The domain: datasets, forecasts, analyses, exports, roles and audit records, as types
+//! The domain: datasets, forecasts, analyses, exports, users, roles and audit records, as types
 //! that parse (invalid ids, names or CSV content can't be constructed). It knows nothing
 //! of HTTP, storage or policies: its refusals are its own errors ([`error`]), which the
 //! API's edge gives statuses.
@@ -14,5 +14,6 @@ pub mod formula;
 pub mod ids;
 mod role;
 pub mod text;
+pub mod user;
 
 pub use role::Role;

@@ -9,6 +9,7 @@
 #[path = "../support/audit_walk.rs"]
 mod audit_walk;
 mod blob_contract;
+mod directory_contract;
 mod racing_counters;
 mod services;
 mod store_contract;
@@ -66,9 +67,36 @@ macro_rules! blob_suite {
     };
 }
 
+/// The directory suite: each case gets a directory and the store its writes commit to.
+macro_rules! directory_suite {
+    ($adapter:ident, $make:path) => {
+        mod $adapter {
+            directory_suite!(@cases $make, [
+                invited_users_are_found_by_id_and_by_email_in_any_case,
+                a_second_invitation_for_an_address_is_refused,
+                role_and_enabled_changes_show,
+                deleted_users_are_gone_and_their_address_is_free,
+                unknown_users_are_not_found,
+                lists_page_through_every_user,
+            ]);
+        }
+    };
+    (@cases $make:path, [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let subject = $make().await;
+                crate::directory_contract::$case(subject.directory()).await;
+            }
+        )*
+    };
+}
+
 store_suite!(sqlite, crate::services::sqlite_store);
 store_suite!(dynamodb, crate::services::dynamo_store);
 blob_suite!(folder, crate::services::folder_blobs);
+directory_suite!(embedded_on_sqlite, crate::services::embedded_directory_on_sqlite);
+directory_suite!(embedded_on_dynamodb, crate::services::embedded_directory_on_dynamodb);
 blob_suite!(s3, crate::services::s3_blobs);
 
 #[tokio::test]

@@ -89,3 +89,37 @@ pub async fn s3_puts_are_kms_encrypted() {
     assert_eq!(head.ssekms_key_id(), Some(TEST_KMS_KEY));
     assert_eq!(head.content_type(), Some("text/csv"));
 }
+
+/// A directory with the store its staged writes commit to.
+pub struct DirectorySubject {
+    pub directory: Arc<dyn shared::identity::directory::UserDirectory>,
+    pub store: Subject<dyn ItemStore>,
+}
+
+impl DirectorySubject {
+    pub fn directory(&self) -> crate::directory_contract::Directory<'_> {
+        crate::directory_contract::Directory { directory: self.directory.as_ref(), store: self.store.as_ref() }
+    }
+}
+
+fn embedded_directory(store: Subject<dyn ItemStore>) -> DirectorySubject {
+    use shared::identity::embedded::EmbeddedDirectory;
+    use shared::identity::hashing::PasswordHasher;
+    // Cheap hashing: the contract is about accounts, not password cost.
+    let hasher = PasswordHasher::new(64, 1, 1).unwrap();
+    let directory = EmbeddedDirectory::new(
+        Arc::clone(&store.adapter),
+        Arc::new(shared::store::personal::Plaintext),
+        hasher,
+        "http://127.0.0.1:1".into(),
+    );
+    DirectorySubject { directory: Arc::new(directory), store }
+}
+
+pub async fn embedded_directory_on_sqlite() -> DirectorySubject {
+    embedded_directory(sqlite_store().await)
+}
+
+pub async fn embedded_directory_on_dynamodb() -> DirectorySubject {
+    embedded_directory(dynamo_store().await)
+}
