@@ -59,6 +59,9 @@ pub async fn role_and_enabled_changes_show(d: Directory<'_>) {
     assert_eq!((changed.role, changed.enabled), (Role::Admin, false));
     d.apply(d.directory.set_enabled(&user.id, true).await.unwrap()).await;
     assert!(d.directory.get(&user.id).await.unwrap().unwrap().enabled);
+    // A demotion takes the old role away, not only adds the new one.
+    d.apply(d.directory.set_role(&user.id, Role::Analyst).await.unwrap()).await;
+    assert_eq!(d.directory.get(&user.id).await.unwrap().unwrap().role, Role::Analyst);
     d.apply(d.directory.sign_out_everywhere(&user.id).await.unwrap()).await;
 }
 

@@ -97,6 +97,7 @@ store_suite!(dynamodb, crate::services::dynamo_store);
 blob_suite!(folder, crate::services::folder_blobs);
 directory_suite!(embedded_on_sqlite, crate::services::embedded_directory_on_sqlite);
 directory_suite!(embedded_on_dynamodb, crate::services::embedded_directory_on_dynamodb);
+directory_suite!(cognito_on_moto, crate::services::cognito_directory_on_moto);
 blob_suite!(s3, crate::services::s3_blobs);
 
 #[tokio::test]

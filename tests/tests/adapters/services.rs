@@ -123,3 +123,34 @@ pub async fn embedded_directory_on_sqlite() -> DirectorySubject {
 pub async fn embedded_directory_on_dynamodb() -> DirectorySubject {
     embedded_directory(dynamo_store().await)
 }
+
+/// A Cognito client for the moto server.
+pub fn cognito_client() -> aws_sdk_cognitoidentityprovider::Client {
+    use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_cognitoidentityprovider::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(endpoint("FORECAST_TEST_S3_URL"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "moto"))
+        .build();
+    aws_sdk_cognitoidentityprovider::Client::from_conf(config)
+}
+
+/// A fresh user pool shaped as in `template.yaml`: e-mail as the user name, one group per role.
+pub async fn cognito_pool(client: &aws_sdk_cognitoidentityprovider::Client) -> String {
+    use aws_sdk_cognitoidentityprovider::types::UsernameAttributeType;
+    let pool = client.create_user_pool().pool_name(unique("users")).username_attributes(UsernameAttributeType::Email).send().await.unwrap();
+    let pool_id = pool.user_pool().and_then(|p| p.id()).unwrap().to_owned();
+    for group in ["admin", "analyst", "viewer"] {
+        client.create_group().user_pool_id(&pool_id).group_name(group).send().await.unwrap();
+    }
+    pool_id
+}
+
+/// The Cognito directory on a fresh moto pool; it stages nothing, so the store only takes
+/// the audit records the suite commits.
+pub async fn cognito_directory_on_moto() -> DirectorySubject {
+    let client = cognito_client();
+    let pool_id = cognito_pool(&client).await;
+    DirectorySubject { directory: Arc::new(identity_cognito::CognitoDirectory::new(client, pool_id)), store: sqlite_store().await }
+}
