@@ -10,7 +10,7 @@ use shared::domain::csv_table::{CsvLimits, inspect};
 fn token_verification(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (state, issuer) = benches::embedded_app(dir.path()).unwrap();
-    let token = issuer.mint_access_token("analyst-1", "alice", Role::Analyst).unwrap();
+    let token = issuer.mint_access_token(benches::ANALYST, "alice", Role::Analyst).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(state.verifier.verify(&token)).unwrap();
     let mut group = c.benchmark_group("auth");

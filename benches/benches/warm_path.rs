@@ -17,7 +17,7 @@ const REQUESTS: usize = 20_000;
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (state, issuer) = benches::embedded_app(dir.path()).unwrap();
-    let token = issuer.mint_access_token("analyst-1", "alice", Role::Analyst).unwrap();
+    let token = issuer.mint_access_token(benches::ANALYST, "alice", Role::Analyst).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let request = |route: Route, body: Option<String>, id: Option<&str>| {

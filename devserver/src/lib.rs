@@ -19,6 +19,8 @@ use axum::http::{StatusCode, header};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
+use shared::audit::AuditDraft;
+use shared::auth::Role;
 use shared::auth::jwks::KeyCache;
 use shared::auth::local::LocalIssuer;
 use shared::compute::ComputePool;
@@ -134,13 +136,7 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
 
     let auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
     let keys = KeyCache::with_keys(jwks.clone(), auth.jwks_min_refresh);
-    let (store, blobs): (Arc<dyn ItemStore>, Arc<dyn BlobStore>) = match &config.backend {
-        Backend::Embedded => (
-            Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?),
-            Arc::new(FsBlobStore::new(config.data_dir.join("blobs"))),
-        ),
-        Backend::AwsLocal(aws) => aws.adapters().await?,
-    };
+    let (store, blobs) = open_stores(&config).await?;
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?;
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
     state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
@@ -163,6 +159,33 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
         }
     });
     Ok(DevServer { addr, issuer, state, backend: config.backend, task })
+}
+
+/// The item store and blob store `config` names.
+pub async fn open_stores(config: &DevConfig) -> Result<(Arc<dyn ItemStore>, Arc<dyn BlobStore>), Box<dyn std::error::Error + Send + Sync>> {
+    Ok(match &config.backend {
+        Backend::Embedded => (
+            Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?),
+            Arc::new(FsBlobStore::new(config.data_dir.join("blobs"))),
+        ),
+        Backend::AwsLocal(aws) => aws.adapters().await?,
+    })
+}
+
+/// What the `token` command does: gives `subject` an account in `role` (or moves it
+/// there), audited as the command's own action, and signs an access token for it.
+pub async fn mint_token(
+    config: &DevConfig,
+    subject: &str,
+    username: &str,
+    role: Role,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let (store, _) = open_stores(config).await?;
+    let meta = RequestMeta { request_id: format!("devserver-token-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
+    let mut audit = AuditDraft::new("devserver-token", "user");
+    audit.resource_id = Some(subject.to_owned());
+    shared::auth::standing::grant_role(store.as_ref(), subject, role, &audit.finish(&meta, 200)).await?;
+    Ok(local_issuer(config, config.port)?.mint_access_token(subject, username, role)?)
 }
 
 /// API Gateway rejects bodies over 10 MB; Lambda takes at most 6 MB. Stop a little above

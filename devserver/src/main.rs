@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use devserver::aws_local::AwsLocal;
-use devserver::{Backend, DevConfig, local_issuer};
+use devserver::{Backend, DevConfig};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
   devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local]
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
-  devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data]";
+  devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
+      gives the user an account in that role (or moves theirs to it) and prints an access token";
 
 #[derive(Debug)]
 struct Args {
@@ -99,9 +100,11 @@ fn mint(args: &Args) -> ExitCode {
         eprintln!("`{subject}` is not a usable subject id: letters, digits, - and _ only");
         return ExitCode::from(2);
     }
-    let minted = local_issuer(&args.config, args.config.port)
+    let minted = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|e| e.to_string())
-        .and_then(|issuer| issuer.mint_access_token(&subject, user, role).map_err(|e| e.to_string()));
+        .and_then(|runtime| runtime.block_on(devserver::mint_token(&args.config, &subject, user, role)).map_err(|e| e.to_string()));
     match minted {
         Ok(token) => {
             println!("{token}");

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenVerifier;
 use crate::auth::jwks::KeyCache;
+use crate::auth::standing::Standing;
 use crate::authz::Authorizer;
 use crate::compute::ComputePool;
 use crate::config::AuthSettings;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub compute: ComputePool,
     /// The key list cursors are sealed with, loaded on first use.
     pub cursor_keys: CursorKeys,
+    /// Users' security records, briefly cached: what every token is checked against.
+    pub standing: Standing,
 }
 
 /// Start-up failed; the function cannot serve.
@@ -87,6 +90,7 @@ impl AppState {
             limits: Limits::default(),
             compute: ComputePool::inline(),
             cursor_keys: CursorKeys::default(),
+            standing: Standing::default(),
         })
     }
 }

@@ -63,6 +63,16 @@ pub enum AuthError {
     MissingClaim(&'static str),
     #[error("signing keys unavailable: {0}")]
     KeysUnavailable(String),
+    /// The token verifies, but no account has its subject.
+    #[error("no such user")]
+    UnknownUser,
+    #[error("account disabled")]
+    Disabled,
+    /// Issued before the user signed out, was signed out, or had a password reset.
+    #[error("token revoked")]
+    Revoked,
+    #[error("security records unavailable: {0}")]
+    StandingUnavailable(String),
 }
 
 impl AuthError {
@@ -85,6 +95,10 @@ impl AuthError {
             AuthError::NotAccessToken => "not-access-token",
             AuthError::MissingClaim(_) => "missing-claim",
             AuthError::KeysUnavailable(_) => "keys-unavailable",
+            AuthError::UnknownUser => "unknown-user",
+            AuthError::Disabled => "user-disabled",
+            AuthError::Revoked => "token-revoked",
+            AuthError::StandingUnavailable(_) => "standing-unavailable",
         }
     }
 }

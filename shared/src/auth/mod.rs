@@ -1,6 +1,9 @@
 //! Who is calling: the [`Principal`], from API Gateway's verified claims or from a bearer
-//! token verified here (by the `auth` crate, re-exported whole). Never anonymous by
-//! accident: every path that cannot establish a principal fails closed.
+//! token verified here (by the `auth` crate, re-exported whole), then checked against the
+//! user's security record ([`standing`]). Never anonymous by accident: every path that
+//! cannot establish a principal fails closed.
+
+pub mod standing;
 
 pub use ::auth::*;
 use lambda_http::Request;

@@ -44,9 +44,10 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Establishes the caller; fails closed.
+    /// Establishes the caller and checks their standing; fails closed.
     pub async fn authenticate(&mut self, req: &Request) -> Result<Principal, ApiError> {
-        match auth::authenticate(req, &self.state.auth, &self.state.verifier).await {
+        let verified = auth::authenticate(req, &self.state.auth, &self.state.verifier).await.map_err(|e| self.refuse(e))?;
+        match self.state.standing.check(self.state.store.as_ref(), verified.clone()).await {
             Ok(principal) => {
                 tracing::Span::current().record("subject", principal.subject.as_str());
                 self.audit.set_actor(&principal);
@@ -54,13 +55,21 @@ impl<'a> Ctx<'a> {
                 Ok(principal)
             }
             Err(error) => {
-                self.audit.reason = Some(error.code().to_owned());
-                tracing::info!(reason = error.code(), "authentication failed");
-                Err(match error {
-                    AuthError::KeysUnavailable(cause) => ApiError::Unavailable { cause },
-                    _ => ApiError::Unauthenticated,
-                })
+                // The token is genuine: the record says who was turned away.
+                self.audit.set_actor(&verified);
+                Err(self.refuse(error))
             }
+        }
+    }
+
+    /// Records why authentication failed and answers 401 (503 when the keys or records
+    /// can't be read).
+    fn refuse(&mut self, error: AuthError) -> ApiError {
+        self.audit.reason = Some(error.code().to_owned());
+        tracing::info!(reason = error.code(), "authentication failed");
+        match error {
+            AuthError::KeysUnavailable(cause) | AuthError::StandingUnavailable(cause) => ApiError::Unavailable { cause },
+            _ => ApiError::Unauthenticated,
         }
     }
 

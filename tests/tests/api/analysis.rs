@@ -39,7 +39,7 @@ async fn an_analysis_finds_what_was_put_into_the_data() {
     let app = spawn_app().await;
     let csv = visits_csv();
     let dataset = app.upload_csv("analyst-a", &csv).await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     // Time column and numeric columns come from what the upload detected.
     let answer = app.call(Method::POST, "/v1/ml/analyze", Some(&token), Some(json!({"dataset_id": dataset}))).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
@@ -113,7 +113,7 @@ async fn analysis_follows_the_matrix_for_every_role_and_ownership() {
 #[tokio::test]
 async fn a_wide_dataset_is_analysed_up_to_the_column_limit_and_says_so() {
     let app = spawn_app().await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let header: Vec<String> = std::iter::once("day".to_owned()).chain((0..24).map(|c| format!("m{c}"))).collect();
     let mut csv = header.join(",") + "\n";
     for day in 0..30i64 {
@@ -131,7 +131,7 @@ async fn a_wide_dataset_is_analysed_up_to_the_column_limit_and_says_so() {
 #[tokio::test]
 async fn bad_analysis_requests_name_the_problem() {
     let app = spawn_app().await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let dataset = app.upload_csv("analyst-a", &visits_csv()).await;
     let no_time = app.upload_csv("analyst-a", "site,visits\nnorth,1\nsouth,2\n").await;
     let text_only = app.upload_csv("analyst-a", "day,site\n2024-01-01,north\n2024-01-02,south\n").await;

@@ -16,7 +16,7 @@ use crate::helpers::{in_process, sample_dataset, spawn_app};
 #[tokio::test]
 async fn allowed_denied_and_failed_requests_each_leave_a_complete_record() {
     let app = spawn_app().await;
-    let owner = app.token("analyst-1", Role::Analyst);
+    let owner = app.token("analyst-1", Role::Analyst).await;
     let id = app.create_dataset("analyst-1", "d").await;
 
     let allowed = app.call(Method::GET, &format!("/v1/datasets/{id}"), Some(&owner), None).await;
@@ -34,7 +34,7 @@ async fn allowed_denied_and_failed_requests_each_leave_a_complete_record() {
     assert_eq!(record.request_id, allowed.request_id());
     assert!(time::OffsetDateTime::parse(&record.time, &time::format_description::well_known::Rfc3339).is_ok());
 
-    let viewer = app.token("viewer-1", Role::Viewer);
+    let viewer = app.token("viewer-1", Role::Viewer).await;
     let denied = app.call(Method::GET, &format!("/v1/datasets/{id}"), Some(&viewer), None).await;
     let record = app.audit_for(&denied).await;
     assert_eq!((record.decision, record.outcome, record.status), (AuditDecision::Deny, AuditOutcome::Failure, 404));
@@ -62,7 +62,7 @@ async fn allowed_denied_and_failed_requests_each_leave_a_complete_record() {
 #[tokio::test]
 async fn records_hold_no_pii_values_or_request_bodies() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let secret_name = "Quarterly revenue for jane.doe@example.com";
     let mut body = sample_dataset(secret_name);
     body["csv"] = serde_json::Value::String("email,amount\njane.doe@example.com,12\njohn.roe@example.com,15\n".into());
@@ -122,6 +122,8 @@ async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() 
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(AuditDown(SqliteStore::in_memory().unwrap()));
     let (state, issuer) = in_process(store.clone(), dir.path());
+    // The account exists from before the audit table went down.
+    crate::helpers::register_in(&store.0, "analyst-1", Role::Analyst).await;
     let token = issuer.mint_access_token("analyst-1", "Alice Analyst", Role::Analyst).unwrap();
 
     let me =
@@ -210,6 +212,7 @@ fn every_log_line_is_json_with_the_request_id_and_never_the_token() {
 
     let captured = Captured::default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(crate::helpers::register(&state, "analyst-1", Role::Analyst));
     tracing::subscriber::with_default(shared::telemetry::subscriber(true, captured.clone()), || {
         // Callsites a sibling test reached first are re-asked, now that both are registered.
         tracing::callsite::rebuild_interest_cache();

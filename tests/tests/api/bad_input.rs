@@ -18,14 +18,14 @@ use crate::helpers::{TestApp, in_process, in_process_trusting, sample_dataset, s
 use crate::racing::{Gate, RacingStore};
 
 async fn dataset_count(app: &TestApp) -> usize {
-    let admin = app.token("admin-count", Role::Admin);
+    let admin = app.token("admin-count", Role::Admin).await;
     app.call(Method::GET, "/v1/datasets?limit=100", Some(&admin), None).await.body["items"].as_array().map_or(0, Vec::len)
 }
 
 #[tokio::test]
 async fn malformed_create_requests_are_refused_and_store_nothing() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let csv = "date,v\n2024-01-01,1\n";
     let json_cases: Vec<(&str, serde_json::Value, u16, &str)> = vec![
         ("owner set by the client", json!({"name": "x", "csv": csv, "owner": "admin"}), 400, "validation"),
@@ -94,7 +94,7 @@ async fn malformed_create_requests_are_refused_and_store_nothing() {
 #[tokio::test]
 async fn bad_ids_cursors_and_limits_are_client_errors() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let id = app.create_dataset("analyst-1", "d").await;
     let other = app.create_dataset("analyst-2", "theirs").await;
     let cases: Vec<(Method, String, u16)> = vec![
@@ -126,7 +126,7 @@ async fn bad_ids_cursors_and_limits_are_client_errors() {
 #[tokio::test]
 async fn malformed_updates_change_nothing() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let id = app.create_dataset("analyst-1", "original").await;
     let path = format!("/v1/datasets/{id}");
     let before = app.call(Method::GET, &path, Some(&token), None).await.body;
@@ -149,7 +149,7 @@ async fn malformed_updates_change_nothing() {
 #[tokio::test]
 async fn unknown_paths_and_wrong_methods_are_problems_too() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let unknown = app.call(Method::GET, "/v1/nothing-here", Some(&token), None).await;
     unknown.assert_problem(404);
     assert!(unknown.headers.get("allow").is_none());
@@ -180,6 +180,7 @@ async fn concurrent_edits_based_on_one_version_let_exactly_one_through() {
     let dir = tempfile::tempdir().unwrap();
     let setup = Arc::new(SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap());
     let (state, issuer) = in_process(setup, dir.path());
+    crate::helpers::register(&state, "analyst-1", Role::Analyst).await;
     let token = issuer.mint_access_token("analyst-1", "analyst-1", Role::Analyst).unwrap();
     let request = |method: &str, body: Option<serde_json::Value>, id: Option<&str>| {
         let mut builder = lambda_http::http::Request::builder()
@@ -231,7 +232,7 @@ async fn concurrent_edits_based_on_one_version_let_exactly_one_through() {
 #[tokio::test]
 async fn changes_honour_if_match_and_a_rename_requires_it() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let id = app.create_dataset("analyst-1", "d").await;
     let path = format!("/v1/datasets/{id}");
     let rename = |name: &str| Some(json!({"name": name}));
@@ -268,7 +269,7 @@ async fn changes_honour_if_match_and_a_rename_requires_it() {
 #[tokio::test]
 async fn forecasts_carry_an_etag_and_their_delete_honours_if_match() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let mut csv = String::from("date,v\n");
     for day in 0..30 {
         csv.push_str(&format!("{},{}\n", time::macros::date!(2024 - 01 - 01) + time::Duration::days(day), 10 + day % 7));

@@ -198,6 +198,7 @@ async fn every_event_file_replays_through_its_handler() {
     let started = time::OffsetDateTime::now_utc();
     let dir = tempfile::tempdir().unwrap();
     let state = event_state(dir.path()).await;
+    crate::helpers::register(&state, EVENT_OWNER, shared::auth::Role::Analyst).await;
     seed_event_dataset(&state).await;
 
     // In the order a user would go: the delete comes last.

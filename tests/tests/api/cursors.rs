@@ -21,7 +21,7 @@ async fn a_cursor_continues_only_the_callers_own_list() {
         created.push(app.create_dataset("analyst-a", &format!("a{i}")).await);
     }
     app.create_dataset("analyst-b", "b0").await;
-    let alice = app.token("analyst-a", Role::Analyst);
+    let alice = app.token("analyst-a", Role::Analyst).await;
     let first = app.call(Method::GET, "/v1/datasets?limit=1", Some(&alice), None).await;
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
     let next = app.call(Method::GET, &format!("/v1/datasets?limit=1&cursor={cursor}"), Some(&alice), None).await;
@@ -29,8 +29,8 @@ async fn a_cursor_continues_only_the_callers_own_list() {
     assert_eq!(next.body["items"][0]["id"], created[1].as_str());
 
     // The same cursor in anyone else's hands, or on another list: refused.
-    let bob = app.token("analyst-b", Role::Analyst);
-    let admin = app.token("admin-1", Role::Admin);
+    let bob = app.token("analyst-b", Role::Analyst).await;
+    let admin = app.token("admin-1", Role::Admin).await;
     for (token, path) in [
         (&bob, format!("/v1/datasets?limit=1&cursor={cursor}")),
         (&admin, format!("/v1/datasets?limit=1&cursor={cursor}")),

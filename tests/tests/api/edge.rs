@@ -8,7 +8,7 @@ use crate::helpers::{APP_ORIGIN, sample_dataset, spawn_app};
 #[tokio::test]
 async fn every_response_carries_the_security_headers_errors_included() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let answers = vec![
         app.call(Method::GET, "/health", None, None).await,
         app.call(Method::GET, "/v1/me", Some(&token), None).await,
@@ -43,7 +43,7 @@ async fn every_response_carries_the_security_headers_errors_included() {
 #[tokio::test]
 async fn cors_answers_only_configured_origins() {
     let app = spawn_app().await;
-    let token = app.token("analyst-1", Role::Analyst);
+    let token = app.token("analyst-1", Role::Analyst).await;
     let call = |origin: &'static str| app.client.get(format!("{}/v1/me", app.base)).bearer_auth(&token).header("origin", origin).send();
     let allowed = call(APP_ORIGIN).await.unwrap();
     assert_eq!(allowed.headers()["access-control-allow-origin"], APP_ORIGIN);

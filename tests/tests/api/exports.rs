@@ -13,7 +13,7 @@ const CONTENT: &str =
 #[tokio::test]
 async fn a_dataset_exports_as_the_csv_it_was_and_as_typed_json() {
     let app = spawn_app().await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let created = app.call(Method::POST, "/v1/datasets", Some(&token), Some(json!({"name": "sales", "csv": CONTENT}))).await;
     assert_eq!(created.status.as_u16(), 201, "{}", created.text);
     assert_eq!(created.body["time_axis"], json!({"column": "date", "frequency": "P1D"}));
@@ -45,7 +45,7 @@ async fn a_dataset_exports_as_the_csv_it_was_and_as_typed_json() {
 #[tokio::test]
 async fn formulas_that_reached_storage_leave_neutralised() {
     let app = spawn_app().await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let id = app.create_dataset("analyst-a", "legacy").await;
     // Content stored before ingestion refused formulas (or by any other path): written
     // straight into blob storage, under the dataset's key.
@@ -70,7 +70,7 @@ async fn formulas_that_reached_storage_leave_neutralised() {
 #[tokio::test]
 async fn an_export_too_large_for_one_response_is_refused_with_a_way_out() {
     let app = spawn_app().await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     // 4.6 MB of CSV: its JSON export (a key per cell) is well over the 6 MB a response can carry.
     let start = time::macros::datetime!(2000-01-01 0:00 UTC);
     let mut csv = String::from("recorded_at,reading_value,station_comment\n");

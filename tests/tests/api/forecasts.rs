@@ -34,7 +34,7 @@ async fn a_forecast_follows_the_datasets_calendar_and_its_metrics_check_out() {
     let app = spawn_app().await;
     // Three years, with a few days missing.
     let dataset = app.upload_csv("analyst-a", &seasonal_csv(3 * 365, &[40, 41, 500, 900])).await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let answer = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(request(&dataset, 28))).await;
     assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
     let body = &answer.body;
@@ -145,9 +145,14 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
             // Reading a forecast: the caller's own (made while an analyst, for viewers),
             // one on a dataset shared with them, or someone else's.
             let author = if relation == Relation::Own && caller != Caller::Anonymous { sub.clone() } else { owner.clone() };
-            let made = app.call(Method::POST, "/v1/forecasts", Some(&app.token(&author, Role::Analyst)), Some(request(&dataset, 7))).await;
+            let made =
+                app.call(Method::POST, "/v1/forecasts", Some(&app.token(&author, Role::Analyst).await), Some(request(&dataset, 7))).await;
             assert_eq!(made.status.as_u16(), 201, "{}", made.text);
             let forecast = made.body["id"].as_str().unwrap();
+            // The author's token made them an analyst again; the caller is back in their role.
+            if let Some(role) = caller.role() {
+                app.register(&sub, role).await;
+            }
             let expected_get = match (caller, relation) {
                 (Caller::Anonymous, _) => 401,
                 (Caller::Admin, _) => 200,
@@ -206,7 +211,7 @@ async fn forecast_routes_follow_the_matrix_for_every_role_and_ownership() {
             let resource = (caller != Caller::Anonymous).then_some(forecast);
             assert_eq!((record.status, record.resource_id.as_deref()), (expected_delete, resource), "{label}");
             let afterwards =
-                app.call(Method::GET, &format!("/v1/forecasts/{forecast}"), Some(&app.token(&author, Role::Analyst)), None).await;
+                app.call(Method::GET, &format!("/v1/forecasts/{forecast}"), Some(&app.token(&author, Role::Analyst).await), None).await;
             assert_eq!(afterwards.status.as_u16(), if expected_delete == 204 { 404 } else { 200 }, "{label}: afterwards");
         }
     }
@@ -217,13 +222,13 @@ async fn a_datasets_owner_reads_the_forecasts_its_readers_ran_but_cannot_delete_
     let app = spawn_app().await;
     let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
     app.share("analyst-a", &dataset, "analyst-b").await;
-    let reader = app.token("analyst-b", Role::Analyst);
+    let reader = app.token("analyst-b", Role::Analyst).await;
     let made = app.call(Method::POST, "/v1/forecasts", Some(&reader), Some(request(&dataset, 7))).await;
     assert_eq!(made.status.as_u16(), 201, "{}", made.text);
     let forecast = made.body["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/forecasts/{forecast}");
 
-    let owner = app.token("analyst-a", Role::Analyst);
+    let owner = app.token("analyst-a", Role::Analyst).await;
     let read = app.call(Method::GET, &path, Some(&owner), None).await;
     assert_eq!(read.status.as_u16(), 200, "{}", read.text);
     assert_eq!(app.audit_for(&read).await.policies, ["dataset-owner-forecast-read"]);
@@ -234,9 +239,9 @@ async fn a_datasets_owner_reads_the_forecasts_its_readers_ran_but_cannot_delete_
     app.call(Method::DELETE, &path, Some(&owner), None).await.assert_problem(403);
 
     // Demoted to viewer, the owner keeps no access, as with the dataset itself.
-    app.call(Method::GET, &path, Some(&app.token("analyst-a", Role::Viewer)), None).await.assert_problem(404);
+    app.call(Method::GET, &path, Some(&app.token("analyst-a", Role::Viewer).await), None).await.assert_problem(404);
     // Another analyst with no tie to the dataset sees nothing.
-    app.call(Method::GET, &path, Some(&app.token("analyst-c", Role::Analyst)), None).await.assert_problem(404);
+    app.call(Method::GET, &path, Some(&app.token("analyst-c", Role::Analyst).await), None).await.assert_problem(404);
     // Once the dataset is deleted, its former owner has no claim; the forecast's own owner keeps it.
     app.call(Method::DELETE, &format!("/v1/datasets/{dataset}"), Some(&owner), None).await;
     app.call(Method::GET, &path, Some(&owner), None).await.assert_problem(404);
@@ -254,7 +259,7 @@ async fn an_hourly_forecast_writes_every_timestamp_in_one_form() {
         csv.push_str(&format!("{},{load:.2}\n", at.format(&time::format_description::well_known::Rfc3339).unwrap()));
     }
     let dataset = app.upload_csv("analyst-a", &csv).await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let body = json!({"dataset_id": dataset, "time_column": "time", "target_column": "load", "horizon": 30, "models": ["seasonal_naive"]});
     let answer = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(body)).await;
     assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
@@ -270,10 +275,10 @@ async fn unsharing_the_dataset_takes_its_forecasts_away() {
     let app = spawn_app().await;
     let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
     app.share("analyst-a", &dataset, "viewer-v").await;
-    let owner = app.token("analyst-a", Role::Analyst);
+    let owner = app.token("analyst-a", Role::Analyst).await;
     let made = app.call(Method::POST, "/v1/forecasts", Some(&owner), Some(request(&dataset, 7))).await;
     let path = format!("/v1/forecasts/{}", made.body["id"].as_str().unwrap());
-    let viewer = app.token("viewer-v", Role::Viewer);
+    let viewer = app.token("viewer-v", Role::Viewer).await;
     assert_eq!(app.call(Method::GET, &path, Some(&viewer), None).await.status.as_u16(), 200);
     app.call(Method::DELETE, &format!("/v1/datasets/{dataset}/shares/viewer-v"), Some(&owner), None).await;
     app.call(Method::GET, &path, Some(&viewer), None).await.assert_problem(404);
@@ -284,7 +289,7 @@ async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
     let app = spawn_app().await;
     let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
     app.share("analyst-a", &dataset, "viewer-v").await;
-    let owner = app.token("analyst-a", Role::Analyst);
+    let owner = app.token("analyst-a", Role::Analyst).await;
     let mut made = Vec::new();
     for _ in 0..5 {
         let answer = app.call(Method::POST, "/v1/forecasts", Some(&owner), Some(request(&dataset, 7))).await;
@@ -292,7 +297,7 @@ async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
         made.push(answer.body["id"].as_str().unwrap().to_owned());
     }
     // Pages of two walk the dataset's list in creation order, as the viewer sees it.
-    let viewer = app.token("viewer-v", Role::Viewer);
+    let viewer = app.token("viewer-v", Role::Viewer).await;
     let (mut seen, mut cursor) = (Vec::new(), None::<String>);
     loop {
         let path = match &cursor {
@@ -316,7 +321,7 @@ async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
 
     let gone = &made[2];
     assert_eq!(app.call(Method::DELETE, &format!("/v1/forecasts/{gone}"), Some(&owner), None).await.status.as_u16(), 204);
-    let admin = app.token("admin-x", Role::Admin);
+    let admin = app.token("admin-x", Role::Admin).await;
     for (token, path) in [
         (&owner, "/v1/forecasts".to_owned()),
         (&admin, "/v1/forecasts".to_owned()),
@@ -338,7 +343,7 @@ async fn a_deleted_forecast_leaves_every_list_and_lists_page_in_order() {
 async fn a_forecast_exports_as_csv_and_json_with_the_numbers_it_was_given() {
     let app = spawn_app().await;
     let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[])).await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let made = app.call(Method::POST, "/v1/forecasts", Some(&token), Some(request(&dataset, 7))).await;
     let id = made.body["id"].as_str().unwrap();
     let result = &made.body["result"];
@@ -373,7 +378,7 @@ async fn a_forecast_exports_as_csv_and_json_with_the_numbers_it_was_given() {
 #[tokio::test]
 async fn bad_forecast_requests_name_the_problem() {
     let app = spawn_app().await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let dataset = app.upload_csv("analyst-a", &seasonal_csv(60, &[10])).await;
     let with = |changes: Value| {
         let mut body = request(&dataset, 7);
@@ -424,6 +429,7 @@ async fn a_forecast_that_cannot_finish_in_its_budget_says_so_instead_of_timing_o
     let store: std::sync::Arc<dyn shared::store::ItemStore> =
         std::sync::Arc::new(store_embedded::SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap());
     let (mut state, issuer) = crate::helpers::in_process(store, dir.path());
+    crate::helpers::register(&state, "analyst-a", Role::Analyst).await;
     let token = issuer.mint_access_token("analyst-a", "analyst-a", Role::Analyst).unwrap();
     let call = |route, method: &str, uri: &str, body: Value, params: Vec<(&str, String)>| {
         let request = lambda_http::http::Request::builder()

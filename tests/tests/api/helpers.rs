@@ -138,9 +138,16 @@ pub async fn spawn_app_with(config: DevConfig) -> TestApp {
 }
 
 impl TestApp {
-    /// An access token for `subject` in `role`, from the local issuer.
-    pub fn token(&self, subject: &str, role: Role) -> String {
+    /// An access token for `subject` in `role`, from the local issuer, with the security
+    /// record that lets it in (what an invitation or a role change writes).
+    pub async fn token(&self, subject: &str, role: Role) -> String {
+        self.register(subject, role).await;
         self.server.issuer.mint_access_token(subject, subject, role).unwrap()
+    }
+
+    /// Puts `subject` in `role` (their security record), as an admin's change would.
+    pub async fn register(&self, subject: &str, role: Role) {
+        register(&self.server.state, subject, role).await;
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
@@ -180,7 +187,7 @@ impl TestApp {
 
     /// Creates a dataset as `owner` (an analyst token) and returns its id.
     pub async fn create_dataset(&self, owner: &str, name: &str) -> String {
-        let token = self.token(owner, Role::Analyst);
+        let token = self.token(owner, Role::Analyst).await;
         let answer = self.call(Method::POST, "/v1/datasets", Some(&token), Some(sample_dataset(name))).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer.body["id"].as_str().unwrap().to_owned()
@@ -188,7 +195,7 @@ impl TestApp {
 
     /// Uploads `csv` as a dataset of `owner` (an analyst token) and returns its id.
     pub async fn upload_csv(&self, owner: &str, csv: &str) -> String {
-        let token = self.token(owner, Role::Analyst);
+        let token = self.token(owner, Role::Analyst).await;
         let body = serde_json::json!({"name": "uploaded", "csv": csv});
         let answer = self.call(Method::POST, "/v1/datasets", Some(&token), Some(body)).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
@@ -204,20 +211,25 @@ impl TestApp {
         if relation == Relation::Shared {
             self.share(&owner, &dataset, &sub).await;
         }
-        let token = caller.role().map(|r| self.token(&sub, r));
+        let token = match caller.role() {
+            Some(role) => Some(self.token(&sub, role).await),
+            None => None,
+        };
         MatrixCase { sub, owner, dataset, token }
     }
 
     /// Shares a dataset with `reader` as its owner.
     pub async fn share(&self, owner: &str, dataset: &str, reader: &str) {
-        let token = self.token(owner, Role::Analyst);
+        let token = self.token(owner, Role::Analyst).await;
         let answer = self.call(Method::PUT, &format!("/v1/datasets/{dataset}/shares/{reader}"), Some(&token), None).await;
         assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
     }
 
-    /// Every audit record since the server started, oldest first.
+    /// Every audit record since the server started, oldest first, but those of the tests'
+    /// own set-up ([`register`]).
     pub async fn audit_records(&self) -> Vec<AuditRecord> {
-        crate::audit_walk::audit_since(self.server.state.store.as_ref(), self.started).await
+        let records = crate::audit_walk::audit_since(self.server.state.store.as_ref(), self.started).await;
+        records.into_iter().filter(|r| !r.request_id.starts_with(SETUP_PREFIX)).collect()
     }
 
     /// The one audit record of the request that produced `answer`.
@@ -288,4 +300,21 @@ pub fn in_process_trusting(
     let keys = shared::auth::jwks::KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
     let blobs = Arc::new(store_embedded::FsBlobStore::new(dir.join("blobs")));
     shared::AppState::new(auth, keys, store, blobs, shared::http::cors::CorsPolicy::default()).unwrap()
+}
+
+/// Request ids of the audit records test set-up writes.
+pub const SETUP_PREFIX: &str = "test-setup-";
+
+/// Gives `subject` a security record in `role` (a test's stand-in for an invitation, or a
+/// role change), and makes `state` read it afresh.
+pub async fn register(state: &shared::AppState, subject: &str, role: Role) {
+    register_in(state.store.as_ref(), subject, role).await;
+    state.standing.forget(subject);
+}
+
+/// [`register`], straight into a store.
+pub async fn register_in(store: &dyn shared::store::ItemStore, subject: &str, role: Role) {
+    let meta = shared::http::RequestMeta { request_id: format!("{SETUP_PREFIX}{}", uuid::Uuid::new_v4()), ..Default::default() };
+    let record = shared::audit::AuditDraft::new("test-setup", "user").finish(&meta, 200);
+    shared::auth::standing::grant_role(store, subject, role, &record).await.unwrap();
 }

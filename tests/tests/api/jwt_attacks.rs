@@ -61,6 +61,8 @@ fn hs256_with_public_key(app: &TestApp) -> String {
 #[tokio::test]
 async fn forged_stale_and_misdirected_tokens_are_all_refused() {
     let app = spawn_app().await;
+    // The claims' subject is a real admin: any token that got past verification would be let in.
+    app.register("attacker", Role::Admin).await;
     let issuer = &app.server.issuer;
     let sign = |header: Value, claims: Value| issuer.sign_jwt(&header, &claims).unwrap();
     let valid = sign(header(&app), valid_claims(&app));
@@ -150,7 +152,7 @@ async fn forged_stale_and_misdirected_tokens_are_all_refused() {
 #[tokio::test]
 async fn authorization_headers_that_are_not_bearer_tokens_are_refused() {
     let app = spawn_app().await;
-    let token = app.token("u", Role::Admin);
+    let token = app.token("u", Role::Admin).await;
     for value in ["", "Bearer", "Bearer ", &format!("Basic {token}"), &format!("Token {token}"), "Bearer a b c"] {
         let answer = app.client.get(format!("{}/v1/me", app.base)).header("authorization", value).send().await.unwrap();
         assert_eq!(answer.status().as_u16(), 401, "{value:?}");
@@ -162,8 +164,8 @@ async fn authorization_headers_that_are_not_bearer_tokens_are_refused() {
 #[tokio::test]
 async fn two_authorization_headers_are_refused_whichever_comes_first() {
     let app = spawn_app().await;
-    let admin = app.token("admin-1", Role::Admin);
-    let viewer = app.token("viewer-1", Role::Viewer);
+    let admin = app.token("admin-1", Role::Admin).await;
+    let viewer = app.token("viewer-1", Role::Viewer).await;
     for (first, second) in [(&admin, &viewer), (&viewer, &admin), (&admin, &admin)] {
         let response = app
             .client
@@ -185,7 +187,7 @@ async fn two_authorization_headers_are_refused_whichever_comes_first() {
 #[tokio::test]
 async fn audit_records_never_contain_the_token() {
     let app = spawn_app().await;
-    let token = app.token("u-1", Role::Analyst);
+    let token = app.token("u-1", Role::Analyst).await;
     // A good token, a forged one and a malformed one: the failures are where an error
     // message could echo what it refused, so each answer's own record is checked.
     let tampered = format!("{token}x");
@@ -213,7 +215,7 @@ async fn the_verifier_fetches_the_issuers_key_set_over_http() {
         settings.jwks_min_refresh,
     );
     let verifier = shared::auth::TokenVerifier::new(settings, keys);
-    let principal = verifier.verify(&app.token("u-7", Role::Viewer)).await.unwrap();
+    let principal = verifier.verify(&app.token("u-7", Role::Viewer).await).await.unwrap();
     assert_eq!(principal.subject, "u-7");
     assert_eq!(principal.role, Role::Viewer);
 }

@@ -31,7 +31,7 @@ fn three_years() -> String {
 async fn health_answers_while_forecasts_run_and_a_full_pool_says_busy() {
     let app = spawn_app_with(DevConfig { compute_workers: 1, compute_queue: 1, ..DevConfig::default() }).await;
     let dataset = app.upload_csv("analyst-a", &three_years()).await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let body = json!({"dataset_id": dataset, "time_column": "date", "target_column": "v", "horizon": 28});
 
     // Six forecasts at once: one runs, one waits, the rest are refused with a 503 to retry.
@@ -73,7 +73,7 @@ async fn health_answers_while_forecasts_run_and_a_full_pool_says_busy() {
 #[tokio::test]
 async fn a_body_that_never_completes_is_cut_off_with_408() {
     let app = spawn_app_with(DevConfig { body_timeout: Duration::from_millis(300), ..DevConfig::default() }).await;
-    let token = app.token("analyst-a", Role::Analyst);
+    let token = app.token("analyst-a", Role::Analyst).await;
     let mut socket = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
     let head = format!(
         "POST /v1/datasets HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"name\": \"slow"
@@ -116,4 +116,31 @@ async fn the_aws_local_backend_stores_in_dynamodb_and_s3() {
     let objects = s3.list_objects_v2().bucket(&aws.bucket).send().await.unwrap();
     assert!(objects.contents().iter().any(|o| o.key().is_some_and(|k| k.contains(&id))), "the CSV is in the bucket");
     assert!(!app.dir.path().join("store.sqlite3").exists() && !app.dir.path().join("blobs").exists(), "nothing went to the data folder");
+}
+
+#[tokio::test]
+async fn the_token_command_gives_an_account_whose_token_the_server_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let config = DevConfig { data_dir: dir.path().to_path_buf(), port, ..DevConfig::default() };
+    let token = devserver::mint_token(&config, "local-carol", "carol", Role::Analyst).await.unwrap();
+    let server = devserver::spawn(config.clone()).await.unwrap();
+    let client = reqwest::Client::new();
+    let me = read(client.get(format!("{}/v1/me", server.base_url())).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(me.status.as_u16(), 200, "{}", me.text);
+    assert_eq!((me.body["id"].as_str(), me.body["role"].as_str()), (Some("local-carol"), Some("analyst")));
+    // Run again with another role, the account moves to it.
+    let viewer = devserver::mint_token(&config, "local-carol", "carol", Role::Viewer).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let me = read(client.get(format!("{}/v1/me", server.base_url())).bearer_auth(&viewer).send().await.unwrap()).await;
+        if me.body["role"] == "viewer" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{}", me.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

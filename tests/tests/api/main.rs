@@ -20,3 +20,4 @@ mod local_server;
 mod matrix;
 mod partitions;
 mod racing;
+mod standing;

@@ -112,6 +112,8 @@ async fn no_partition_takes_more_than_half_its_limit_at_the_target_rate() {
     for user in 0..40 {
         let analyst = format!("analyst-{user}");
         let viewer = format!("viewer-{user}");
+        crate::helpers::register(&state, &analyst, Role::Analyst).await;
+        crate::helpers::register(&state, &viewer, Role::Viewer).await;
         let token = issuer.mint_access_token(&analyst, &analyst, Role::Analyst).unwrap();
         let viewer_token = issuer.mint_access_token(&viewer, &viewer, Role::Viewer).unwrap();
         for n in 0..5 {
