@@ -54,6 +54,8 @@ pub struct DevConfig {
     pub body_timeout: Duration,
     /// Where items and blobs live.
     pub backend: Backend,
+    /// Requests per minute per user (SR-08).
+    pub api_rate: shared::state::ApiRate,
 }
 
 /// Where the local server keeps items and blobs.
@@ -77,6 +79,7 @@ impl Default for DevConfig {
             compute_queue: 2 * cores,
             body_timeout: Duration::from_secs(10),
             backend: Backend::Embedded,
+            api_rate: shared::state::ApiRate::default(),
         }
     }
 }
@@ -140,6 +143,7 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?;
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
     state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
+    state.limits.api_rate = config.api_rate;
     // One process: the list cursor key is loaded (created on the first run, audited as a
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };

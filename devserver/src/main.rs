@@ -1,7 +1,7 @@
 //! `devserver`: run the API locally, or mint a token for it.
 //!
 //! ```text
-//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local]
+//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! ```
 
@@ -13,8 +13,9 @@ use devserver::{Backend, DevConfig};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
-  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local]
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200]
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
+      api-rate: requests per minute per user, and per admin
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
       gives the user an account in that role (or moves theirs to it) and prints an access token";
 
@@ -56,6 +57,17 @@ fn parse_args() -> Result<Args, String> {
                     )),
                     other => return Err(format!("`{other}` is not a backend: use embedded or aws-local")),
                 }
+            }
+            "--api-rate" => {
+                let text = value()?;
+                let numbers: Result<Vec<u64>, _> = text.split(',').map(str::parse).collect();
+                parsed.config.api_rate = match numbers.as_deref() {
+                    Ok([user]) => shared::state::ApiRate { user: *user, admin: *user },
+                    Ok([user, admin]) => shared::state::ApiRate { user: *user, admin: *admin },
+                    _ => {
+                        return Err(format!("`--api-rate {text}`: give requests per minute per user, optionally `,` and those for admins"));
+                    }
+                };
             }
             "--user" => parsed.user = Some(value()?),
             "--role" => parsed.role = Some(value()?),

@@ -45,8 +45,9 @@ pub enum ApiError {
     /// Well-formed, but the data can't support what was asked (e.g. no model fits).
     #[error("{0}")]
     Unprocessable(String),
-    #[error("too many requests")]
-    TooManyRequests,
+    /// A rate limit is reached; it lets the caller in again in `retry_after` seconds.
+    #[error("too many requests: try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
     /// The request could not finish within its route's time budget (below API Gateway's
     /// 29 s), and trying again as it is would not help.
     #[error("{0}")]
@@ -80,6 +81,15 @@ pub mod responses {
     #[derive(Debug, utoipa::IntoResponses)]
     #[response(status = 404, description = "No such forecast, or not yours to see", content_type = "application/problem+json")]
     pub struct ForecastNotFound(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(
+        status = 429,
+        description = "Over the caller's request rate; `Retry-After` says when to come back",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    pub struct TooManyRequests(pub Problem);
 
     #[derive(Debug, utoipa::IntoResponses)]
     #[response(status = 413, description = "Body larger than the route accepts", content_type = "application/problem+json")]
@@ -138,7 +148,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::TimeBudget(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -162,7 +172,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => "precondition-failed",
             Self::PreconditionRequired => "precondition-required",
             Self::Unprocessable(_) => "unprocessable",
-            Self::TooManyRequests => "too-many-requests",
+            Self::TooManyRequests { .. } => "too-many-requests",
             Self::Busy => "busy",
             Self::TimeBudget(_) => "time-budget-exceeded",
             Self::RequestTimeout => "request-timeout",

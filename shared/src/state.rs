@@ -24,6 +24,29 @@ pub struct Limits {
     pub csv: CsvLimits,
     /// A shorter time budget than the routes' own ([`crate::Route::time_budget`]), if set.
     pub max_request_time: Option<std::time::Duration>,
+    /// Requests a user may make per minute (SR-08), by role.
+    pub api_rate: ApiRate,
+}
+
+/// Requests per minute per user: admins do bulk work (reviews, exports) and get more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiRate {
+    pub user: u64,
+    pub admin: u64,
+}
+
+impl Default for ApiRate {
+    fn default() -> Self {
+        Self { user: 100, admin: 200 }
+    }
+}
+
+impl ApiRate {
+    /// The limit a caller in `role` is counted against.
+    pub fn limit(self, role: crate::auth::Role) -> crate::store::rate::RateLimit {
+        let max = if role == crate::auth::Role::Admin { self.admin } else { self.user };
+        crate::store::rate::RateLimit { name: "api-user", max, window_seconds: 60 }
+    }
 }
 
 impl Default for Limits {
@@ -33,6 +56,7 @@ impl Default for Limits {
             max_response_bytes: 6_000_000 - 64 * 1024,
             csv: CsvLimits::default(),
             max_request_time: None,
+            api_rate: ApiRate::default(),
         }
     }
 }

@@ -25,9 +25,12 @@ pub const CACHE_SECONDS: u64 = 2;
 /// Records cached at most; past it the cache starts over (one read each, then warm again).
 const CACHE_ENTRIES: usize = 10_000;
 
+/// Every security record's partition starts with this (IAM lets every function read there).
+pub const PARTITION_PREFIX: &str = "USER#";
+
 /// Where a user's security record lives.
 pub fn key(subject: &str) -> Key {
-    Key::new(format!("USER#{subject}"), "SECURITY")
+    Key::new(format!("{PARTITION_PREFIX}{subject}"), "SECURITY")
 }
 
 /// What the request pipeline checks a verified token against.

@@ -25,6 +25,7 @@ const COLLECTION: Resource<'static> = Resource::Collection("analyses");
         (status = 200, description = "Findings per column", body = AnalysisView),
         (status = 400, description = "Invalid request or series", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Role may not run analyses", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         responses::PayloadTooLarge,

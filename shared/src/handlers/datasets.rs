@@ -115,6 +115,7 @@ fn view_for(ctx: &Ctx<'_>, principal: &Principal, dataset: &Loaded) -> DatasetVi
         (status = 201, description = "Created", body = DatasetView),
         (status = 400, description = "Invalid body or CSV", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Role may not create datasets", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -185,6 +186,7 @@ pub async fn create(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 200, description = "A page of datasets", body = DatasetPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
     ))]
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
@@ -217,6 +219,7 @@ pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     responses(
         (status = 200, description = "The dataset", body = DatasetView),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         responses::DatasetNotFound,
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -236,6 +239,7 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         (status = 200, description = "The dataset as a file", content(("text/csv"), ("application/json"))),
         (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         responses::DatasetNotFound,
     ))]
 pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -262,6 +266,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 200, description = "Updated", body = DatasetView),
         (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
@@ -302,6 +307,7 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         responses::PreconditionFailed,
@@ -333,6 +339,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 204, description = "Shared"),
         (status = 400, description = "Bad user id, or the owner", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         (status = 409, description = "Too many shares, or changed concurrently", body = Problem, content_type = "application/problem+json"),
@@ -370,6 +377,7 @@ pub async fn share(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
         (status = 204, description = "No longer shared"),
         (status = 400, description = "Bad user id", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Shared with you read-only", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         responses::PreconditionFailed,

@@ -60,6 +60,7 @@ fn engine_error(error: EngineError) -> ApiError {
         (status = 201, description = "The forecast, with intervals and backtest metrics", body = ForecastView),
         (status = 400, description = "Invalid request or series", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Role may not run forecasts", body = Problem, content_type = "application/problem+json"),
         responses::DatasetNotFound,
         (status = 422, description = "No model can be fitted to this series", body = Problem, content_type = "application/problem+json"),
@@ -194,6 +195,7 @@ pub(crate) async fn read_result(ctx: &Ctx<'_>, id: &ForecastId) -> Result<Foreca
     responses(
         (status = 200, description = "The forecast", body = ForecastView),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         responses::ForecastNotFound,
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -212,6 +214,7 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         (status = 200, description = "The forecast as a file: timestamp, forecast, lower_<level>, upper_<level>", content(("text/csv"), ("application/json"))),
         (status = 400, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         responses::ForecastNotFound,
     ))]
 pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -238,6 +241,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         (status = 200, description = "A page of forecasts", body = ForecastPage),
         (status = 400, description = "Bad dataset id, limit or cursor", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         responses::DatasetNotFound,
     ))]
 pub async fn list(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
@@ -306,6 +310,7 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthenticated,
+        responses::TooManyRequests,
         (status = 403, description = "Yours to read, not to delete", body = Problem, content_type = "application/problem+json"),
         responses::ForecastNotFound,
         (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),

@@ -23,6 +23,7 @@ pub struct Me {
     responses(
         (status = 200, description = "The caller", body = Me),
         responses::Unauthenticated,
+        responses::TooManyRequests,
     ))]
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;

@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::http::response::problem_response;
 use crate::http::{Reply, RequestMeta, Route, headers};
 use crate::state::AppState;
+use crate::store::rate::Verdict;
 use crate::store::{BlobError, BlobKey};
 use crate::store::{StoreError, WriteOp};
 
@@ -47,17 +48,25 @@ impl<'a> Ctx<'a> {
     /// Establishes the caller and checks their standing; fails closed.
     pub async fn authenticate(&mut self, req: &Request) -> Result<Principal, ApiError> {
         let verified = auth::authenticate(req, &self.state.auth, &self.state.verifier).await.map_err(|e| self.refuse(e))?;
-        match self.state.standing.check(self.state.store.as_ref(), verified.clone()).await {
-            Ok(principal) => {
-                tracing::Span::current().record("subject", principal.subject.as_str());
-                self.audit.set_actor(&principal);
-                self.principal = Some(principal.clone());
-                Ok(principal)
-            }
+        let principal = match self.state.standing.check(self.state.store.as_ref(), verified.clone()).await {
+            Ok(principal) => principal,
             Err(error) => {
                 // The token is genuine: the record says who was turned away.
                 self.audit.set_actor(&verified);
-                Err(self.refuse(error))
+                return Err(self.refuse(error));
+            }
+        };
+        tracing::Span::current().record("subject", principal.subject.as_str());
+        self.audit.set_actor(&principal);
+        self.principal = Some(principal.clone());
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let limit = self.state.limits.api_rate.limit(principal.role);
+        match limit.hit(self.state.store.as_ref(), &principal.subject, now).await.map_err(store_error)? {
+            Verdict::Allowed { .. } => Ok(principal),
+            Verdict::Limited { retry_after } => {
+                self.audit.reason = Some("rate-limited".to_owned());
+                tracing::info!(retry_after, "request rate limit reached");
+                Err(ApiError::TooManyRequests { retry_after })
             }
         }
     }

@@ -96,6 +96,9 @@ pub fn problem_response(error: &ApiError, request_id: &str) -> Response<Body> {
         ApiError::Busy => {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
+        ApiError::TooManyRequests { retry_after } => {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         ApiError::MethodNotAllowed { allowed } => {
             let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
             if let Ok(value) = HeaderValue::from_str(&allow) {

@@ -11,6 +11,9 @@
 
 use crate::{ItemStore, Key, StoreError};
 
+/// Every counter's partition starts with this (IAM holds the functions' updates to it).
+pub const PARTITION_PREFIX: &str = "RATE#";
+
 /// Seconds a counter is kept past its window, for clocks a little apart.
 const EXPIRY_SLACK_SECONDS: i64 = 60;
 
@@ -63,7 +66,7 @@ impl RateLimit {
 
     /// The counter of `subject`'s window starting at `window_start`.
     fn key(&self, subject: &str, window_start: i64) -> Key {
-        Key::new(format!("RATE#{}#{}", self.name, digest(subject)), window_start.to_string())
+        Key::new(format!("{PARTITION_PREFIX}{}#{}", self.name, digest(subject)), window_start.to_string())
     }
 }
 

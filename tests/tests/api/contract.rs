@@ -299,12 +299,40 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
             "{}: S3 permissions must match Route::uses_blobs",
             route.function_name()
         );
+        // UpdateItem comes only through CallerStandingPolicy, held to the counters.
         assert!(
             !actions.iter().any(|a| a.ends_with(":*") || a == "dynamodb:UpdateItem"),
             "{}: no blanket rights: {actions:?}",
             route.function_name()
         );
     }
+}
+
+/// Every function whose route needs a token may read security records and count rate
+/// limits, through the one managed policy that is held to those partitions; the public
+/// route gets neither.
+#[test]
+fn authenticated_functions_may_read_standing_and_count_rates_and_nothing_more() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    for route in Route::ALL {
+        let mut policies = Vec::new();
+        strings(&function_of(&template, route)["Properties"]["Policies"], &mut policies);
+        assert_eq!(policies.iter().any(|p| p == "CallerStandingPolicy"), !route.is_public(), "{}", route.function_name());
+    }
+    let statements = template["Resources"]["CallerStandingPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    let granted: Vec<(String, Vec<String>)> = statements
+        .iter()
+        .map(|statement| {
+            let mut prefixes = Vec::new();
+            strings(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], &mut prefixes);
+            (statement["Action"].as_str().unwrap().to_owned(), prefixes)
+        })
+        .collect();
+    // The partitions the code reads and counts in, as the code names them.
+    let records = format!("{}*", shared::auth::standing::PARTITION_PREFIX);
+    let counters = format!("{}*", shared::store::rate::PARTITION_PREFIX);
+    assert_eq!(granted, [("dynamodb:GetItem".to_owned(), vec![records]), ("dynamodb:UpdateItem".to_owned(), vec![counters])]);
 }
 
 /// The list functions may read the cursor key and create it, and that is all they may put
@@ -315,7 +343,9 @@ fn list_functions_may_read_and_create_the_cursor_key_and_put_nothing_else() {
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     let key_partition = shared::cursor::key_item().pk;
     for route in Route::ALL.into_iter().filter(|r| r.pages()) {
-        let statements = function_of(&template, route)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+        let policies = function_of(&template, route)["Properties"]["Policies"].as_sequence().unwrap();
+        // The function's own statements (besides the managed policies it names).
+        let statements = policies.iter().find_map(|policy| policy["Statement"].as_sequence()).unwrap();
         let on_items = |action: &'static str| -> Vec<&Yaml> {
             statements
                 .iter()

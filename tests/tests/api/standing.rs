@@ -96,3 +96,47 @@ async fn decisions_use_the_records_role_not_the_tokens() {
     let record = app.audit_for(&me).await;
     assert_eq!(record.actor_role, Some(Role::Viewer));
 }
+
+#[tokio::test]
+async fn each_user_has_a_request_rate_and_admins_a_larger_one() {
+    let app = crate::helpers::spawn_app_with(devserver::DevConfig {
+        api_rate: shared::state::ApiRate { user: 5, admin: 8 },
+        ..devserver::DevConfig::default()
+    })
+    .await;
+    let analyst = app.token("analyst-rate", Role::Analyst).await;
+    let other = app.token("analyst-other", Role::Analyst).await;
+    let admin = app.token("admin-rate", Role::Admin).await;
+    // The window may turn over while this runs: then the count starts again, which the
+    // loop allows for by retrying once in the next window.
+    for attempt in 0..2 {
+        let window_end = 60 - time::OffsetDateTime::now_utc().unix_timestamp().rem_euclid(60);
+        if window_end < 5 {
+            tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(window_end).unwrap() + 1)).await;
+        }
+        let mut statuses = Vec::new();
+        for _ in 0..7 {
+            statuses.push(app.call(Method::GET, "/v1/me", Some(&analyst), None).await.status.as_u16());
+        }
+        let admin_statuses: Vec<u16> = futures::future::join_all((0..9).map(|_| app.call(Method::GET, "/v1/me", Some(&admin), None)))
+            .await
+            .iter()
+            .map(|a| a.status.as_u16())
+            .collect();
+        if statuses != [200, 200, 200, 200, 200, 429, 429] && attempt == 0 {
+            continue;
+        }
+        assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429]);
+        assert_eq!(admin_statuses.iter().filter(|s| **s == 200).count(), 8, "{admin_statuses:?}");
+        assert_eq!(admin_statuses.iter().filter(|s| **s == 429).count(), 1, "{admin_statuses:?}");
+        break;
+    }
+    let limited = app.call(Method::GET, "/v1/datasets", Some(&analyst), None).await;
+    assert_eq!(limited.assert_problem(429), "too-many-requests");
+    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let record = app.audit_for(&limited).await;
+    assert_eq!((record.reason.as_deref(), record.actor.as_deref(), record.status), (Some("rate-limited"), Some("analyst-rate"), 429));
+    // Someone else is not held back by it.
+    assert_eq!(app.call(Method::GET, "/v1/me", Some(&other), None).await.status.as_u16(), 200);
+}
