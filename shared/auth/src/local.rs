@@ -195,4 +195,16 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(LocalIssuer::load_or_create(dir.path(), "http://127.0.0.1:3000".into(), "local".into()).is_err());
     }
+
+    #[test]
+    fn access_tokens_last_fifteen_minutes_and_carry_cognitos_claims() {
+        use base64::Engine;
+        let issuer = LocalIssuer::ephemeral("http://127.0.0.1:3000".into(), "local-spa".into()).unwrap();
+        let token = issuer.mint_access_token("u-1", "alice", Role::Analyst).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+        assert_eq!((claims["token_use"].as_str(), claims["client_id"].as_str()), (Some("access"), Some("local-spa")));
+        assert_eq!(claims["cognito:groups"], serde_json::json!(["analyst"]));
+    }
 }

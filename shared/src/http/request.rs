@@ -49,8 +49,8 @@ pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// The raw body bytes, after checking the size limit.
 pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
     let bytes: &[u8] = match req.body() {
-        Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
+        // API Gateway sends bodies it deems binary base64-encoded; lambda_http decodes them.
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
@@ -121,5 +121,16 @@ mod tests {
         assert_eq!(json_body::<Sample>(&request("text/plain", r#"{"name":"a"}"#), 100).unwrap_err().status(), 415);
         assert_eq!(json_body::<Sample>(&request("application/json", &"x".repeat(101)), 100).unwrap_err().status(), 413);
         assert!(json_body::<Sample>(&request("application/json; charset=utf-8", r#"{"name":"a"}"#), 100).is_ok());
+    }
+
+    #[test]
+    fn a_body_is_read_whether_text_or_binary_up_to_its_limit_exactly() {
+        let binary = http::Request::builder().body(Body::Binary(b"{\"name\":\"a\"}".to_vec())).unwrap();
+        assert_eq!(body_bytes(&binary, 100).unwrap(), br#"{"name":"a"}"#);
+        let empty = http::Request::builder().body(Body::Empty).unwrap();
+        assert_eq!(body_bytes(&empty, 100).unwrap(), b"");
+        let at_limit = request("application/json", &"x".repeat(100));
+        assert_eq!(body_bytes(&at_limit, 100).unwrap().len(), 100);
+        assert!(matches!(body_bytes(&request("application/json", &"x".repeat(101)), 100), Err(ApiError::PayloadTooLarge { limit: 100 })));
     }
 }

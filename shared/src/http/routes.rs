@@ -255,4 +255,18 @@ mod tests {
         let names: std::collections::HashSet<_> = Route::ALL.iter().map(|r| r.function_name()).collect();
         assert_eq!(names.len(), Route::ALL.len());
     }
+
+    #[test]
+    fn a_trailing_slash_names_the_same_route() {
+        assert_eq!(Route::resolve(&Method::GET, "/v1/me/").map(|(r, _)| r), Ok(Route::GetMe));
+        let (route, params) = Route::resolve(&Method::GET, "/v1/datasets/d1/").unwrap();
+        assert_eq!((route, params["datasetId"].as_str()), (Route::GetDataset, "d1"));
+        assert_eq!(Route::resolve(&Method::GET, "/"), Err(vec![]));
+    }
+
+    #[test]
+    fn the_list_routes_are_the_ones_that_page() {
+        let paging: Vec<Route> = Route::ALL.into_iter().filter(|r| r.pages()).collect();
+        assert_eq!(paging, [Route::ListDatasets, Route::ListForecasts]);
+    }
 }

@@ -159,3 +159,23 @@ async fn a_request_whose_key_cannot_be_fetched_is_a_503_not_a_401() {
     }
     assert_eq!(stub.requests(), 1);
 }
+
+#[tokio::test]
+async fn a_key_set_is_read_up_to_64_kib_and_refused_past_it() {
+    let issuer = issuer();
+    let set = serde_json::to_string(&issuer.jwks()).unwrap();
+    // JSON allows trailing whitespace: the same set, made exactly `len` bytes long.
+    let padded = |len: usize| format!("{set}{}", " ".repeat(len - set.len()));
+    for (len, accepted) in [(2_000, true), (64 * 1024, true), (64 * 1024 + 1, false), (200_000, false)] {
+        let stub = Stub::start(Mode::Serve(padded(len))).await;
+        let result = stub.cache(Duration::ZERO).key(issuer.kid()).await;
+        match result {
+            Ok(_) => assert!(accepted, "{len} bytes were read"),
+            Err(AuthError::KeysUnavailable(cause)) => {
+                assert!(!accepted, "{len} bytes were refused: {cause}");
+                assert_eq!(cause, "key set too large", "{len}");
+            }
+            Err(other) => panic!("{len}: {other:?}"),
+        }
+    }
+}
