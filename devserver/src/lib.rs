@@ -22,7 +22,7 @@ use lambda_http::{Body, RequestExt};
 use shared::audit::AuditDraft;
 use shared::auth::Role;
 use shared::auth::jwks::KeyCache;
-use shared::auth::local::LocalIssuer;
+use shared::auth::local::{IssuerJwks, LocalIssuer};
 use shared::compute::ComputePool;
 use shared::config::AuthSettings;
 use shared::error::ApiError;
@@ -125,7 +125,7 @@ pub fn local_issuer(config: &DevConfig, port: u16) -> Result<LocalIssuer, Startu
 #[derive(Debug)]
 struct App {
     state: Arc<AppState>,
-    jwks: String,
+    issuer: Arc<LocalIssuer>,
     openapi: String,
     body_timeout: Duration,
 }
@@ -135,10 +135,11 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
     let issuer = Arc::new(local_issuer(&config, addr.port())?);
-    let jwks = issuer.jwks();
 
     let auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
-    let keys = KeyCache::with_keys(jwks.clone(), auth.jwks_min_refresh);
+    // The key set is in this process: a rotation is seen at the first token it signs, with
+    // no interval to wait out (that interval protects a remote issuer).
+    let keys = KeyCache::new(Box::new(IssuerJwks(Arc::clone(&issuer))), Duration::ZERO);
     let (store, blobs) = open_stores(&config).await?;
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?;
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
@@ -152,7 +153,7 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
 
     let app = Arc::new(App {
         state: Arc::clone(&state),
-        jwks: serde_json::to_string(&jwks)?,
+        issuer: Arc::clone(&issuer),
         openapi: shared::openapi::json(),
         body_timeout: config.body_timeout,
     });
@@ -210,13 +211,13 @@ async fn serve(
     let query: HashMap<String, Vec<String>> = parts.uri.query().map(parse_query).unwrap_or_default();
     let path = parts.uri.path().to_owned();
     let document = match path.as_str() {
-        "/openapi.json" => Some(&app.openapi),
-        "/.well-known/jwks.json" => Some(&app.jwks),
+        "/openapi.json" => Some(app.openapi.clone()),
+        "/.well-known/jwks.json" => Some(serde_json::to_string(&app.issuer.jwks()).unwrap_or_default()),
         _ => None,
     };
     if let Some(document) = document {
         let meta = RequestMeta::from_request(&lambda_request(&parts, context));
-        return to_axum(document_response(&app.state, &meta, document.clone()));
+        return to_axum(document_response(&app.state, &meta, document));
     }
 
     // A body that never completes must not hold a connection and a task forever.

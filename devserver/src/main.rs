@@ -3,6 +3,7 @@
 //! ```text
 //! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
+//! devserver rotate-keys [--data-dir .data]
 //! ```
 
 use std::path::PathBuf;
@@ -17,7 +18,9 @@ const USAGE: &str = "usage:
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
       api-rate: requests per minute per user, and per admin
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
-      gives the user an account in that role (or moves theirs to it) and prints an access token";
+      gives the user an account in that role (or moves theirs to it) and prints an access token
+  devserver rotate-keys [--data-dir .data]
+      adds a signing key; a running server signs with it at once and keeps the previous ones verifying";
 
 #[derive(Debug)]
 struct Args {
@@ -31,7 +34,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1).peekable();
     let command = match args.peek().map(String::as_str) {
-        Some("serve" | "token") => args.next().unwrap_or_default(),
+        Some("serve" | "token" | "rotate-keys") => args.next().unwrap_or_default(),
         _ => "serve".to_owned(),
     };
     let mut parsed = Args { command, config: DevConfig::default(), user: None, role: None, sub: None };
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
     };
     match args.command.as_str() {
         "token" => mint(&args),
+        "rotate-keys" => rotate(&args.config),
         _ => serve(args.config),
     }
 }
@@ -124,6 +128,22 @@ fn mint(args: &Args) -> ExitCode {
         }
         Err(error) => {
             eprintln!("cannot mint a token: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn rotate(config: &DevConfig) -> ExitCode {
+    match shared::auth::local::LocalIssuer::rotate(&config.data_dir.join("keys")) {
+        Ok(kid) => {
+            println!(
+                "new signing key `{kid}`; the key set keeps the {} before it, so tokens they signed verify until they expire (rotate at most every 15 minutes to keep that true)",
+                shared::auth::local::KEPT_KEYS - 1
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot rotate the signing keys: {error}");
             ExitCode::FAILURE
         }
     }

@@ -129,7 +129,7 @@ async fn known_keys_keep_working_while_the_issuer_is_down() {
     let stub = Stub::start(Mode::Serve(serde_json::to_string(&issuer.jwks()).unwrap())).await;
     // No interval: every unknown kid may try again, so the failure path runs each time.
     let cache = stub.cache(Duration::ZERO);
-    assert!(cache.key(issuer.kid()).await.is_ok());
+    assert!(cache.key(&issuer.kid()).await.is_ok());
     assert_eq!(stub.requests(), 1);
 
     for mode in [Mode::Fail, Mode::Garbage, Mode::Serve(r#"{"keys":[]}"#.into())] {
@@ -137,14 +137,14 @@ async fn known_keys_keep_working_while_the_issuer_is_down() {
         let before = stub.requests();
         assert!(unavailable(cache.key("rotated-away").await), "{mode:?}");
         assert_eq!(stub.requests(), before + 1, "{mode:?}");
-        assert!(cache.key(issuer.kid()).await.is_ok(), "{mode:?}: a failed refresh dropped the known key");
+        assert!(cache.key(&issuer.kid()).await.is_ok(), "{mode:?}: a failed refresh dropped the known key");
         assert_eq!(stub.requests(), before + 1, "{mode:?}: a known kid needs no fetch");
     }
 
     // When the issuer is back, a rotated key is found.
     let rotated = self::issuer();
     stub.set(Mode::Serve(serde_json::to_string(&rotated.jwks()).unwrap()));
-    assert!(cache.key(rotated.kid()).await.is_ok());
+    assert!(cache.key(&rotated.kid()).await.is_ok());
 }
 
 #[tokio::test]
@@ -168,7 +168,7 @@ async fn a_key_set_is_read_up_to_64_kib_and_refused_past_it() {
     let padded = |len: usize| format!("{set}{}", " ".repeat(len - set.len()));
     for (len, accepted) in [(2_000, true), (64 * 1024, true), (64 * 1024 + 1, false), (200_000, false)] {
         let stub = Stub::start(Mode::Serve(padded(len))).await;
-        let result = stub.cache(Duration::ZERO).key(issuer.kid()).await;
+        let result = stub.cache(Duration::ZERO).key(&issuer.kid()).await;
         match result {
             Ok(_) => assert!(accepted, "{len} bytes were read"),
             Err(AuthError::KeysUnavailable(cause)) => {

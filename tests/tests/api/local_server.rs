@@ -144,3 +144,19 @@ async fn the_token_command_gives_an_account_whose_token_the_server_takes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_key_rotation_while_serving_keeps_old_tokens_and_takes_new_ones() {
+    let app = crate::helpers::spawn_app().await;
+    let before = app.token("analyst-k", Role::Analyst).await;
+    let old_kid = app.server.issuer.kid();
+    let new_kid = shared::auth::local::LocalIssuer::rotate(&app.dir.path().join("keys")).unwrap();
+    let after = app.token("analyst-k", Role::Analyst).await;
+    assert_eq!(app.server.issuer.kid(), new_kid);
+    for token in [&before, &after] {
+        assert_eq!(app.call(Method::GET, "/v1/me", Some(token), None).await.status.as_u16(), 200);
+    }
+    let published = app.call(Method::GET, "/.well-known/jwks.json", None, None).await;
+    let kids: Vec<&str> = published.body["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert_eq!(kids, [old_kid.as_str(), new_kid.as_str()]);
+}
