@@ -6,6 +6,7 @@
 //! local emulators (see [`aws_local`]).
 
 pub mod aws_local;
+pub mod idp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +24,12 @@ use shared::audit::AuditDraft;
 use shared::auth::Role;
 use shared::auth::jwks::KeyCache;
 use shared::auth::local::{IssuerJwks, LocalIssuer};
+use shared::domain::user::{DisplayName, Email, Invitation};
+use shared::identity::embedded::EmbeddedDirectory;
+use shared::identity::hashing::PasswordHasher;
+use shared::store::personal::Plaintext;
+
+use idp::{Client, IdpConfig, IdpRequest, LocalIdp};
 use shared::compute::ComputePool;
 use shared::config::AuthSettings;
 use shared::error::ApiError;
@@ -36,8 +43,12 @@ use shared::{AppState, Route};
 use store_embedded::FsBlobStore;
 use store_embedded::SqliteStore;
 
-/// The client id of the local "SPA" app client.
+/// The client id of the local "SPA" app client (public: PKCE, no secret).
 pub const LOCAL_CLIENT_ID: &str = "local-spa";
+/// The client id of the token-mediating backend (confidential: PKCE and a secret).
+pub const BACKEND_CLIENT_ID: &str = "local-backend";
+/// The first admin's address, created on the first start of an empty data folder.
+pub const FIRST_ADMIN_EMAIL: &str = "admin@forecast.local";
 
 /// How to run the local server.
 #[derive(Debug, Clone)]
@@ -56,6 +67,14 @@ pub struct DevConfig {
     pub backend: Backend,
     /// Requests per minute per user (SR-08).
     pub api_rate: shared::state::ApiRate,
+    /// Where the identity provider may send a browser back with a code...
+    pub redirect_uris: Vec<String>,
+    /// ...and after signing out.
+    pub logout_uris: Vec<String>,
+    /// Admins must sign in with TOTP.
+    pub mfa_required_for_admins: bool,
+    /// Password hashing (the default: Argon2id with RFC 9106's parameters).
+    pub hasher: PasswordHasher,
 }
 
 /// Where the local server keeps items and blobs.
@@ -80,6 +99,10 @@ impl Default for DevConfig {
             body_timeout: Duration::from_secs(10),
             backend: Backend::Embedded,
             api_rate: shared::state::ApiRate::default(),
+            redirect_uris: vec!["http://localhost:5173/callback".into()],
+            logout_uris: vec!["http://localhost:5173/".into()],
+            mfa_required_for_admins: false,
+            hasher: PasswordHasher::default(),
         }
     }
 }
@@ -89,6 +112,9 @@ impl Default for DevConfig {
 pub struct DevServer {
     pub addr: SocketAddr,
     pub issuer: Arc<LocalIssuer>,
+    pub idp: Arc<LocalIdp>,
+    /// The first admin's temporary password, when this start created them.
+    pub first_admin: Option<String>,
     pub state: Arc<AppState>,
     /// Where its items and blobs live.
     pub backend: Backend,
@@ -125,6 +151,7 @@ pub fn local_issuer(config: &DevConfig, port: u16) -> Result<LocalIssuer, Startu
 #[derive(Debug)]
 struct App {
     state: Arc<AppState>,
+    idp: Arc<LocalIdp>,
     issuer: Arc<LocalIssuer>,
     openapi: String,
     body_timeout: Duration,
@@ -136,7 +163,8 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     let addr = listener.local_addr()?;
     let issuer = Arc::new(local_issuer(&config, addr.port())?);
 
-    let auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
+    let mut auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
+    auth.client_ids.push(BACKEND_CLIENT_ID.to_owned());
     // The key set is in this process: a rotation is seen at the first token it signs, with
     // no interval to wait out (that interval protects a remote issuer).
     let keys = KeyCache::new(Box::new(IssuerJwks(Arc::clone(&issuer))), Duration::ZERO);
@@ -151,8 +179,36 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     state.cursor_keys.get(state.store.as_ref(), || shared::cursor::creation_record(&startup, None)).await?;
     let state = Arc::new(state);
 
+    let directory =
+        EmbeddedDirectory::new(Arc::clone(&state.store), Arc::new(Plaintext), config.hasher.clone(), issuer.issuer().to_owned());
+    let backend_secret = client_secret(&config.data_dir)?;
+    let clients = vec![
+        Client {
+            id: LOCAL_CLIENT_ID.into(),
+            secret: None,
+            redirect_uris: config.redirect_uris.clone(),
+            logout_uris: config.logout_uris.clone(),
+        },
+        Client {
+            id: BACKEND_CLIENT_ID.into(),
+            secret: Some(backend_secret),
+            redirect_uris: config.redirect_uris.clone(),
+            logout_uris: config.logout_uris.clone(),
+        },
+    ];
+    let idp_config = IdpConfig { issuer: issuer.issuer().to_owned(), clients, mfa_required_for_admins: config.mfa_required_for_admins };
+    let idp = Arc::new(LocalIdp {
+        config: idp_config,
+        store: Arc::clone(&state.store),
+        directory,
+        hasher: config.hasher.clone(),
+        issuer: Arc::clone(&issuer),
+    });
+    let first_admin = first_admin(&idp, &startup).await?;
+
     let app = Arc::new(App {
         state: Arc::clone(&state),
+        idp: Arc::clone(&idp),
         issuer: Arc::clone(&issuer),
         openapi: shared::openapi::json(),
         body_timeout: config.body_timeout,
@@ -163,7 +219,66 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
             tracing::error!(%error, "local server stopped");
         }
     });
-    Ok(DevServer { addr, issuer, state, backend: config.backend, task })
+    Ok(DevServer { addr, issuer, idp, first_admin, state, backend: config.backend, task })
+}
+
+/// The token backend's client secret, kept in `secrets/` in the data folder (0600; made on
+/// first run): the local stand-in for Secrets Manager.
+pub fn client_secret(data_dir: &std::path::Path) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let path = data_dir.join("secrets").join("backend-client-secret");
+    if !path.exists() {
+        std::fs::create_dir_all(path.parent().unwrap_or(data_dir))?;
+        let secret = idp::grants::secret()?;
+        write_private(&path, secret.as_bytes())?;
+    }
+    check_private(&path)?;
+    Ok(std::fs::read_to_string(&path)?.trim().to_owned())
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+#[cfg(unix)]
+fn check_private(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!("`{}` has mode {:o}, which lets others read it; run `chmod 600` on it", path.display(), mode & 0o777));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &std::path::Path) -> Result<(), String> {
+    Ok(())
+}
+
+/// On the first start of an empty directory, creates an admin account with a temporary
+/// password (its security record in the same commit) and returns the password, to be shown
+/// once; later starts create nothing.
+async fn first_admin(idp: &LocalIdp, startup: &RequestMeta) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
+    use shared::identity::directory::UserDirectory;
+    if !idp.directory.list(None, 1).await?.users.is_empty() {
+        return Ok(None);
+    }
+    let invitation =
+        Invitation { email: Email::parse(FIRST_ADMIN_EMAIL)?, name: Some(DisplayName::parse("First admin")?), role: Role::Admin };
+    let (user, temporary, mut writes) = idp.directory.stage_account(&invitation, time::OffsetDateTime::now_utc()).await?;
+    writes.push(shared::auth::standing::SecurityRecord::new(Role::Admin).create(user.id.as_str())?);
+    let mut audit = AuditDraft::new("devserver-first-admin", "user");
+    audit.resource_id = Some(user.id.as_str().to_owned());
+    idp.store.commit(writes, &audit.finish(startup, 201)).await?;
+    Ok(Some(temporary))
 }
 
 /// The item store and blob store `config` names.
@@ -210,6 +325,9 @@ async fn serve(
     context.http_method = parts.method.clone();
     let query: HashMap<String, Vec<String>> = parts.uri.query().map(parse_query).unwrap_or_default();
     let path = parts.uri.path().to_owned();
+    if idp::serves(&path) {
+        return serve_idp(&app, parts, body, context, query).await;
+    }
     let document = match path.as_str() {
         "/openapi.json" => Some(app.openapi.clone()),
         "/.well-known/jwks.json" => Some(serde_json::to_string(&app.issuer.jwks()).unwrap_or_default()),
@@ -246,6 +364,68 @@ async fn serve(
         .with_query_string_parameters(query)
         .with_request_context(RequestContext::ApiGatewayV1(context));
     to_axum(shared::handle(&app.state, route, request).await)
+}
+
+/// Hands a request for the identity provider over, its body read with the same limits.
+async fn serve_idp(
+    app: &App,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+    context: ApiGatewayProxyRequestContext,
+    query: HashMap<String, Vec<String>>,
+) -> axum::response::Response {
+    let bytes = match tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, idp::MAX_FORM_BYTES + 1)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return error_response(app, &parts, context, ApiError::PayloadTooLarge { limit: idp::MAX_FORM_BYTES }),
+        Err(_) => return error_response(app, &parts, context, ApiError::RequestTimeout),
+    };
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let cookies = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let meta = RequestMeta::from_request(&lambda_request(&parts, context));
+    let request = IdpRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query,
+        content_type: header(header::CONTENT_TYPE),
+        authorization: header(header::AUTHORIZATION),
+        cookies,
+        body: bytes.to_vec(),
+        meta: meta.clone(),
+    };
+    let answer = app.idp.handle(request).await;
+    let mut response = axum::response::Response::new(axum::body::Body::from(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            headers.append(name, value);
+        }
+    }
+    // The API's security headers, but for the pages' own CSP.
+    for (name, value) in [
+        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ] {
+        if !headers.contains_key(name) {
+            headers.insert(name, header::HeaderValue::from_static(value));
+        }
+    }
+    if let Ok(id) = header::HeaderValue::from_str(&meta.request_id) {
+        headers.insert("x-request-id", id);
+    }
+    response
 }
 
 fn error_response(

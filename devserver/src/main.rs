@@ -167,6 +167,14 @@ fn serve(config: DevConfig) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(password) = &server.first_admin {
+            // Shown this once: the account must choose its own password at first sign-in.
+            println!(
+                "\nFirst start: an admin account was created.\n  e-mail:             {}\n  temporary password: {password}\nSign in through {}/oauth2/authorize (see the README); you will choose your own password.\n",
+                devserver::FIRST_ADMIN_EMAIL,
+                server.base_url()
+            );
+        }
         tracing::info!(url = %server.base_url(), data_dir, "local server ready; mint a token with `cargo run -p devserver -- token --user alice --role analyst`");
         tokio::select! {
             () = server.wait() => ExitCode::FAILURE,

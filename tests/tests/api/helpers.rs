@@ -98,7 +98,12 @@ impl Answer {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(DevConfig::default()).await
+    spawn_app_with(DevConfig { hasher: cheap_hasher(), ..DevConfig::default() }).await
+}
+
+/// Argon2id at a fraction of the real cost, for tests about something else than hashing.
+pub fn cheap_hasher() -> shared::identity::hashing::PasswordHasher {
+    shared::identity::hashing::PasswordHasher::new(1024, 1, 1).unwrap()
 }
 
 /// The backend the API tests run on: the embedded store by default, or with

@@ -20,4 +20,5 @@ mod local_server;
 mod matrix;
 mod partitions;
 mod racing;
+mod sign_in;
 mod standing;
