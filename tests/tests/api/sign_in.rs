@@ -448,3 +448,36 @@ async fn an_address_that_keeps_failing_is_locked_from_every_network_account_or_n
     let locked = app.audit_records().await.into_iter().filter(|r| r.reason.as_deref() == Some("account-locked")).count();
     assert_eq!(locked, 2);
 }
+
+#[tokio::test]
+async fn admins_set_up_totp_when_required_and_then_need_a_fresh_code_each_time() {
+    let app = crate::helpers::spawn_app_with(devserver::DevConfig {
+        mfa_required_for_admins: true,
+        hasher: crate::helpers::cheap_hasher(),
+        ..devserver::DevConfig::default()
+    })
+    .await;
+    let browser = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let enrol = first_sign_in(&app, &browser, &challenge).await;
+    assert_eq!(enrol.status, StatusCode::OK, "{}", enrol.text);
+    assert!(enrol.text.contains("Set up your authenticator") && enrol.text.contains("otpauth://totp/"), "{}", enrol.text);
+    let secret = enrol.text.split("<code>").nth(1).and_then(|t| t.split('<').next()).unwrap().to_owned();
+    let key = shared::identity::totp::TotpKey::from_base32(&secret, "Forecast (local)", devserver::FIRST_ADMIN_EMAIL).unwrap();
+    let now = || u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    let wrong = browser.submit(&enrol, &[("code", "000000")]).await;
+    assert_eq!(wrong.status.as_u16(), 401, "{}", wrong.text);
+    // One instant for every code: a step boundary crossed mid-test changes nothing.
+    let enrolled_at = now();
+    code_of(&browser.submit(&wrong, &[("code", &key.code_at(enrolled_at))]).await);
+
+    // Next time: password, then a code; the one just used is refused, the next step's is taken.
+    let form = browser.authorize(&challenge, &[]).await;
+    let asked = browser.submit(&form, &[("email", devserver::FIRST_ADMIN_EMAIL), ("password", NEW_PASSWORD)]).await;
+    assert!(asked.text.contains("Enter your code"), "{}", asked.text);
+    let replayed = browser.submit(&asked, &[("code", &key.code_at(enrolled_at))]).await;
+    assert_eq!(replayed.status.as_u16(), 401, "a code is good once");
+    code_of(&browser.submit(&replayed, &[("code", &key.code_at(enrolled_at + 30))]).await);
+    let reasons: Vec<String> = app.audit_records().await.into_iter().filter_map(|r| r.reason).collect();
+    assert_eq!(reasons.iter().filter(|r| *r == "wrong-totp").count(), 2, "{reasons:?}");
+}
