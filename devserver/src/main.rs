@@ -1,7 +1,7 @@
 //! `devserver`: run the API locally, or mint a token for it.
 //!
 //! ```text
-//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200]
+//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! devserver rotate-keys [--data-dir .data]
 //! ```
@@ -14,9 +14,10 @@ use devserver::{Backend, DevConfig};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
-  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200]
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa]
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
       api-rate: requests per minute per user, and per admin
+      --admin-mfa: admins sign in with TOTP (and set it up at their next sign-in)
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
       gives the user an account in that role (or moves theirs to it) and prints an access token
   devserver rotate-keys [--data-dir .data]
@@ -72,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
                     }
                 };
             }
+            "--admin-mfa" => parsed.config.mfa_required_for_admins = true,
             "--user" => parsed.user = Some(value()?),
             "--role" => parsed.role = Some(value()?),
             "--sub" => parsed.sub = Some(value()?),
