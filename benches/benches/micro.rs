@@ -1,5 +1,6 @@
-//! Micro-benchmarks: token verification, one policy decision with its entities, CSV
-//! inspection, and a series analysis. `cargo bench -p benches --bench micro`.
+//! Micro-benchmarks: token verification, the standing check and the rate counter every
+//! request adds, one policy decision with its entities, password hashing, CSV inspection,
+//! and a series analysis. `cargo bench -p benches --bench micro`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up fails loudly")]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -17,6 +18,46 @@ fn token_verification(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group
         .bench_function("verify RS256 access token (keys cached)", |b| b.iter(|| runtime.block_on(state.verifier.verify(&token)).unwrap()));
+    group.finish();
+}
+
+/// What the security record check (SR-09) and the per-user rate counter (SR-08) add to a
+/// request on the embedded store: the check from the cache and from SQLite, and one
+/// counter increment.
+fn standing_and_rate(c: &mut Criterion) {
+    use shared::auth::standing::Standing;
+    let dir = tempfile::tempdir().unwrap();
+    let (state, issuer) = benches::embedded_app(dir.path()).unwrap();
+    let token = issuer.mint_access_token(benches::ANALYST, "alice", Role::Analyst).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let principal = runtime.block_on(state.verifier.verify(&token)).unwrap();
+    let store = state.store.as_ref();
+    let cached = Standing::default();
+    runtime.block_on(cached.check(store, principal.clone())).unwrap();
+    let uncached = Standing::with_ttl(std::time::Duration::ZERO);
+    let limit = state.limits.api_rate.limit(Role::Analyst);
+    let mut group = c.benchmark_group("standing");
+    group
+        .bench_function("check security record (cached)", |b| b.iter(|| runtime.block_on(cached.check(store, principal.clone())).unwrap()));
+    group.bench_function("check security record (SQLite read)", |b| {
+        b.iter(|| runtime.block_on(uncached.check(store, principal.clone())).unwrap())
+    });
+    group.bench_function("count a request against the rate limit (SQLite upsert)", |b| {
+        b.iter(|| runtime.block_on(limit.hit(store, benches::ANALYST, 1_764_000_000)).unwrap())
+    });
+    group.finish();
+}
+
+/// One sign-in's password check (Argon2id, RFC 9106 parameters), and a hash.
+fn password_hashing(c: &mut Criterion) {
+    let hasher = shared::identity::hashing::PasswordHasher::default();
+    let stored = hasher.hash("Tangerine!Cobalt7Drift").unwrap();
+    let mut group = c.benchmark_group("password");
+    group.sample_size(10);
+    group.bench_function("verify Argon2id m=64MiB t=3 p=4", |b| b.iter(|| assert!(hasher.verify("Tangerine!Cobalt7Drift", &stored))));
+    group.bench_function("check the policy (zxcvbn)", |b| {
+        b.iter(|| shared::identity::password::check("Tangerine!Cobalt7Drift", &["alice@example.com"]).unwrap())
+    });
     group.finish();
 }
 
@@ -74,5 +115,5 @@ fn series_analysis(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, token_verification, policy_decision, csv_inspection, series_analysis);
+criterion_group!(benches, token_verification, standing_and_rate, policy_decision, password_hashing, csv_inspection, series_analysis);
 criterion_main!(benches);

@@ -229,38 +229,10 @@ pub fn client_secret(data_dir: &std::path::Path) -> Result<String, Box<dyn std::
     if !path.exists() {
         std::fs::create_dir_all(path.parent().unwrap_or(data_dir))?;
         let secret = idp::grants::secret()?;
-        write_private(&path, secret.as_bytes())?;
+        shared::auth::private_file::write(&path, secret.as_bytes())?;
     }
-    check_private(&path)?;
+    shared::auth::private_file::check(&path).map_err(|reason| format!("`{}`: {reason}", path.display()))?;
     Ok(std::fs::read_to_string(&path)?.trim().to_owned())
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
-#[cfg(unix)]
-fn check_private(path: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(format!("`{}` has mode {:o}, which lets others read it; run `chmod 600` on it", path.display(), mode & 0o777));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_path: &std::path::Path) -> Result<(), String> {
-    Ok(())
 }
 
 /// On the first start of an empty directory, creates an admin account with a temporary

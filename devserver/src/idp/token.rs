@@ -155,16 +155,7 @@ impl LocalIdp {
             record.request.nonce.as_deref(),
             now,
         )?;
-        Ok(IdpResponse::json(
-            200,
-            &json!({
-                "access_token": tokens.0,
-                "id_token": tokens.1,
-                "refresh_token": refresh,
-                "token_type": "Bearer",
-                "expires_in": ACCESS_TOKEN_SECONDS,
-            }),
-        ))
+        Ok(token_response(&tokens, &refresh))
     }
 
     async fn refresh(
@@ -220,16 +211,7 @@ impl LocalIdp {
             Err(_) => return Err(Failure::Unavailable),
         }
         let tokens = self.tokens(&record.subject, security.role, client, &record.scope, record.auth_time, &record.family, None, now)?;
-        Ok(IdpResponse::json(
-            200,
-            &json!({
-                "access_token": tokens.0,
-                "id_token": tokens.1,
-                "refresh_token": rotated,
-                "token_type": "Bearer",
-                "expires_in": ACCESS_TOKEN_SECONDS,
-            }),
-        ))
+        Ok(token_response(&tokens, &rotated))
     }
 
     pub(super) async fn revoke(&self, request: &IdpRequest, now: i64) -> IdpResponse {
@@ -340,6 +322,14 @@ impl LocalIdp {
         let sign = |claims: &serde_json::Value| self.issuer.sign_claims(claims).map_err(|_| Failure::Unavailable);
         Ok((sign(&access)?, sign(&id)?))
     }
+}
+
+/// The token endpoint's answer: the access and ID tokens and the refresh token to use next.
+fn token_response(tokens: &(String, String), refresh: &str) -> IdpResponse {
+    IdpResponse::json(
+        200,
+        &json!({"access_token": tokens.0, "id_token": tokens.1, "refresh_token": refresh, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS}),
+    )
 }
 
 /// How a grant ended when it did not succeed.

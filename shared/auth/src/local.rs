@@ -114,7 +114,8 @@ impl LocalIssuer {
         if key_files(key_dir)?.is_empty() {
             let (_, der) = SigningKey::generate()?;
             let path = key_dir.join(FIRST_KEY_FILE);
-            write_private(&path, &der).map_err(|e| IssuerError::KeyFile { path: path.display().to_string(), reason: e.to_string() })?;
+            crate::private_file::write(&path, &der)
+                .map_err(|e| IssuerError::KeyFile { path: path.display().to_string(), reason: e.to_string() })?;
         }
         let ring = read_ring(key_dir)?;
         Ok(Self { ring: RwLock::new(ring), dir: Some(key_dir.to_path_buf()), issuer, client_id })
@@ -134,7 +135,7 @@ impl LocalIssuer {
         let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_err(|e| error(e.to_string()))?.as_nanos();
         // Rotated keys sort after the first key's name and in the order they were made.
         let path = key_dir.join(format!("signing-{stamp:024}.pk8"));
-        write_private(&path, &der).map_err(|e| error(e.to_string()))?;
+        crate::private_file::write(&path, &der).map_err(|e| error(e.to_string()))?;
         let files = key_files(key_dir)?;
         for old in files.iter().take(files.len().saturating_sub(KEPT_KEYS)) {
             std::fs::remove_file(old).map_err(|e| error(e.to_string()))?;
@@ -254,7 +255,7 @@ fn read_ring(dir: &Path) -> Result<KeyRing, IssuerError> {
     let mut keys = Vec::new();
     for path in key_files(dir)? {
         let key_error = |reason: String| IssuerError::KeyFile { path: path.display().to_string(), reason };
-        check_private(&path).map_err(key_error)?;
+        crate::private_file::check(&path).map_err(key_error)?;
         let der = std::fs::read(&path).map_err(|e| key_error(e.to_string()))?;
         keys.push(SigningKey::from_pkcs8(&der).map_err(|_| key_error("not an RSA PKCS#8 key".into()))?);
     }
@@ -262,36 +263,6 @@ fn read_ring(dir: &Path) -> Result<KeyRing, IssuerError> {
         return Err(IssuerError::KeyFile { path: dir.display().to_string(), reason: "holds no signing key".into() });
     }
     Ok(KeyRing { keys, read_at })
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
-/// Refuses a key file others can read: a leaked local key mints admin tokens.
-#[cfg(unix)]
-fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(format!("mode {:o} lets others read it; run `chmod 600` on it", mode & 0o777));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_path: &Path) -> Result<(), String> {
-    Ok(())
 }
 
 #[cfg(test)]
