@@ -27,6 +27,7 @@ use shared::auth::local::{IssuerJwks, LocalIssuer};
 use shared::domain::user::{DisplayName, Email, Invitation};
 use shared::identity::embedded::EmbeddedDirectory;
 use shared::identity::hashing::PasswordHasher;
+use shared::session::{FileSecret, HttpTokenEndpoint};
 use shared::store::personal::Plaintext;
 
 use idp::{Client, IdpConfig, IdpRequest, LocalIdp};
@@ -173,6 +174,17 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
     state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
     state.limits.api_rate = config.api_rate;
+    // The session routes reach this server's own identity provider, as the deployed ones
+    // reach Cognito's domain: over HTTP, as the confidential client.
+    let backend_secret = client_secret(&config.data_dir)?;
+    let base = issuer.issuer().trim_end_matches('/').to_owned();
+    let secret_file = Arc::new(FileSecret(config.data_dir.join("secrets").join("backend-client-secret")));
+    state.token_endpoint = Some(Arc::new(HttpTokenEndpoint::new(
+        format!("{base}/oauth2/token"),
+        format!("{base}/oauth2/revoke"),
+        BACKEND_CLIENT_ID.to_owned(),
+        secret_file,
+    )?));
     // One process: the list cursor key is loaded (created on the first run, audited as a
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
@@ -181,7 +193,6 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
 
     let directory =
         EmbeddedDirectory::new(Arc::clone(&state.store), Arc::new(Plaintext), config.hasher.clone(), issuer.issuer().to_owned());
-    let backend_secret = client_secret(&config.data_dir)?;
     let clients = vec![
         Client {
             id: LOCAL_CLIENT_ID.into(),

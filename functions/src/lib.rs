@@ -2,6 +2,8 @@
 //! state (DynamoDB, S3 where the route needs blobs, the issuer's JWKS) once per cold start
 //! and serves one endpoint from `shared::routes`.
 
+pub mod secret;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use shared::auth::jwks::{HttpJwks, KeyCache};
 use shared::config::{AwsSettings, Settings};
 use shared::handlers::{Endpoint, serve};
 use shared::http::cors::CorsPolicy;
+use shared::session::HttpTokenEndpoint;
 use shared::state::{AppState, StartupError};
 use store::{BlobStore, NoBlobStore};
 use store_aws::{DynamoStore, S3BlobStore};
@@ -57,7 +60,31 @@ pub async fn aws_state<B: BlobBackend>(settings: &Settings) -> Result<AppState, 
 
 /// Builds the state once (settings, clients, validated policies) and serves endpoint `E`
 /// until the Lambda runtime stops the process.
-pub fn run<B: BlobBackend, E: Endpoint>() -> ExitCode {
+pub fn run<B: BlobBackend + 'static, E: Endpoint>() -> ExitCode {
+    host::<E>(|settings| Box::pin(aws_state::<B>(settings)))
+}
+
+/// [`run`] for a session route: the state also holds the identity provider's token
+/// endpoint, with the backend client's secret from Secrets Manager. Only these functions
+/// link the Secrets Manager SDK.
+pub fn run_session<E: Endpoint>() -> ExitCode {
+    host::<E>(|settings| Box::pin(session_state(settings)))
+}
+
+async fn session_state(settings: &Settings) -> Result<AppState, StartupError> {
+    let mut state = aws_state::<NoBlobs>(settings).await?;
+    let session = settings.session.clone().ok_or(shared::config::ConfigError::Missing("AUTH_TOKEN_URL"))?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secret = Arc::new(secret::SecretsManagerSecret::new(aws_sdk_secretsmanager::Client::new(&config), session.client_secret_arn));
+    let endpoint = HttpTokenEndpoint::new(session.token_url, session.revoke_url, session.client_id, secret)
+        .map_err(|e| StartupError::Session(e.to_string()))?;
+    state.token_endpoint = Some(Arc::new(endpoint));
+    Ok(state)
+}
+
+type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, StartupError>> + 'a>>;
+
+fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings) -> StateFuture<'a>) -> ExitCode {
     let route: Route = E::ROUTE;
     // One request at a time per instance: a current-thread runtime starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -76,7 +103,7 @@ pub fn run<B: BlobBackend, E: Endpoint>() -> ExitCode {
             }
         };
         shared::telemetry::init(settings.json_logs);
-        let state = match aws_state::<B>(&settings).await {
+        let state = match build(&settings).await {
             Ok(state) => Arc::new(state),
             Err(error) => {
                 tracing::error!(%error, "start-up failed");

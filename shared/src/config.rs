@@ -32,6 +32,20 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// Emit JSON logs (Lambda) rather than human-readable ones (local).
     pub json_logs: bool,
+    /// How the session routes reach the identity provider; set for those functions only.
+    pub session: Option<SessionSettings>,
+}
+
+/// The token-mediating backend's client at the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// The IdP's token endpoint (Cognito: `https://<domain>/oauth2/token`).
+    pub token_url: String,
+    /// Its revocation endpoint (Cognito: `https://<domain>/oauth2/revoke`).
+    pub revoke_url: String,
+    pub client_id: String,
+    /// The Secrets Manager secret holding the client secret: never the secret itself.
+    pub client_secret_arn: String,
 }
 
 /// A setting that is missing or malformed.
@@ -86,7 +100,23 @@ impl Settings {
             .map(|origin| parse_origin(origin).map_err(|reason| ConfigError::Invalid { name: "CORS_ALLOWED_ORIGINS", reason }))
             .collect::<Result<Vec<_>, _>>()?;
 
+        let session = match get("AUTH_TOKEN_URL") {
+            None => None,
+            Some(token_url) => {
+                secure_url("AUTH_TOKEN_URL", token_url)?;
+                let revoke_url = require("AUTH_REVOKE_URL")?;
+                secure_url("AUTH_REVOKE_URL", &revoke_url)?;
+                Some(SessionSettings {
+                    token_url: token_url.to_owned(),
+                    revoke_url,
+                    client_id: require("AUTH_BACKEND_CLIENT_ID")?,
+                    client_secret_arn: require("AUTH_BACKEND_CLIENT_SECRET_ARN")?,
+                })
+            }
+        };
+
         Ok(Self {
+            session,
             stage: get("STAGE").unwrap_or("dev").to_owned(),
             aws,
             auth: AuthSettings { issuer, jwks_url, client_ids, leeway, jwks_min_refresh },

@@ -20,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod openapi;
 pub mod routes;
+pub mod session;
 pub mod state;
 pub mod telemetry;
 

@@ -7,7 +7,7 @@
 //! route, and the OpenAPI path list. The template, `events/`, the binaries and the
 //! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
 
-use crate::handlers::{analysis, datasets, forecasts, health, me};
+use crate::handlers::{analysis, datasets, forecasts, health, me, session};
 use crate::http::routes::{Need, route_table};
 
 route_table! {
@@ -28,4 +28,7 @@ route_table! {
     DeleteForecast DELETE "/v1/forecasts/{forecastId}"               "delete-forecast" forecasts::delete  "forecast"      [];
     ExportForecast GET    "/v1/forecasts/{forecastId}/export"        "export-forecast" forecasts::export  "forecast"      [Blobs];
     AnalyzeDataset POST   "/v1/ml/analyze"                           "analyze-dataset" analysis::analyze  "dataset"       [Blobs, Compute];
+    ExchangeCode   POST   "/auth/token"                              "auth-token"      session::exchange  "session"       [Session];
+    RefreshSession POST   "/auth/refresh"                            "auth-refresh"    session::refresh   "session"       [Session];
+    EndSession     POST   "/auth/logout"                             "auth-logout"     session::logout    "session"       [Session];
 }

@@ -77,6 +77,8 @@ pub struct AppState {
     pub cursor_keys: CursorKeys,
     /// Users' security records, briefly cached: what every token is checked against.
     pub standing: Standing,
+    /// The identity provider's token endpoint, for the session routes (`None` elsewhere).
+    pub token_endpoint: Option<std::sync::Arc<dyn crate::session::TokenEndpoint>>,
 }
 
 /// Start-up failed; the function cannot serve.
@@ -92,6 +94,8 @@ pub enum StartupError {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Issuer(#[from] crate::auth::local::IssuerError),
+    #[error("session endpoint: {0}")]
+    Session(String),
 }
 
 impl AppState {
@@ -115,6 +119,7 @@ impl AppState {
             compute: ComputePool::inline(),
             cursor_keys: CursorKeys::default(),
             standing: Standing::default(),
+            token_endpoint: None,
         })
     }
 }

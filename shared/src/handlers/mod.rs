@@ -10,6 +10,7 @@ pub mod forecasts;
 pub mod health;
 pub mod me;
 pub mod paging;
+pub mod session;
 
 use std::time::Instant;
 

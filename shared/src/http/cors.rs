@@ -31,6 +31,11 @@ impl CorsPolicy {
         Ok(Self { origins })
     }
 
+    /// Whether `origin` is on the list.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allowed(Some(origin)).is_some()
+    }
+
     fn allowed<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
         origin.filter(|o| self.origins.iter().any(|allowed| allowed == o))
     }

@@ -14,6 +14,8 @@ pub struct Reply {
     pub location: Option<String>,
     /// The resource's version, sent as its `ETag`.
     pub version: Option<u64>,
+    /// A `Set-Cookie` value (the session routes only).
+    pub cookie: Option<String>,
 }
 
 #[derive(Debug)]
@@ -31,20 +33,37 @@ pub enum ReplyBody {
 
 impl Reply {
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_text(body)?), location: None, version: None })
+        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_text(body)?), location: None, version: None, cookie: None })
     }
 
     pub fn created(body: &impl Serialize, location: String) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::CREATED, body: ReplyBody::Json(to_text(body)?), location: Some(location), version: None })
+        Ok(Self {
+            status: StatusCode::CREATED,
+            body: ReplyBody::Json(to_text(body)?),
+            location: Some(location),
+            version: None,
+            cookie: None,
+        })
     }
 
     pub fn no_content() -> Self {
-        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None, version: None }
+        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None, version: None, cookie: None }
     }
 
     /// A file download. `filename` is built from validated ids, never from user text.
     pub fn download(content_type: &'static str, filename: String, content: String) -> Self {
-        Self { status: StatusCode::OK, body: ReplyBody::Download { content_type, filename, content }, location: None, version: None }
+        Self {
+            status: StatusCode::OK,
+            body: ReplyBody::Download { content_type, filename, content },
+            location: None,
+            version: None,
+            cookie: None,
+        }
+    }
+
+    /// The same reply, setting a cookie.
+    pub fn with_cookie(self, cookie: String) -> Self {
+        Self { cookie: Some(cookie), ..self }
     }
 
     /// The same reply, carrying the resource's version as its `ETag`.
@@ -72,6 +91,9 @@ impl Reply {
         };
         if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, location);
+        }
+        if let Some(cookie) = self.cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
         }
         if let Some(etag) = self.version.and_then(|v| HeaderValue::from_str(&crate::http::conditional::etag(v)).ok()) {
             response.headers_mut().insert(header::ETAG, etag);

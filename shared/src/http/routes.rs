@@ -26,6 +26,10 @@ pub enum Need {
     Pages,
     /// Fits models or analyses whole series: the long time budget.
     Compute,
+    /// A session route of the token-mediating backend: reached without a bearer token (the
+    /// authorizer is off), but audited, CSRF-checked and rate-limited per IP; its function
+    /// talks to the identity provider with the backend client's secret.
+    Session,
 }
 
 /// One row of the route table.
@@ -156,9 +160,20 @@ impl Route {
         if self.needs(Need::Compute) { COMPUTE_BUDGET } else { DEFAULT_BUDGET }
     }
 
-    /// Whether the route is reachable without a token ([`Need::Public`]).
+    /// Whether the route is reachable without a token and unaudited ([`Need::Public`]).
     pub fn is_public(self) -> bool {
         self.needs(Need::Public)
+    }
+
+    /// Whether the route is a session route ([`Need::Session`]).
+    pub fn is_session(self) -> bool {
+        self.needs(Need::Session)
+    }
+
+    /// Whether API Gateway lets requests in without the Cognito authorizer: the public
+    /// route and the session routes.
+    pub fn skips_authorizer(self) -> bool {
+        self.is_public() || self.is_session()
     }
 
     /// Methods served at the path template `path`, in a stable order, with `OPTIONS`

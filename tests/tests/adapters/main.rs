@@ -104,3 +104,8 @@ blob_suite!(s3, crate::services::s3_blobs);
 async fn s3_puts_ask_for_kms_encryption_with_the_bucket_key() {
     services::s3_puts_are_kms_encrypted().await;
 }
+
+#[tokio::test]
+async fn the_client_secret_comes_from_secrets_manager_and_is_cached() {
+    services::client_secret_comes_from_secrets_manager().await;
+}

@@ -154,3 +154,25 @@ pub async fn cognito_directory_on_moto() -> DirectorySubject {
     let pool_id = cognito_pool(&client).await;
     DirectorySubject { directory: Arc::new(identity_cognito::CognitoDirectory::new(client, pool_id)), store: sqlite_store().await }
 }
+
+/// The token backend's client secret read from moto's Secrets Manager, and re-read only
+/// after its cache age: a changed secret is not seen at once.
+pub async fn client_secret_comes_from_secrets_manager() {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    use shared::session::ClientSecret;
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(endpoint("FORECAST_TEST_S3_URL"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "moto"))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
+    let created = client.create_secret().name(unique("backend-client")).secret_string("s3cr3t-one").send().await.unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let secret = functions::secret::SecretsManagerSecret::new(client.clone(), arn.clone());
+    assert_eq!(secret.get().await.unwrap(), "s3cr3t-one");
+    client.put_secret_value().secret_id(&arn).secret_string("s3cr3t-two").send().await.unwrap();
+    assert_eq!(secret.get().await.unwrap(), "s3cr3t-one", "cached until its age is up");
+    let missing = functions::secret::SecretsManagerSecret::new(client, format!("{arn}-gone"));
+    assert!(matches!(missing.get().await, Err(shared::session::EndpointError::Unavailable(_))));
+}

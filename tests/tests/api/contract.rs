@@ -60,7 +60,7 @@ fn the_template_deploys_exactly_the_routes_the_code_serves() {
 }
 
 #[test]
-fn only_health_skips_the_authorizer_in_the_template() {
+fn only_health_and_the_session_routes_skip_the_authorizer_in_the_template() {
     let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     let mut public = Vec::new();
@@ -71,7 +71,7 @@ fn only_health_skips_the_authorizer_in_the_template() {
             }
         }
     }
-    let expected: Vec<String> = Route::ALL.iter().filter(|r| r.is_public()).map(|r| r.path().to_owned()).collect();
+    let expected: Vec<String> = Route::ALL.iter().filter(|r| r.skips_authorizer()).map(|r| r.path().to_owned()).collect();
     assert_eq!(public, expected);
     let authorizer = &template["Resources"]["ForecastApi"]["Properties"]["Auth"];
     assert_eq!(authorizer["DefaultAuthorizer"].as_str(), Some("CognitoAuthorizer"));
@@ -126,7 +126,26 @@ async fn event_state(dir: &std::path::Path) -> AppState {
     let keys = KeyCache::with_keys(JwkSet { keys: vec![] }, auth.jwks_min_refresh);
     let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite3")).unwrap());
     let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
-    AppState::new(auth, keys, store, blobs, CorsPolicy::new(&["https://app.example.com"]).unwrap()).unwrap()
+    let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&["https://app.example.com"]).unwrap()).unwrap();
+    state.token_endpoint = Some(Arc::new(RefusingEndpoint));
+    state
+}
+
+/// An identity provider that knows none of the events' codes or refresh tokens.
+#[derive(Debug)]
+struct RefusingEndpoint;
+
+#[async_trait::async_trait]
+impl shared::session::TokenEndpoint for RefusingEndpoint {
+    async fn exchange(&self, _: &str, _: &str, _: &str) -> Result<shared::session::Tokens, shared::session::EndpointError> {
+        Err(shared::session::EndpointError::Refused)
+    }
+    async fn refresh(&self, _: &str) -> Result<shared::session::Tokens, shared::session::EndpointError> {
+        Err(shared::session::EndpointError::Refused)
+    }
+    async fn revoke(&self, _: &str) -> Result<(), shared::session::EndpointError> {
+        Ok(())
+    }
 }
 
 /// The dataset the event files refer to, owned by the events' caller.
@@ -219,6 +238,9 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::ShareDataset, 204),
         (Route::UnshareDataset, 204),
         (Route::DeleteDataset, 204),
+        (Route::ExchangeCode, 400),
+        (Route::RefreshSession, 401),
+        (Route::EndSession, 204),
     ];
     for (route, status) in expectations {
         let text = std::fs::read_to_string(repo_file(&format!("events/{}.json", route.function_name()))).unwrap();
@@ -243,6 +265,13 @@ async fn every_event_file_replays_through_its_handler() {
             continue;
         }
         let request_id = event["requestContext"]["requestId"].as_str().unwrap();
+        if route.is_session() {
+            // Audited, without a caller: no token came, and the stub refused the grants.
+            let records = crate::audit_walk::audit_since(state.store.as_ref(), started).await;
+            let record = records.iter().find(|r| r.request_id == request_id).unwrap_or_else(|| panic!("{route:?}: no audit record"));
+            assert_eq!((record.action.as_str(), record.status), (route.function_name(), status), "{route:?}");
+            continue;
+        }
         let records = crate::audit_walk::audit_since(state.store.as_ref(), started).await;
         let record = records.iter().find(|r| r.request_id == request_id).unwrap_or_else(|| panic!("{route:?}: no audit record"));
         assert_eq!(record.actor.as_deref(), Some(EVENT_OWNER));
@@ -270,8 +299,17 @@ async fn the_local_server_serves_every_documented_operation() {
         for method in operations.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let answer = app.call(method.clone(), &concrete, None, None).await;
-            let public = Route::resolve(&method, &concrete).map(|(r, _)| r.is_public()).unwrap();
-            assert_eq!(answer.status.as_u16(), if public { 200 } else { 401 }, "{method} {path}: {}", answer.text);
+            let (route, _) = Route::resolve(&method, &concrete).unwrap();
+            // Without a token: the public route answers, a session route wants the CSRF
+            // header first, every other route a token.
+            let expected = if route.is_public() {
+                200
+            } else if route.is_session() {
+                403
+            } else {
+                401
+            };
+            assert_eq!(answer.status.as_u16(), expected, "{method} {path}: {}", answer.text);
         }
     }
 }
@@ -282,10 +320,19 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     for route in Route::ALL {
         let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
-        let backend = if route.uses_blobs() { "functions::S3Blobs" } else { "functions::NoBlobs" };
-        assert!(
-            main.contains(&format!("run::<{backend}, shared::routes::endpoints::{route:?}>()")),
-            "{}: expected {backend}",
+        let entry = match (route.is_session(), route.uses_blobs()) {
+            // Only the session functions link the Secrets Manager SDK.
+            (true, _) => format!("run_session::<shared::routes::endpoints::{route:?}>()"),
+            (false, true) => format!("run::<functions::S3Blobs, shared::routes::endpoints::{route:?}>()"),
+            (false, false) => format!("run::<functions::NoBlobs, shared::routes::endpoints::{route:?}>()"),
+        };
+        assert!(main.contains(&entry), "{}: expected {entry}", route.function_name());
+        let mut policies = Vec::new();
+        strings(&function_of(&template, route)["Properties"]["Policies"], &mut policies);
+        assert_eq!(
+            policies.iter().any(|a| a.starts_with("secretsmanager:")),
+            route.is_session(),
+            "{}: only session functions may read the client secret",
             route.function_name()
         );
 

@@ -20,5 +20,6 @@ mod local_server;
 mod matrix;
 mod partitions;
 mod racing;
+mod session;
 mod sign_in;
 mod standing;

@@ -1,0 +1,4 @@
+//! Lambda for `auth-logout`: see `shared::handlers::session`.
+fn main() -> std::process::ExitCode {
+    functions::run_session::<shared::routes::endpoints::EndSession>()
+}
