@@ -18,7 +18,7 @@ pub mod clients;
 pub mod grants;
 pub mod pages;
 pub mod pkce;
-mod signin;
+pub mod signin;
 mod token;
 
 use std::collections::HashMap;
@@ -125,6 +125,11 @@ impl IdpResponse {
             response.headers.push(("www-authenticate", "Basic realm=\"token\"".into()));
         }
         response
+    }
+
+    /// The token and revocation endpoints' answer when the store or keys are out of reach.
+    fn temporarily_unavailable() -> Self {
+        Self::oauth_error(503, "temporarily_unavailable", "try again in a moment")
     }
 
     fn redirect(location: String) -> Self {

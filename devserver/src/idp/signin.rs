@@ -25,6 +25,8 @@ use super::{ACCOUNT_LOCKOUT, IdpRequest, IdpResponse, LocalIdp, SCOPES, SIGN_IN_
 
 /// The CSRF cookie: host-only, HTTPS (or loopback) only, never sent cross-site.
 pub const CSRF_COOKIE: &str = "__Host-idp-csrf";
+/// The issuer name authenticator apps show beside the account.
+pub const TOTP_ISSUER: &str = "Forecast (local)";
 /// What every credential failure says.
 const WRONG: &str = "The e-mail address or password is wrong.";
 
@@ -40,15 +42,11 @@ impl Refusal {
         match self {
             Refusal::Page(detail) => IdpResponse::html(400, pages::error("Cannot sign in", detail), &[]),
             Refusal::Redirect { redirect_uri, state, error, description } => {
-                let mut url = redirect_uri;
-                let mut query = form_urlencoded::Serializer::new(String::new());
-                query.append_pair("error", error).append_pair("error_description", description);
-                if let Some(state) = state {
-                    query.append_pair("state", &state);
+                let mut pairs = vec![("error", error), ("error_description", description)];
+                if let Some(state) = state.as_deref() {
+                    pairs.push(("state", state));
                 }
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str(&query.finish());
-                IdpResponse::redirect(url)
+                back_to_client(&redirect_uri, &pairs)
             }
         }
     }
@@ -201,9 +199,16 @@ impl LocalIdp {
     /// The account for a typed address, with its role and credentials.
     async fn account_for(&self, address: &str) -> Result<Option<(User, Role, (u64, Credentials))>, ()> {
         let Ok(email) = Email::parse(address) else { return Ok(None) };
-        let Some(id) = self.directory.id_for_email(&email).await.map_err(|_| ())? else { return Ok(None) };
-        let user = shared::identity::directory::UserDirectory::get(&self.directory, &id).await.map_err(|_| ())?;
-        let credentials = self.directory.credentials(&id).await.map_err(|_| ())?;
+        match self.directory.id_for_email(&email).await.map_err(|_| ())? {
+            Some(id) => self.account_by_id(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The account `id`, with its role and credentials.
+    async fn account_by_id(&self, id: &UserId) -> Result<Option<(User, Role, (u64, Credentials))>, ()> {
+        let user = shared::identity::directory::UserDirectory::get(&self.directory, id).await.map_err(|_| ())?;
+        let credentials = self.directory.credentials(id).await.map_err(|_| ())?;
         let standing = standing::read(self.store.as_ref(), id.as_str()).await.map_err(|_| ())?;
         Ok(match (user, credentials, standing) {
             // The security record decides the role and whether the account may sign in.
@@ -239,7 +244,7 @@ impl LocalIdp {
     ) -> IdpResponse {
         let Ok(challenge) = grants::secret() else { return unavailable() };
         let totp_secret = if step == Step::EnrollTotp {
-            match TotpKey::generate("Forecast (local)", user.email.as_str()) {
+            match TotpKey::generate(TOTP_ISSUER, user.email.as_str()) {
                 Ok(key) => Some(key.secret_base32()),
                 Err(_) => return unavailable(),
             }
@@ -266,7 +271,7 @@ impl LocalIdp {
             (Step::NewPassword, _) => pages::new_password(&fields, None),
             (Step::Totp, _) => pages::totp(&fields, None),
             (Step::EnrollTotp, Some(secret)) => {
-                let uri = TotpKey::from_base32(&secret, "Forecast (local)", user.email.as_str()).and_then(|k| k.uri()).unwrap_or_default();
+                let uri = TotpKey::from_base32(&secret, TOTP_ISSUER, user.email.as_str()).and_then(|k| k.uri()).unwrap_or_default();
                 pages::enroll_totp(&fields, &secret, &uri, None)
             }
             (Step::EnrollTotp, None) => return unavailable(),
@@ -365,7 +370,7 @@ impl LocalIdp {
                 let code = single(params, "code").unwrap_or_default();
                 let secret = if record.step == Step::Totp { credentials.totp_secret.clone() } else { record.totp_secret.clone() };
                 let Some(secret) = secret else { return expired() };
-                let Ok(key) = TotpKey::from_base32(&secret, "Forecast (local)", user.email.as_str()) else { return unavailable() };
+                let Ok(key) = TotpKey::from_base32(&secret, TOTP_ISSUER, user.email.as_str()) else { return unavailable() };
                 let unix = u64::try_from(now).unwrap_or_default();
                 let Some(step) = key.verify(code, unix, credentials.totp_last_step) else {
                     if ACCOUNT_LOCKOUT.record_failure(self.store.as_ref(), user.email.as_str(), now).await.is_err() {
@@ -395,12 +400,6 @@ impl LocalIdp {
         }
     }
 
-    async fn account_by_id(&self, id: &UserId) -> Result<Option<(User, Role, (u64, Credentials))>, ()> {
-        let user = shared::identity::directory::UserDirectory::get(&self.directory, id).await.map_err(|_| ())?;
-        let Some(user) = user else { return Ok(None) };
-        self.account_for(user.email.as_str()).await
-    }
-
     /// Issues the code for a finished sign-in and sends the browser back with it.
     async fn issue_code(&self, request: &IdpRequest, auth: AuthRequest, subject: &str, mut writes: Vec<WriteOp>, now: i64) -> IdpResponse {
         let Ok(code) = grants::secret() else { return unavailable() };
@@ -424,12 +423,15 @@ impl LocalIdp {
             }
             Err(_) => return unavailable(),
         }
-        let mut location = auth.redirect_uri.clone();
-        let query = form_urlencoded::Serializer::new(String::new()).append_pair("code", &code).append_pair("state", &auth.state).finish();
-        location.push(if location.contains('?') { '&' } else { '?' });
-        location.push_str(&query);
-        IdpResponse::redirect(location)
+        back_to_client(&auth.redirect_uri, &[("code", &code), ("state", &auth.state)])
     }
+}
+
+/// A redirect to the client's return address with `pairs` added to its query.
+fn back_to_client(redirect_uri: &str, pairs: &[(&str, &str)]) -> IdpResponse {
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    IdpResponse::redirect(format!("{redirect_uri}{separator}{query}"))
 }
 
 fn capitalise(text: &str) -> String {

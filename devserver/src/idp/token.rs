@@ -40,7 +40,7 @@ impl LocalIdp {
                 self.audit(event(action, &request.meta, subject.as_deref(), 400, Some(reason))).await;
                 IdpResponse::oauth_error(400, "invalid_grant", "the code or refresh token is invalid, expired or used")
             }
-            Err(Failure::Unavailable) => IdpResponse::oauth_error(503, "temporarily_unavailable", "try again in a moment"),
+            Err(Failure::Unavailable) => IdpResponse::temporarily_unavailable(),
         }
     }
 
@@ -59,7 +59,7 @@ impl LocalIdp {
                 return Err(IdpResponse::oauth_error(429, "too_many_requests", "too many requests; try again later")
                     .with_header("retry-after", retry_after.to_string()));
             }
-            Err(_) => return Err(IdpResponse::oauth_error(503, "temporarily_unavailable", "try again in a moment")),
+            Err(_) => return Err(IdpResponse::temporarily_unavailable()),
         }
         let params = form(request)?;
         if repeated(&params) {
@@ -225,13 +225,13 @@ impl LocalIdp {
         // RFC 7009: an unknown token, or another client's, is answered like a revoked one.
         let found = match grants::read::<RefreshRecord>(self.store.as_ref(), &grants::refresh_key(token)).await {
             Ok(found) => found,
-            Err(_) => return IdpResponse::oauth_error(503, "temporarily_unavailable", "try again in a moment"),
+            Err(_) => return IdpResponse::temporarily_unavailable(),
         };
         let subject = found.as_ref().map(|(_, r)| r.subject.clone());
         let reason = match &found {
             Some((_, record)) if record.client_id == client.id => {
                 if self.revoke_family(&record.family, &record.subject, now).await.is_err() {
-                    return IdpResponse::oauth_error(503, "temporarily_unavailable", "try again in a moment");
+                    return IdpResponse::temporarily_unavailable();
                 }
                 None
             }
@@ -252,8 +252,7 @@ impl LocalIdp {
             writes.push(grants::replace(key, version, &record)?);
         }
         if let Some((version, security)) = standing::read(self.store.as_ref(), subject).await? {
-            let revoked = SecurityRecord { revoked_through: Some(now.max(security.revoked_through.unwrap_or(now))), ..security };
-            writes.push(revoked.replace(subject, version)?);
+            writes.push(security.revoked_at(now).replace(subject, version)?);
         }
         let meta = shared::http::RequestMeta { request_id: format!("idp-revoke-family-{}", uuid::Uuid::new_v4()), ..Default::default() };
         match self.store.commit(writes, &event("idp-revoke-family", &meta, Some(subject), 200, None)).await {

@@ -49,6 +49,12 @@ impl SecurityRecord {
         Self { role, enabled: true, revoked_through: None }
     }
 
+    /// The record with every token issued up to `now` revoked (never moving an earlier,
+    /// later-reaching revocation back).
+    pub fn revoked_at(self, now: i64) -> Self {
+        Self { revoked_through: Some(self.revoked_through.map_or(now, |through| through.max(now))), ..self }
+    }
+
     /// The write that creates the record (with the account).
     pub fn create(&self, subject: &str) -> Result<WriteOp, StoreError> {
         Ok(WriteOp::Put { item: Item { key: key(subject), version: 1, body: to_json(self)? }, condition: Condition::Absent })
@@ -172,6 +178,13 @@ mod tests {
         assert_eq!(revoked.admits(Some(1_764_000_001)), Ok(()));
         assert_eq!(revoked.admits(None), Err(AuthError::Revoked));
         assert_eq!(record(true, None).admits(None), Ok(()));
+    }
+
+    #[test]
+    fn a_revocation_moves_forward_never_back() {
+        assert_eq!(record(true, None).revoked_at(100).revoked_through, Some(100));
+        assert_eq!(record(true, Some(50)).revoked_at(100).revoked_through, Some(100));
+        assert_eq!(record(true, Some(150)).revoked_at(100).revoked_through, Some(150));
     }
 
     #[test]

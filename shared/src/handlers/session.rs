@@ -14,7 +14,7 @@ use lambda_http::http::header;
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use crate::auth::standing::{self, SecurityRecord};
+use crate::auth::standing;
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::http::request::{header_str, json_body};
@@ -209,8 +209,7 @@ pub async fn logout(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if let Some((version, record)) = standing::read(ctx.state.store.as_ref(), &principal.subject).await.map_err(super::store_error)? {
-            let revoked = SecurityRecord { revoked_through: Some(now.max(record.revoked_through.unwrap_or(now))), ..record };
-            ctx.commit(vec![revoked.replace(&principal.subject, version).map_err(ApiError::internal)?], 204).await?;
+            ctx.commit(vec![record.revoked_at(now).replace(&principal.subject, version).map_err(ApiError::internal)?], 204).await?;
             ctx.state.standing.forget(&principal.subject);
         }
     }

@@ -463,7 +463,8 @@ async fn admins_set_up_totp_when_required_and_then_need_a_fresh_code_each_time()
     assert_eq!(enrol.status, StatusCode::OK, "{}", enrol.text);
     assert!(enrol.text.contains("Set up your authenticator") && enrol.text.contains("otpauth://totp/"), "{}", enrol.text);
     let secret = enrol.text.split("<code>").nth(1).and_then(|t| t.split('<').next()).unwrap().to_owned();
-    let key = shared::identity::totp::TotpKey::from_base32(&secret, "Forecast (local)", devserver::FIRST_ADMIN_EMAIL).unwrap();
+    let key =
+        shared::identity::totp::TotpKey::from_base32(&secret, devserver::idp::signin::TOTP_ISSUER, devserver::FIRST_ADMIN_EMAIL).unwrap();
     let now = || u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
     let wrong = browser.submit(&enrol, &[("code", "000000")]).await;
     assert_eq!(wrong.status.as_u16(), 401, "{}", wrong.text);
