@@ -189,10 +189,11 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
     state.cursor_keys.get(state.store.as_ref(), || shared::cursor::creation_record(&startup, None)).await?;
-    let state = Arc::new(state);
-
     let directory =
         EmbeddedDirectory::new(Arc::clone(&state.store), Arc::new(Plaintext), config.hasher.clone(), issuer.issuer().to_owned());
+    state.directory = Some(Arc::new(directory.clone()));
+    let state = Arc::new(state);
+
     let clients = vec![
         Client {
             id: LOCAL_CLIENT_ID.into(),
@@ -257,7 +258,9 @@ async fn first_admin(idp: &LocalIdp, startup: &RequestMeta) -> Result<Option<Str
     let invitation =
         Invitation { email: Email::parse(FIRST_ADMIN_EMAIL)?, name: Some(DisplayName::parse("First admin")?), role: Role::Admin };
     let (user, temporary, mut writes) = idp.directory.stage_account(&invitation, time::OffsetDateTime::now_utc()).await?;
-    writes.push(shared::auth::standing::SecurityRecord::new(Role::Admin).create(user.id.as_str())?);
+    let roster = shared::auth::roster::AdminRoster::read(idp.store.as_ref()).await?;
+    let record = shared::auth::standing::SecurityRecord::new(Role::Admin);
+    writes.extend(shared::auth::roster::standing_writes(&roster, user.id.as_str(), None, Some(&record))?);
     let mut audit = AuditDraft::new("devserver-first-admin", "user");
     audit.resource_id = Some(user.id.as_str().to_owned());
     idp.store.commit(writes, &audit.finish(startup, 201)).await?;

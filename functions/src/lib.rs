@@ -82,6 +82,22 @@ async fn session_state(settings: &Settings) -> Result<AppState, StartupError> {
     Ok(state)
 }
 
+/// [`run`] for a route that reads or changes users ([`Route::uses_directory`]): the state
+/// also holds the Cognito user pool as the user directory. Only these functions link the
+/// Cognito SDK.
+pub fn run_directory<E: Endpoint>() -> ExitCode {
+    host::<E>(|settings| Box::pin(directory_state(settings)))
+}
+
+async fn directory_state(settings: &Settings) -> Result<AppState, StartupError> {
+    let mut state = aws_state::<NoBlobs>(settings).await?;
+    let pool_id = settings.user_pool_id.clone().ok_or(shared::config::ConfigError::Missing("USER_POOL_ID"))?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    state.directory = Some(Arc::new(identity_cognito::CognitoDirectory::new(client, pool_id)));
+    Ok(state)
+}
+
 type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, StartupError>> + 'a>>;
 
 fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings) -> StateFuture<'a>) -> ExitCode {

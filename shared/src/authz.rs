@@ -34,10 +34,16 @@ pub enum Action {
     ReadForecast,
     DeleteForecast,
     AnalyzeDataset,
+    ListUsers,
+    InviteUser,
+    ReadUser,
+    UpdateUser,
+    DeleteUser,
+    SignOutUser,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 18] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -50,6 +56,12 @@ impl Action {
         Action::ReadForecast,
         Action::DeleteForecast,
         Action::AnalyzeDataset,
+        Action::ListUsers,
+        Action::InviteUser,
+        Action::ReadUser,
+        Action::UpdateUser,
+        Action::DeleteUser,
+        Action::SignOutUser,
     ];
 
     /// The action's id in the Cedar schema.
@@ -67,6 +79,12 @@ impl Action {
             Action::ReadForecast => "ReadForecast",
             Action::DeleteForecast => "DeleteForecast",
             Action::AnalyzeDataset => "AnalyzeDataset",
+            Action::ListUsers => "ListUsers",
+            Action::InviteUser => "InviteUser",
+            Action::ReadUser => "ReadUser",
+            Action::UpdateUser => "UpdateUser",
+            Action::DeleteUser => "DeleteUser",
+            Action::SignOutUser => "SignOutUser",
         }
     }
 }
@@ -458,7 +476,7 @@ mod tests {
     fn a_schema_action_the_code_does_not_know_fails_at_start() {
         let schema = SCHEMA.replace("action ReadOwnProfile appliesTo", "action ReadOwnProfile, ExportEverything appliesTo");
         let error = Authorizer::from_sources(&schema, POLICIES).unwrap_err();
-        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "ExportEverything","#), "{error}");
+        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "ExportEverything","#), "{error}");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Settings {
     pub json_logs: bool,
     /// How the session routes reach the identity provider; set for those functions only.
     pub session: Option<SessionSettings>,
+    /// The Cognito user pool the user routes manage (`USER_POOL_ID`); set for those only.
+    pub user_pool_id: Option<String>,
 }
 
 /// The token-mediating backend's client at the identity provider.
@@ -117,6 +119,7 @@ impl Settings {
 
         Ok(Self {
             session,
+            user_pool_id: get("USER_POOL_ID").map(str::to_owned),
             stage: get("STAGE").unwrap_or("dev").to_owned(),
             aws,
             auth: AuthSettings { issuer, jwks_url, client_ids, leeway, jwks_min_refresh },

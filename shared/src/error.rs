@@ -75,6 +75,18 @@ pub mod responses {
     pub struct Unauthenticated(pub Problem);
 
     #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 403, description = "The caller's role may not do this", content_type = "application/problem+json")]
+    pub struct Forbidden(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 404, description = "No such user", content_type = "application/problem+json")]
+    pub struct UserNotFound(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
+    #[response(status = 413, description = "Body larger than the route accepts", content_type = "application/problem+json")]
+    pub struct PayloadTooLarge(pub Problem);
+
+    #[derive(Debug, utoipa::IntoResponses)]
     #[response(status = 404, description = "No such dataset, or not yours to see", content_type = "application/problem+json")]
     pub struct DatasetNotFound(pub Problem);
 
@@ -90,10 +102,6 @@ pub mod responses {
         headers(("Retry-After" = u64, description = "Seconds to wait"))
     )]
     pub struct TooManyRequests(pub Problem);
-
-    #[derive(Debug, utoipa::IntoResponses)]
-    #[response(status = 413, description = "Body larger than the route accepts", content_type = "application/problem+json")]
-    pub struct PayloadTooLarge(pub Problem);
 
     #[derive(Debug, utoipa::IntoResponses)]
     #[response(status = 415, description = "Body is not `application/json`", content_type = "application/problem+json")]

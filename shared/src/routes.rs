@@ -7,13 +7,13 @@
 //! route, and the OpenAPI path list. The template, `events/`, the binaries and the
 //! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
 
-use crate::handlers::{analysis, datasets, forecasts, health, me, session};
+use crate::handlers::{analysis, datasets, forecasts, health, me, session, users};
 use crate::http::routes::{Need, route_table};
 
 route_table! {
     // route       method path                                       function          handler            resource type   needs
     Health         GET    "/health"                                  "health"          health::get        "health"        [Public];
-    GetMe          GET    "/v1/me"                                   "get-me"          me::get            "user"          [];
+    GetMe          GET    "/v1/me"                                   "get-me"          me::get            "user"          [Directory];
     CreateDataset  POST   "/v1/datasets"                             "create-dataset"  datasets::create   "dataset"       [Blobs];
     ListDatasets   GET    "/v1/datasets"                             "list-datasets"   datasets::list     "dataset"       [Pages];
     GetDataset     GET    "/v1/datasets/{datasetId}"                 "get-dataset"     datasets::get      "dataset"       [];
@@ -31,4 +31,10 @@ route_table! {
     ExchangeCode   POST   "/auth/token"                              "auth-token"      session::exchange  "session"       [Session];
     RefreshSession POST   "/auth/refresh"                            "auth-refresh"    session::refresh   "session"       [Session];
     EndSession     POST   "/auth/logout"                             "auth-logout"     session::logout    "session"       [Session];
+    ListUsers      GET    "/v1/users"                                "list-users"      users::list        "user"          [Directory, Pages];
+    InviteUser     POST   "/v1/users"                                "invite-user"     users::invite      "user"          [Directory];
+    GetUser        GET    "/v1/users/{userId}"                       "get-user"        users::get         "user"          [Directory];
+    UpdateUser     PATCH  "/v1/users/{userId}"                       "update-user"     users::update      "user"          [Directory];
+    DeleteUser     DELETE "/v1/users/{userId}"                       "delete-user"     users::delete      "user"          [Directory];
+    SignOutUser    POST   "/v1/users/{userId}/sign-out"              "sign-out-user"   users::sign_out    "user"          [Directory];
 }

@@ -79,6 +79,8 @@ pub struct AppState {
     pub standing: Standing,
     /// The identity provider's token endpoint, for the session routes (`None` elsewhere).
     pub token_endpoint: Option<std::sync::Arc<dyn crate::session::TokenEndpoint>>,
+    /// The user directory, for the user routes and `/v1/me` (`None` elsewhere).
+    pub directory: Option<Arc<dyn crate::identity::directory::UserDirectory>>,
 }
 
 /// Start-up failed; the function cannot serve.
@@ -120,6 +122,7 @@ impl AppState {
             cursor_keys: CursorKeys::default(),
             standing: Standing::default(),
             token_endpoint: None,
+            directory: None,
         })
     }
 }

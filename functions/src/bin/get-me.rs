@@ -1,4 +1,4 @@
-//! Lambda for `get-me`: see `shared::handlers`.
+//! Lambda for `get-me`: see `shared::handlers::me`.
 fn main() -> std::process::ExitCode {
-    functions::run::<functions::NoBlobs, shared::routes::endpoints::GetMe>()
+    functions::run_directory::<shared::routes::endpoints::GetMe>()
 }

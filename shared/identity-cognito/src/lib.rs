@@ -15,7 +15,7 @@ use aws_sdk_cognitoidentityprovider::types::{AttributeType, DeliveryMediumType, 
 use domain::Role;
 use domain::ids::UserId;
 use domain::user::{AccountStatus, DisplayName, Email, Invitation, User};
-use identity::directory::{DirectoryError, Staged, UserDirectory, UserPage};
+use identity::directory::{AccountChange, DirectoryError, FollowUp, Staged, UserDirectory, UserPage};
 
 /// `ListUsers` returns at most 60 users a call.
 const MAX_PAGE: usize = 60;
@@ -54,6 +54,59 @@ impl CognitoDirectory {
     }
 
     /// Fails with `NotFound` when the pool has no such user.
+    /// Makes an account change, part by part.
+    async fn make(&self, id: &UserId, change: &AccountChange) -> Result<(), DirectoryError> {
+        if let Some(role) = change.role {
+            self.put_in_group(id, role).await?;
+        }
+        if let Some(enabled) = change.enabled {
+            self.enable(id, enabled).await?;
+        }
+        if change.sign_out {
+            self.client
+                .admin_user_global_sign_out()
+                .user_pool_id(&self.pool_id)
+                .username(id.as_str())
+                .send()
+                .await
+                .map_err(change_error)?;
+        }
+        Ok(())
+    }
+
+    /// Puts the user in `role`'s group, then out of the others (never in none meanwhile).
+    async fn put_in_group(&self, id: &UserId, role: Role) -> Result<(), DirectoryError> {
+        let current = self.groups(id.as_str()).await?;
+        self.client
+            .admin_add_user_to_group()
+            .user_pool_id(&self.pool_id)
+            .username(id.as_str())
+            .group_name(role.as_str())
+            .send()
+            .await
+            .map_err(change_error)?;
+        for other in ROLES.iter().filter(|r| **r != role && current.iter().any(|g| g == r.as_str())) {
+            self.client
+                .admin_remove_user_from_group()
+                .user_pool_id(&self.pool_id)
+                .username(id.as_str())
+                .group_name(other.as_str())
+                .send()
+                .await
+                .map_err(change_error)?;
+        }
+        Ok(())
+    }
+
+    async fn enable(&self, id: &UserId, enabled: bool) -> Result<(), DirectoryError> {
+        if enabled {
+            self.client.admin_enable_user().user_pool_id(&self.pool_id).username(id.as_str()).send().await.map_err(change_error)?;
+        } else {
+            self.client.admin_disable_user().user_pool_id(&self.pool_id).username(id.as_str()).send().await.map_err(change_error)?;
+        }
+        Ok(())
+    }
+
     async fn require(&self, id: &UserId) -> Result<User, DirectoryError> {
         self.fetch(id.as_str()).await?.ok_or(DirectoryError::NotFound)
     }
@@ -145,7 +198,9 @@ impl UserDirectory for CognitoDirectory {
         }
         let created_secs = user.user_create_date().map(|d| d.secs());
         let groups = [invitation.role.as_str().to_owned()];
-        Ok(Staged::done(read_user(user.attributes(), &groups, user.enabled(), user.user_status(), false, created_secs)?))
+        let user = read_user(user.attributes(), &groups, user.enabled(), user.user_status(), false, created_secs)?;
+        let undo = FollowUp::Delete(user.id.clone());
+        Ok(Staged::applied(user, undo))
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, DirectoryError> {
@@ -174,50 +229,43 @@ impl UserDirectory for CognitoDirectory {
         Ok(UserPage { users: users.into_iter().flatten().collect(), next: output.pagination_token().map(str::to_owned) })
     }
 
-    async fn set_role(&self, id: &UserId, role: Role) -> Result<Staged<()>, DirectoryError> {
-        self.require(id).await?;
-        let current = self.groups(id.as_str()).await?;
-        // Into the new group first: a failure halfway leaves more access, never a user with none.
-        self.client
-            .admin_add_user_to_group()
-            .user_pool_id(&self.pool_id)
-            .username(id.as_str())
-            .group_name(role.as_str())
-            .send()
-            .await
-            .map_err(change_error)?;
-        for other in ROLES.iter().filter(|r| **r != role && current.iter().any(|g| g == r.as_str())) {
-            self.client
-                .admin_remove_user_from_group()
-                .user_pool_id(&self.pool_id)
-                .username(id.as_str())
-                .group_name(other.as_str())
-                .send()
-                .await
-                .map_err(change_error)?;
+    async fn change(&self, id: &UserId, change: &AccountChange) -> Result<Staged<()>, DirectoryError> {
+        let user = self.require(id).await?;
+        // What puts back what this changes, should the caller's commit fail.
+        let undo = AccountChange {
+            role: change.role.filter(|role| *role != user.role).map(|_| user.role),
+            enabled: change.enabled.filter(|enabled| *enabled != user.enabled).map(|_| user.enabled),
+            sign_out: false,
+        };
+        if let Err(error) = self.make(id, change).await {
+            // Halfway: put back what was done (putting back the rest is harmless).
+            if let Err(undo_error) = self.make(id, &undo).await {
+                tracing::error!(cause = %undo_error, "a half-made account change could not be undone");
+            }
+            return Err(error);
         }
-        Ok(Staged::done(()))
+        Ok(if undo.is_empty() { Staged::done(()) } else { Staged::applied((), FollowUp::Change(id.clone(), undo)) })
     }
 
-    async fn set_enabled(&self, id: &UserId, enabled: bool) -> Result<Staged<()>, DirectoryError> {
-        self.require(id).await?;
-        if enabled {
-            self.client.admin_enable_user().user_pool_id(&self.pool_id).username(id.as_str()).send().await.map_err(change_error)?;
-        } else {
-            self.client.admin_disable_user().user_pool_id(&self.pool_id).username(id.as_str()).send().await.map_err(change_error)?;
-        }
-        Ok(Staged::done(()))
-    }
-
+    /// Disables the account now and deletes it once the caller has committed: a deletion
+    /// can't be undone, so it waits for the API's side; until then the account can't sign
+    /// in, and if the deletion never comes it stays disabled (repeating it finishes it).
     async fn delete(&self, id: &UserId) -> Result<Staged<()>, DirectoryError> {
-        self.require(id).await?;
-        self.client.admin_delete_user().user_pool_id(&self.pool_id).username(id.as_str()).send().await.map_err(change_error)?;
-        Ok(Staged::done(()))
+        let disabled = self.set_enabled(id, false).await?;
+        Ok(Staged { then: vec![FollowUp::Delete(id.clone())], ..disabled })
     }
 
-    async fn sign_out_everywhere(&self, id: &UserId) -> Result<Staged<()>, DirectoryError> {
-        self.require(id).await?;
-        self.client.admin_user_global_sign_out().user_pool_id(&self.pool_id).username(id.as_str()).send().await.map_err(change_error)?;
-        Ok(Staged::done(()))
+    async fn apply(&self, follow_up: &FollowUp) -> Result<(), DirectoryError> {
+        match follow_up {
+            FollowUp::Delete(id) => {
+                let deleted = self.client.admin_delete_user().user_pool_id(&self.pool_id).username(id.as_str()).send().await;
+                match deleted {
+                    // Gone already (a repeated follow-up) is what was wanted.
+                    Err(error) if !is_not_found(&error) => Err(unavailable(error)),
+                    _ => Ok(()),
+                }
+            }
+            FollowUp::Change(id, change) => self.make(id, change).await,
+        }
     }
 }

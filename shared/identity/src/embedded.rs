@@ -24,7 +24,7 @@ use domain::user::{AccountStatus, DisplayName, Email, Invitation, User};
 use store::personal::PersonalData;
 use store::{Condition, Item, ItemStore, Key, WriteOp};
 
-use crate::directory::{DirectoryError, Staged, UserDirectory, UserPage};
+use crate::directory::{AccountChange, DirectoryError, FollowUp, Staged, UserDirectory, UserPage};
 use crate::hashing::PasswordHasher;
 
 /// A temporary password is good for this long (Cognito's default is 7 days).
@@ -128,7 +128,7 @@ impl EmbeddedDirectory {
             item: Item { key: item.key, version: item.version + 1, body: to_json(&record)? },
             condition: Condition::Version(item.version),
         };
-        Ok(Staged { value: (), writes: vec![write] })
+        Ok(Staged::writes((), vec![write]))
     }
 
     /// The id an e-mail address signs in as.
@@ -201,6 +201,17 @@ impl EmbeddedDirectory {
         now: time::OffsetDateTime,
     ) -> Result<(User, String, Vec<WriteOp>), DirectoryError> {
         let id = UserId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| DirectoryError::Corrupt(e.detail))?;
+        self.stage_account_as(id, invitation, now).await
+    }
+
+    /// [`EmbeddedDirectory::stage_account`] with a given id: for seeding fixtures (the
+    /// `events/` files name their users).
+    pub async fn stage_account_as(
+        &self,
+        id: UserId,
+        invitation: &Invitation,
+        now: time::OffsetDateTime,
+    ) -> Result<(User, String, Vec<WriteOp>), DirectoryError> {
         let pk = user_pk(&id);
         let created_at = now.format(&time::format_description::well_known::Rfc3339).map_err(|e| DirectoryError::Corrupt(e.to_string()))?;
         let record = AccountRecord {
@@ -291,7 +302,7 @@ impl UserDirectory for EmbeddedDirectory {
         let (user, temporary, mut writes) = self.stage_account(invitation, now).await?;
         let sent_at = user.created_at.clone();
         writes.push(self.stage_invitation_mail(&user, &temporary, &sent_at).await?);
-        Ok(Staged { value: user, writes })
+        Ok(Staged::writes(user, writes))
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, DirectoryError> {
@@ -321,12 +332,16 @@ impl UserDirectory for EmbeddedDirectory {
         Ok(UserPage { users, next: page.next })
     }
 
-    async fn set_role(&self, id: &UserId, role: Role) -> Result<Staged<()>, DirectoryError> {
-        self.stage_change(id, |record| record.role = role).await
-    }
-
-    async fn set_enabled(&self, id: &UserId, enabled: bool) -> Result<Staged<()>, DirectoryError> {
-        self.stage_change(id, |record| record.enabled = enabled).await
+    async fn change(&self, id: &UserId, change: &AccountChange) -> Result<Staged<()>, DirectoryError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.stage_change(id, |record| {
+            record.role = change.role.unwrap_or(record.role);
+            record.enabled = change.enabled.unwrap_or(record.enabled);
+            if change.sign_out {
+                record.signed_out_at = Some(now);
+            }
+        })
+        .await
     }
 
     async fn delete(&self, id: &UserId) -> Result<Staged<()>, DirectoryError> {
@@ -342,12 +357,12 @@ impl UserDirectory for EmbeddedDirectory {
             },
             WriteOp::Delete { key: Key::new(USERS, id.as_str()), condition: Condition::Always },
         ];
-        Ok(Staged { value: (), writes })
+        Ok(Staged::writes((), writes))
     }
 
-    async fn sign_out_everywhere(&self, id: &UserId) -> Result<Staged<()>, DirectoryError> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.stage_change(id, |record| record.signed_out_at = Some(now)).await
+    async fn apply(&self, follow_up: &FollowUp) -> Result<(), DirectoryError> {
+        // Its changes are all writes in the caller's commit: there is never a follow-up.
+        Err(DirectoryError::Unavailable(format!("the embedded directory stages every change; it has no follow-up {follow_up:?}")))
     }
 }
 

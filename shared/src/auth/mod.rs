@@ -3,6 +3,7 @@
 //! user's security record ([`standing`]). Never anonymous by accident: every path that
 //! cannot establish a principal fails closed.
 
+pub mod roster;
 pub mod standing;
 
 pub use ::auth::*;

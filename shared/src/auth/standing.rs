@@ -94,16 +94,35 @@ pub async fn read(store: &dyn ItemStore, subject: &str) -> Result<Option<(u64, S
 }
 
 /// Gives `subject` an account in `role`, or moves their account to it, keeping its other
-/// state, with `audit` in the same commit: what the local token command and test set-up
-/// do in place of an invitation. (The user routes go through the directory instead.)
-pub async fn grant_role(store: &dyn ItemStore, subject: &str, role: Role, audit: &crate::audit::AuditRecord) -> Result<(), StoreError> {
-    let write = match read(store, subject).await? {
-        Some((_, current)) if current.role == role => return Ok(()),
-        Some((version, current)) => SecurityRecord { role, ..current }.replace(subject, version)?,
-        None => SecurityRecord::new(role).create(subject)?,
-    };
-    store.commit(vec![write], audit).await
+/// state, with `audit` in the same commit: what the local token command, the first start
+/// and test set-up do in place of an invitation. (The user routes go through the
+/// directory instead.) Moving the last enabled admin out of the role is refused.
+pub async fn grant_role(
+    store: &dyn ItemStore,
+    subject: &str,
+    role: Role,
+    audit: &crate::audit::AuditRecord,
+) -> Result<(), super::roster::StandingChangeError> {
+    // The roster is one item many grants touch: a lost race is retried on fresh reads.
+    for _ in 0..GRANT_ATTEMPTS {
+        let before = read(store, subject).await?;
+        let after = match &before {
+            Some((_, current)) if current.role == role => return Ok(()),
+            Some((_, current)) => SecurityRecord { role, ..current.clone() },
+            None => SecurityRecord::new(role),
+        };
+        let roster = super::roster::AdminRoster::read(store).await?;
+        let writes = super::roster::standing_writes(&roster, subject, before.as_ref(), Some(&after))?;
+        match store.commit(writes, audit).await {
+            Err(StoreError::ConditionFailed) => continue,
+            done => return Ok(done?),
+        }
+    }
+    Err(StoreError::ConditionFailed.into())
 }
+
+/// How often [`grant_role`] tries before giving up on a contended roster.
+const GRANT_ATTEMPTS: usize = 20;
 
 /// Security records by subject, cached for [`CACHE_SECONDS`].
 #[derive(Debug)]

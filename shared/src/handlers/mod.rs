@@ -11,6 +11,7 @@ pub mod health;
 pub mod me;
 pub mod paging;
 pub mod session;
+pub mod users;
 
 use std::time::Instant;
 
@@ -115,6 +116,13 @@ impl<'a> Ctx<'a> {
             Err(StoreError::ConditionFailed) => Err(ApiError::Conflict("the resource changed while this request ran; retry".into())),
             Err(error) => Err(store_error(error)),
         }
+    }
+
+    /// After a commit, a failure of what had to follow it: the request's audit record goes
+    /// out again, with this failure, so the trail shows both.
+    pub fn reopen_audit(&mut self, reason: &str) {
+        self.audit_committed = false;
+        self.audit.reason = Some(reason.to_owned());
     }
 
     /// Checks the request's `If-Match` against a resource now at `version` (see

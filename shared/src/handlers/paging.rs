@@ -30,9 +30,14 @@ pub struct PageRequest {
 impl PageRequest {
     /// Reads `limit` and `cursor`.
     pub fn from_query(req: &Request) -> Result<Self, ApiError> {
+        Self::from_query_with(req, MAX_CURSOR_CHARS)
+    }
+
+    /// Same, for a list whose positions are longer (a directory's continuation tokens).
+    pub fn from_query_with(req: &Request, max_cursor_chars: usize) -> Result<Self, ApiError> {
         let limit = parse_limit(query_param(req, "limit")?)?;
         let cursor = query_param(req, "cursor")?;
-        if cursor.as_ref().is_some_and(|c| c.len() > MAX_CURSOR_CHARS) {
+        if cursor.as_ref().is_some_and(|c| c.len() > max_cursor_chars) {
             return Err(bad_cursor());
         }
         Ok(Self { limit, cursor })
@@ -67,7 +72,7 @@ pub async fn load_page<Id>(
     let scope = ListScope { caller, partitions, prefix };
     let after = match &wanted.cursor {
         Some(cursor) => {
-            let sort_key = cursor_key(ctx).await?.open(&scope, cursor).ok_or_else(bad_cursor)?;
+            let sort_key = open_cursor(ctx, &scope, cursor).await?;
             // Sealed by us for this list, so this holds; checked all the same.
             if sort_key.strip_prefix(prefix).and_then(&parse).is_none() {
                 return Err(bad_cursor());
@@ -83,10 +88,20 @@ pub async fn load_page<Id>(
         ctx.state.store.get_many_json(&keys).await.map_err(store_error)?.into_iter().map(|item| (item.key.pk.clone(), item)).collect();
     let items = ids.into_iter().zip(keys).filter_map(|(id, key)| found.remove(&key.pk).map(|item| (id, item))).collect();
     let next = match page.next {
-        Some(sort_key) => Some(cursor_key(ctx).await?.seal(&scope, &sort_key)),
+        Some(sort_key) => Some(seal_cursor(ctx, &scope, &sort_key).await?),
         None => None,
     };
     Ok((items, next))
+}
+
+/// The position a cursor the caller sent seals for `scope`; anything else is a 400.
+pub async fn open_cursor(ctx: &Ctx<'_>, scope: &ListScope<'_>, cursor: &str) -> Result<String, ApiError> {
+    cursor_key(ctx).await?.open(scope, cursor).ok_or_else(bad_cursor)
+}
+
+/// A cursor for `position` in the list `scope` names.
+pub async fn seal_cursor(ctx: &Ctx<'_>, scope: &ListScope<'_>, position: &str) -> Result<String, ApiError> {
+    Ok(cursor_key(ctx).await?.seal(scope, position))
 }
 
 /// The deployment's cursor key; fetched only by a list that has a cursor to open or seal.

@@ -30,6 +30,9 @@ pub enum Need {
     /// authorizer is off), but audited, CSRF-checked and rate-limited per IP; its function
     /// talks to the identity provider with the backend client's secret.
     Session,
+    /// Reads or changes users in the user directory: its function gets the Cognito client
+    /// and the user pool's permissions (read-only unless it also writes standing).
+    Directory,
 }
 
 /// One row of the route table.
@@ -170,6 +173,11 @@ impl Route {
         self.needs(Need::Session)
     }
 
+    /// Whether the route reads or changes the user directory ([`Need::Directory`]).
+    pub fn uses_directory(self) -> bool {
+        self.needs(Need::Directory)
+    }
+
     /// Whether API Gateway lets requests in without the Cognito authorizer: the public
     /// route and the session routes.
     pub fn skips_authorizer(self) -> bool {
@@ -282,6 +290,6 @@ mod tests {
     #[test]
     fn the_list_routes_are_the_ones_that_page() {
         let paging: Vec<Route> = Route::ALL.into_iter().filter(|r| r.pages()).collect();
-        assert_eq!(paging, [Route::ListDatasets, Route::ListForecasts]);
+        assert_eq!(paging, [Route::ListDatasets, Route::ListForecasts, Route::ListUsers]);
     }
 }

@@ -128,7 +128,36 @@ async fn event_state(dir: &std::path::Path) -> AppState {
     let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&["https://app.example.com"]).unwrap()).unwrap();
     state.token_endpoint = Some(Arc::new(RefusingEndpoint));
+    state.directory = Some(Arc::new(event_directory(&state)));
     state
+}
+
+/// The user the user-route events name.
+const EVENT_USER: &str = "7a9c2e41-3b5d-4f60-8e71-9d0a1b2c3d4e";
+
+fn event_directory(state: &AppState) -> shared::identity::embedded::EmbeddedDirectory {
+    shared::identity::embedded::EmbeddedDirectory::new(
+        Arc::clone(&state.store),
+        Arc::new(shared::store::personal::Plaintext),
+        crate::helpers::cheap_hasher(),
+        "https://auth.example.com".into(),
+    )
+}
+
+/// The events' caller as an admin, and the user the user-route events name, an analyst
+/// with an account.
+async fn seed_event_users(state: &AppState) {
+    crate::helpers::register(state, EVENT_OWNER, shared::auth::Role::Admin).await;
+    let invitation = shared::domain::user::Invitation {
+        email: shared::domain::user::Email::parse("event.user@example.com").unwrap(),
+        name: None,
+        role: shared::auth::Role::Analyst,
+    };
+    let id = shared::domain::ids::UserId::parse(EVENT_USER).unwrap();
+    let (_, _, mut writes) = event_directory(state).stage_account_as(id, &invitation, time::OffsetDateTime::now_utc()).await.unwrap();
+    writes.push(shared::auth::standing::SecurityRecord::new(shared::auth::Role::Analyst).create(EVENT_USER).unwrap());
+    let meta = RequestMeta { request_id: format!("{}event-user", crate::helpers::SETUP_PREFIX), ..Default::default() };
+    state.store.commit(writes, &AuditDraft::new("test-setup", "user").finish(&meta, 201)).await.unwrap();
 }
 
 /// An identity provider that knows none of the events' codes or refresh tokens.
@@ -241,8 +270,19 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::ExchangeCode, 400),
         (Route::RefreshSession, 401),
         (Route::EndSession, 204),
+        // The caller becomes an admin here (`seed_event_users`); the delete comes last.
+        (Route::ListUsers, 200),
+        (Route::InviteUser, 201),
+        (Route::GetUser, 200),
+        (Route::SignOutUser, 204),
+        (Route::UpdateUser, 200),
+        (Route::DeleteUser, 204),
     ];
+    assert_eq!(expectations.len(), Route::ALL.len(), "every route's event is replayed");
     for (route, status) in expectations {
+        if route == Route::ListUsers {
+            seed_event_users(&state).await;
+        }
         let text = std::fs::read_to_string(repo_file(&format!("events/{}.json", route.function_name()))).unwrap();
         let event: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(event["httpMethod"].as_str(), Some(route.method().as_str()), "{route:?}");
@@ -320,11 +360,13 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     for route in Route::ALL {
         let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
-        let entry = match (route.is_session(), route.uses_blobs()) {
+        let entry = match (route.is_session(), route.uses_directory(), route.uses_blobs()) {
             // Only the session functions link the Secrets Manager SDK.
-            (true, _) => format!("run_session::<shared::routes::endpoints::{route:?}>()"),
-            (false, true) => format!("run::<functions::S3Blobs, shared::routes::endpoints::{route:?}>()"),
-            (false, false) => format!("run::<functions::NoBlobs, shared::routes::endpoints::{route:?}>()"),
+            (true, _, _) => format!("run_session::<shared::routes::endpoints::{route:?}>()"),
+            // Only the user functions link the Cognito SDK.
+            (false, true, _) => format!("run_directory::<shared::routes::endpoints::{route:?}>()"),
+            (false, false, true) => format!("run::<functions::S3Blobs, shared::routes::endpoints::{route:?}>()"),
+            (false, false, false) => format!("run::<functions::NoBlobs, shared::routes::endpoints::{route:?}>()"),
         };
         assert!(main.contains(&entry), "{}: expected {entry}", route.function_name());
         let mut policies = Vec::new();
@@ -335,6 +377,15 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
             "{}: only session functions may read the client secret",
             route.function_name()
         );
+
+        assert_eq!(
+            policies.iter().any(|a| a.starts_with("cognito-idp:") || a == "ReadUsersPolicy"),
+            route.uses_directory(),
+            "{}: only user functions may reach the user pool",
+            route.function_name()
+        );
+        let pool = &function_of(&template, route)["Properties"]["Environment"]["Variables"]["USER_POOL_ID"];
+        assert_eq!(!pool.is_null(), route.uses_directory(), "{}: USER_POOL_ID", route.function_name());
 
         let function = function_of(&template, route);
         let mut actions = Vec::new();

@@ -1,0 +1,4 @@
+//! Lambda for `get-user`: see `shared::handlers::users`.
+fn main() -> std::process::ExitCode {
+    functions::run_directory::<shared::routes::endpoints::GetUser>()
+}

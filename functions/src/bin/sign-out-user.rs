@@ -1,0 +1,4 @@
+//! Lambda for `sign-out-user`: see `shared::handlers::users`.
+fn main() -> std::process::ExitCode {
+    functions::run_directory::<shared::routes::endpoints::SignOutUser>()
+}
