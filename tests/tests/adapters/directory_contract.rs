@@ -7,7 +7,7 @@ use shared::auth::Role;
 use shared::domain::ids::UserId;
 use shared::domain::user::{AccountStatus, DisplayName, Email, Invitation, User};
 use shared::http::RequestMeta;
-use shared::identity::directory::{DirectoryError, Staged, UserDirectory};
+use shared::identity::directory::{AccountChange, DirectoryError, Staged, UserDirectory};
 use shared::store::ItemStore;
 
 /// A directory and the store its staged writes go to.
@@ -21,7 +21,18 @@ impl Directory<'_> {
         let record = AuditDraft::new("directory-contract", "user")
             .finish(&RequestMeta { request_id: uuid::Uuid::new_v4().to_string(), ..Default::default() }, 200);
         self.store.commit(staged.writes, &record).await.unwrap();
+        for follow_up in &staged.then {
+            self.directory.apply(follow_up).await.unwrap();
+        }
         staged.value
+    }
+
+    /// What the API does when its commit fails: the writes are dropped, the remote side
+    /// undone.
+    async fn abandon<T>(&self, staged: Staged<T>) {
+        for follow_up in &staged.undo {
+            self.directory.apply(follow_up).await.unwrap();
+        }
     }
 
     async fn invite(&self, email: &str, role: Role) -> User {
@@ -63,6 +74,15 @@ pub async fn role_and_enabled_changes_show(d: Directory<'_>) {
     d.apply(d.directory.set_role(&user.id, Role::Analyst).await.unwrap()).await;
     assert_eq!(d.directory.get(&user.id).await.unwrap().unwrap().role, Role::Analyst);
     d.apply(d.directory.sign_out_everywhere(&user.id).await.unwrap()).await;
+}
+
+pub async fn a_change_whose_commit_fails_leaves_the_account_as_it_was(d: Directory<'_>) {
+    let user = d.invite(&address("undo"), Role::Analyst).await;
+    let change = AccountChange { role: Some(Role::Admin), enabled: Some(false), sign_out: true };
+    d.abandon(d.directory.change(&user.id, &change).await.unwrap()).await;
+    d.abandon(d.directory.delete(&user.id).await.unwrap()).await;
+    let after = d.directory.get(&user.id).await.unwrap().unwrap();
+    assert_eq!((after.role, after.enabled), (Role::Analyst, true));
 }
 
 pub async fn deleted_users_are_gone_and_their_address_is_free(d: Directory<'_>) {

@@ -75,6 +75,7 @@ macro_rules! directory_suite {
                 invited_users_are_found_by_id_and_by_email_in_any_case,
                 a_second_invitation_for_an_address_is_refused,
                 role_and_enabled_changes_show,
+                a_change_whose_commit_fails_leaves_the_account_as_it_was,
                 deleted_users_are_gone_and_their_address_is_free,
                 unknown_users_are_not_found,
                 lists_page_through_every_user,

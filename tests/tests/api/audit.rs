@@ -87,7 +87,7 @@ async fn records_hold_no_pii_values_or_request_bodies() {
 
 /// An item store whose audit table is down: reads and writes of items work, audit fails.
 #[derive(Debug)]
-struct AuditDown(SqliteStore);
+pub struct AuditDown(pub SqliteStore);
 
 #[async_trait::async_trait]
 impl ItemStore for AuditDown {

@@ -23,3 +23,4 @@ mod racing;
 mod session;
 mod sign_in;
 mod standing;
+mod users;
