@@ -219,3 +219,60 @@ async fn the_verifier_fetches_the_issuers_key_set_over_http() {
     assert_eq!(principal.subject, "u-7");
     assert_eq!(principal.role, Role::Viewer);
 }
+
+/// The catalogue again, on the tokens of a real sign-in at the local identity provider:
+/// its access token is taken; its ID token, its refresh token, and every forgery made
+/// from its own header, claims and signature are not.
+#[tokio::test]
+async fn tokens_from_a_real_sign_in_hold_against_the_catalogue() {
+    let app = spawn_app().await;
+    let tokens = crate::sign_in::tokens(&app).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let parts: Vec<&str> = access.split('.').collect();
+    let (head, signature) = (parts[0], parts[2]);
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!((claims["token_use"].as_str(), claims["cognito:groups"][0].as_str()), (Some("access"), Some("admin")));
+    let stranger = LocalIssuer::ephemeral(app.server.issuer.issuer().to_owned(), app.server.issuer.client_id().to_owned()).unwrap();
+    let real_header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap();
+    let hs256 = {
+        let input = format!("{}.{}", b64(&with(real_header.clone(), json!({"alg": "HS256"}))), parts[1]);
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &serde_json::to_vec(&app.server.issuer.jwks()).unwrap());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref()))
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("the ID token", tokens["id_token"].as_str().unwrap().to_owned(), "not-access-token"),
+        ("the refresh token", tokens["refresh_token"].as_str().unwrap().to_owned(), "malformed"),
+        ("alg none on its claims", format!("{}.{}.", b64(&json!({"alg": "none"})), parts[1]), "algorithm-not-allowed"),
+        ("HS256 keyed with the public key", hs256, "algorithm-not-allowed"),
+        ("its signature stripped", format!("{head}.{}.", parts[1]), "bad-signature"),
+        (
+            "another subject under its signature",
+            format!("{head}.{}.{signature}", b64(&with(claims.clone(), json!({"sub": "someone-else"})))),
+            "bad-signature",
+        ),
+        (
+            "a longer life under its signature",
+            format!("{head}.{}.{signature}", b64(&with(claims.clone(), json!({"exp": now() + 86_400})))),
+            "bad-signature",
+        ),
+        ("its claims signed by another key under its kid", stranger.sign_jwt(&real_header, &claims).unwrap(), "bad-signature"),
+        (
+            "its claims under an unknown kid",
+            stranger.sign_jwt(&with(real_header.clone(), json!({"kid": stranger.kid()})), &claims).unwrap(),
+            "unknown-key",
+        ),
+        (
+            "its claims with a jku",
+            app.server.issuer.sign_jwt(&with(real_header.clone(), json!({"jku": "https://evil.example/k"})), &claims).unwrap(),
+            "forbidden-header",
+        ),
+    ];
+    for (name, token, reason) in cases {
+        let answer = app.call(Method::GET, "/v1/me", Some(&token), None).await;
+        answer.assert_problem(401);
+        let record = app.audit_for(&answer).await;
+        assert_eq!((record.reason.as_deref(), record.actor.as_deref()), (Some(reason), None), "{name}");
+    }
+    let answer = app.call(Method::GET, "/v1/me", Some(&access), None).await;
+    assert_eq!(answer.status.as_u16(), 200, "the real access token: {}", answer.text);
+}
