@@ -596,3 +596,78 @@ fn the_gateway_answers_preflights_as_the_functions_do() {
     assert_eq!(gateway_literal(&cors["AllowOrigin"]), header("access-control-allow-origin"));
     assert_eq!(cors["AllowCredentials"].as_bool(), Some(header("access-control-allow-credentials") == "true"));
 }
+
+/// A CloudFormation value as text: `!Ref X` and `!GetAtt X.Y` spelled out.
+fn cfn(value: &Yaml) -> String {
+    match value {
+        Yaml::Tagged(tagged) => format!("{} {}", tagged.tag, cfn(&tagged.value)),
+        Yaml::Sequence(items) => items.iter().map(cfn).collect::<Vec<_>>().join(","),
+        Yaml::String(text) => text.clone(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Number(n) => n.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+/// The user pool is what the identity controls promise: invite only (SR-10), the password
+/// policy (SR-06), TOTP (SR-11), threat protection, kept on deletion; its clients use the
+/// code flow with 15-minute access and 7-day refresh tokens that can be revoked (SR-01,
+/// SR-02, SR-04); and the WAF stands in front of the pool as it does the API (SR-08).
+#[test]
+fn the_user_pool_and_its_clients_hold_the_identity_controls() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let resources = &template["Resources"];
+    let pool = &resources["UserPool"]["Properties"];
+    assert_eq!(cfn(&pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"]), "true");
+    let policy = &pool["Policies"]["PasswordPolicy"];
+    assert!(policy["MinimumLength"].as_u64().unwrap() >= 12);
+    for class in ["RequireUppercase", "RequireLowercase", "RequireNumbers", "RequireSymbols"] {
+        assert_eq!(cfn(&policy[class]), "true", "{class}");
+    }
+    assert_eq!(cfn(&pool["EnabledMfas"]), "SOFTWARE_TOKEN_MFA");
+    assert_eq!(cfn(&pool["UserPoolAddOns"]["AdvancedSecurityMode"]), "ENFORCED");
+    assert_eq!(resources["UserPool"]["DeletionPolicy"].as_str(), Some("Retain"));
+    let mut groups: Vec<String> = resources
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Cognito::UserPoolGroup"))
+        .map(|g| cfn(&g["Properties"]["GroupName"]))
+        .collect();
+    groups.sort();
+    assert_eq!(groups, ["admin", "analyst", "viewer"]);
+
+    for (client, secret) in [("SpaClient", "false"), ("BackendClient", "true")] {
+        let client_props = &resources[client]["Properties"];
+        assert_eq!(cfn(&client_props["GenerateSecret"]), secret, "{client}");
+        assert_eq!(cfn(&client_props["AllowedOAuthFlows"]), "code", "{client}: code flow only");
+        assert_eq!(cfn(&client_props["AllowedOAuthScopes"]), "openid,profile,email,forecast-api/api", "{client}");
+        assert_eq!(cfn(&client_props["CallbackURLs"]), "!Ref CallbackUrl", "{client}");
+        assert_eq!(cfn(&client_props["LogoutURLs"]), "!Ref LogoutUrl", "{client}");
+        let validity = ["AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidity"].map(|k| cfn(&client_props[k]));
+        assert_eq!(validity, ["15", "15", "7"], "{client}");
+        let units = &client_props["TokenValidityUnits"];
+        assert_eq!([cfn(&units["AccessToken"]), cfn(&units["RefreshToken"])], ["minutes", "days"], "{client}");
+        assert_eq!(cfn(&client_props["EnableTokenRevocation"]), "true", "{client}");
+        assert_eq!(cfn(&client_props["PreventUserExistenceErrors"]), "ENABLED", "{client}");
+        assert_eq!(cfn(&client_props["ExplicitAuthFlows"]), "ALLOW_REFRESH_TOKEN_AUTH", "{client}: no password flows");
+    }
+    assert_eq!(cfn(&resources["BackendClientSecret"]["Properties"]["SecretString"]), "!GetAtt BackendClient.ClientSecret");
+
+    let mut protected: Vec<String> = resources
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::WAFv2::WebACLAssociation"))
+        .map(|a| cfn(&a["Properties"]["ResourceArn"]))
+        .collect();
+    protected.sort();
+    assert_eq!(
+        protected,
+        [
+            "!GetAtt UserPool.Arn",
+            "!Sub arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${ForecastApi}/stages/${ForecastApi.Stage}"
+        ]
+    );
+}
