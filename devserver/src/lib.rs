@@ -294,6 +294,16 @@ pub async fn mint_token(
     Ok(local_issuer(config, config.port)?.mint_access_token(subject, username, role)?)
 }
 
+/// What the `outbox` command shows: the invitations the local directory "sent", oldest
+/// first (Cognito e-mails them; locally they wait here, with the temporary password).
+pub async fn outbox(
+    config: &DevConfig,
+) -> Result<Vec<shared::identity::embedded::OutboxMessage>, Box<dyn std::error::Error + Send + Sync>> {
+    let (store, _) = open_stores(config).await?;
+    let directory = EmbeddedDirectory::new(store, Arc::new(Plaintext), config.hasher.clone(), issuer_url(config.port));
+    Ok(directory.outbox().await?)
+}
+
 /// API Gateway rejects bodies over 10 MB; Lambda takes at most 6 MB. Stop a little above
 /// the handlers' own limit so they, not the server, name the problem.
 const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;

@@ -4,6 +4,7 @@
 //! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! devserver rotate-keys [--data-dir .data]
+//! devserver outbox [--data-dir .data]
 //! ```
 
 use std::path::PathBuf;
@@ -21,7 +22,9 @@ const USAGE: &str = "usage:
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
       gives the user an account in that role (or moves theirs to it) and prints an access token
   devserver rotate-keys [--data-dir .data]
-      adds a signing key; a running server signs with it at once and keeps the previous ones verifying";
+      adds a signing key; a running server signs with it at once and keeps the previous ones verifying
+  devserver outbox [--data-dir .data] [--backend ...]
+      prints the invitations sent (each with its temporary password), oldest first";
 
 #[derive(Debug)]
 struct Args {
@@ -35,7 +38,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1).peekable();
     let command = match args.peek().map(String::as_str) {
-        Some("serve" | "token" | "rotate-keys") => args.next().unwrap_or_default(),
+        Some("serve" | "token" | "rotate-keys" | "outbox") => args.next().unwrap_or_default(),
         _ => "serve".to_owned(),
     };
     let mut parsed = Args { command, config: DevConfig::default(), user: None, role: None, sub: None };
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
     match args.command.as_str() {
         "token" => mint(&args),
         "rotate-keys" => rotate(&args.config),
+        "outbox" => print_outbox(&args.config),
         _ => serve(args.config),
     }
 }
@@ -146,6 +150,29 @@ fn rotate(config: &DevConfig) -> ExitCode {
         }
         Err(error) => {
             eprintln!("cannot rotate the signing keys: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_outbox(config: &DevConfig) -> ExitCode {
+    let messages = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(devserver::outbox(config)).map_err(|e| e.to_string()));
+    match messages {
+        Ok(messages) => {
+            if messages.is_empty() {
+                println!("the outbox is empty: invitations appear here once an admin invites someone");
+            }
+            for message in messages {
+                println!("to: {}\nsent: {}\n\n{}\n", message.to, message.sent_at, message.body);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot read the outbox: {error}");
             ExitCode::FAILURE
         }
     }

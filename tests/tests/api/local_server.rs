@@ -146,6 +146,21 @@ async fn the_token_command_gives_an_account_whose_token_the_server_takes() {
 }
 
 #[tokio::test]
+async fn the_outbox_command_shows_an_invitation_with_its_temporary_password() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.token("outbox-admin", Role::Admin).await;
+    let invited = app
+        .call(reqwest::Method::POST, "/v1/users", Some(&admin), Some(serde_json::json!({"email": "Nina@Example.com", "role": "analyst"})))
+        .await;
+    assert_eq!(invited.status.as_u16(), 201, "{}", invited.text);
+    let config = DevConfig { data_dir: app.dir.path().to_path_buf(), backend: app.server.backend.clone(), ..DevConfig::default() };
+    let messages = devserver::outbox(&config).await.unwrap();
+    let message = messages.iter().find(|m| m.to == "nina@example.com").unwrap_or_else(|| panic!("{messages:?}"));
+    assert_eq!(message.user.as_str(), invited.body["id"].as_str().unwrap());
+    assert!(message.body.contains("invited to Forecast as analyst") && message.body.contains("temporary password: "), "{}", message.body);
+}
+
+#[tokio::test]
 async fn a_key_rotation_while_serving_keeps_old_tokens_and_takes_new_ones() {
     let app = crate::helpers::spawn_app().await;
     let before = app.token("analyst-k", Role::Analyst).await;
