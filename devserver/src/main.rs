@@ -199,12 +199,13 @@ fn serve(config: DevConfig) -> ExitCode {
         if let Some(password) = &server.first_admin {
             // Shown this once: the account must choose its own password at first sign-in.
             println!(
-                "\nFirst start: an admin account was created.\n  e-mail:             {}\n  temporary password: {password}\nSign in through {}/oauth2/authorize (see the README); you will choose your own password.\n",
+                "\nFirst start: an admin account was created.\n  e-mail:             {}\n  temporary password: {password}\nSign in with `python3 scripts/sign-in.py {} --base {}` (or in a browser: see the README); you will choose your own password.\n",
+                devserver::FIRST_ADMIN_EMAIL,
                 devserver::FIRST_ADMIN_EMAIL,
                 server.base_url()
             );
         }
-        tracing::info!(url = %server.base_url(), data_dir, "local server ready; mint a token with `cargo run -p devserver -- token --user alice --role analyst`");
+        tracing::info!(url = %server.base_url(), data_dir, "local server ready; sign in with `python3 scripts/sign-in.py EMAIL`, or mint a script token with `cargo run -p devserver -- token --user alice --role analyst`");
         tokio::select! {
             () = server.wait() => ExitCode::FAILURE,
             _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,

@@ -47,21 +47,31 @@ impl BlobBackend for NoBlobs {
 }
 
 /// The state of a deployed function: DynamoDB, the blob backend `B`, the issuer's JWKS.
-pub async fn aws_state<B: BlobBackend>(settings: &Settings) -> Result<AppState, StartupError> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// The SDK's configuration (region, credentials) is loaded once per cold start and shared
+/// by every client a function builds.
+pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) -> Result<AppState, StartupError> {
     let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
+        aws_sdk_dynamodb::Client::new(config),
         settings.aws.table_name.clone(),
         settings.aws.audit_table_name.clone(),
     ));
     let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
-    AppState::new(settings.auth.clone(), keys, store, B::build(&config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
+    AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 
 /// Builds the state once (settings, clients, validated policies) and serves endpoint `E`
 /// until the Lambda runtime stops the process.
 pub fn run<B: BlobBackend + 'static, E: Endpoint>() -> ExitCode {
-    host::<E>(|settings| Box::pin(aws_state::<B>(settings)))
+    host::<E>(|settings| {
+        Box::pin(async move {
+            let config = sdk_config().await;
+            aws_state::<B>(settings, &config).await
+        })
+    })
+}
+
+async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
 /// [`run`] for a session route: the state also holds the identity provider's token
@@ -72,9 +82,9 @@ pub fn run_session<E: Endpoint>() -> ExitCode {
 }
 
 async fn session_state(settings: &Settings) -> Result<AppState, StartupError> {
-    let mut state = aws_state::<NoBlobs>(settings).await?;
+    let config = sdk_config().await;
+    let mut state = aws_state::<NoBlobs>(settings, &config).await?;
     let session = settings.session.clone().ok_or(shared::config::ConfigError::Missing("AUTH_TOKEN_URL"))?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let secret = Arc::new(secret::SecretsManagerSecret::new(aws_sdk_secretsmanager::Client::new(&config), session.client_secret_arn));
     let endpoint = HttpTokenEndpoint::new(session.token_url, session.revoke_url, session.client_id, secret)
         .map_err(|e| StartupError::Session(e.to_string()))?;
@@ -90,9 +100,9 @@ pub fn run_directory<E: Endpoint>() -> ExitCode {
 }
 
 async fn directory_state(settings: &Settings) -> Result<AppState, StartupError> {
-    let mut state = aws_state::<NoBlobs>(settings).await?;
+    let config = sdk_config().await;
+    let mut state = aws_state::<NoBlobs>(settings, &config).await?;
     let pool_id = settings.user_pool_id.clone().ok_or(shared::config::ConfigError::Missing("USER_POOL_ID"))?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_cognitoidentityprovider::Client::new(&config);
     state.directory = Some(Arc::new(identity_cognito::CognitoDirectory::new(client, pool_id)));
     Ok(state)

@@ -238,12 +238,20 @@ pub async fn invite(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         role: body.role.unwrap_or(Role::Viewer),
     };
     let directory = directory(ctx)?;
+    // Everything that can fail before the commit is read first: once the account exists
+    // at a remote directory, a failure has to take it back.
+    let roster = AdminRoster::read(ctx.state.store.as_ref()).await.map_err(store_error)?;
     let mut change = DirectoryChange::new(directory);
     let user = change.step(directory.invite(&invitation).await).await?;
     ctx.audit.resource_id = Some(user.id.as_str().to_owned());
     let record = SecurityRecord::new(invitation.role);
-    let roster = AdminRoster::read(ctx.state.store.as_ref()).await.map_err(store_error)?;
-    let writes = roster::standing_writes(&roster, user.id.as_str(), None, Some(&record)).map_err(standing_error)?;
+    let writes = match roster::standing_writes(&roster, user.id.as_str(), None, Some(&record)) {
+        Ok(writes) => writes,
+        Err(error) => {
+            change.roll_back().await;
+            return Err(standing_error(error));
+        }
+    };
     change.commit(ctx, writes, 201).await?;
     let location = format!("/v1/users/{}", user.id.as_str());
     Reply::created(&UserView::from(user), location)

@@ -160,6 +160,41 @@ async fn the_outbox_command_shows_an_invitation_with_its_temporary_password() {
     assert!(message.body.contains("invited to Forecast as analyst") && message.body.contains("temporary password: "), "{}", message.body);
 }
 
+/// Runs `scripts/sign-in.py` against `app` with these passwords: its exit and its output.
+async fn sign_in_script(app: &crate::helpers::TestApp, email: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = std::process::Command::new("python3");
+    command.arg(repo_root().join("scripts/sign-in.py")).args([email, "--base", &app.base, "--origin", crate::helpers::APP_ORIGIN]);
+    command.env_remove("FORECAST_PASSWORD").env_remove("FORECAST_NEW_PASSWORD").stdin(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    (output.status.success(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+}
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The README's walkthrough signs in with the script: it must get a token the API takes.
+#[tokio::test]
+async fn the_sign_in_script_gets_a_token_through_the_form_and_the_token_backend() {
+    let app = crate::helpers::spawn_app().await;
+    let temporary = app.server.first_admin.clone().unwrap();
+    let chosen = "Marigold-Basalt-Cipher-88";
+    let env = [("FORECAST_PASSWORD", temporary.as_str()), ("FORECAST_NEW_PASSWORD", chosen)];
+    let (ok, token, errors) = sign_in_script(&app, devserver::FIRST_ADMIN_EMAIL, &env).await;
+    assert!(ok, "{errors}");
+    let me = app.call(reqwest::Method::GET, "/v1/me", Some(token.trim()), None).await;
+    assert_eq!((me.status.as_u16(), me.body["role"].as_str()), (200, Some("admin")), "{}", me.text);
+    // Signed in once, the chosen password is the password; a wrong one is refused.
+    let (ok, token, errors) = sign_in_script(&app, devserver::FIRST_ADMIN_EMAIL, &[("FORECAST_PASSWORD", chosen)]).await;
+    assert!(ok && !token.trim().is_empty(), "{errors}");
+    let (ok, token, errors) = sign_in_script(&app, devserver::FIRST_ADMIN_EMAIL, &[("FORECAST_PASSWORD", "Wrong-Password-123")]).await;
+    assert!(!ok && token.is_empty(), "{token}");
+    assert!(errors.contains("sign-in refused"), "{errors}");
+}
+
 #[tokio::test]
 async fn a_key_rotation_while_serving_keeps_old_tokens_and_takes_new_ones() {
     let app = crate::helpers::spawn_app().await;
