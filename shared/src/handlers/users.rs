@@ -262,6 +262,7 @@ pub async fn invite(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     params(("userId" = String, Path, description = "The user's id (the token's `sub`)")),
     responses(
         (status = 200, description = "The user", body = UserView),
+        (status = 400, description = "Not a user id", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
         responses::Forbidden,
         responses::UserNotFound,
@@ -280,7 +281,7 @@ pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     request_body = UpdateUser,
     responses(
         (status = 200, description = "The user as changed", body = UserView),
-        (status = 400, description = "Nothing to change, or not a role", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Nothing to change, not a role, or not a user id", body = Problem, content_type = "application/problem+json"),
         responses::PayloadTooLarge,
         responses::UnsupportedMediaType,
         (status = 409, description = "The last enabled admin, or a concurrent change", body = Problem, content_type = "application/problem+json"),
@@ -331,6 +332,7 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     responses(
         (status = 204, description = "Deleted"),
         (status = 409, description = "The last enabled admin, or a concurrent change", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a user id", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
         responses::Forbidden,
         responses::UserNotFound,
@@ -357,6 +359,7 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     params(("userId" = String, Path, description = "The user's id")),
     responses(
         (status = 204, description = "Signed out"),
+        (status = 400, description = "Not a user id", body = Problem, content_type = "application/problem+json"),
         responses::Unauthenticated,
         responses::Forbidden,
         responses::UserNotFound,
