@@ -103,6 +103,27 @@ mod tests {
     }
 
     #[test]
+    fn a_sign_in_for_nobody_does_a_verification_and_fails() {
+        let hasher = hasher();
+        assert!(hasher.decoy.get().is_none());
+        assert!(!hasher.verify_nobody("Tangerine!Cobalt7Drift"));
+        // The decoy hash was made and checked against: the same work as a real account's.
+        assert!(hasher.decoy.get().is_some_and(|decoy| decoy.as_deref().is_some_and(|d| d.starts_with("$argon2id$"))));
+    }
+
+    #[test]
+    fn any_one_parameter_changed_asks_for_a_fresh_hash() {
+        let current = hasher().hash("Tangerine!Cobalt7Drift").unwrap();
+        assert!(!hasher().needs_rehash(&current));
+        for other in [PasswordHasher::new(128, 1, 1), PasswordHasher::new(64, 2, 1), PasswordHasher::new(64, 1, 2)] {
+            assert!(other.unwrap().needs_rehash(&current), "{current}");
+        }
+        let argon2i = current.replacen("$argon2id$", "$argon2i$", 1);
+        assert!(hasher().needs_rehash(&argon2i));
+        assert!(hasher().needs_rehash("not a hash"));
+    }
+
+    #[test]
     fn a_hash_verifies_its_password_and_no_other() {
         let hasher = hasher();
         let stored = hasher.hash("Tangerine!Cobalt7Drift").unwrap();

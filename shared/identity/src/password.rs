@@ -124,6 +124,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn letters_without_case_are_no_symbol() {
+        // Han characters are alphabetic with no case: they fill no class, least of all symbols.
+        assert_eq!(check("Abcdefgh1234漢字漢字", &[]), Err(PasswordRejected::MissingClasses(vec![CharClass::Symbol])));
+    }
+
+    #[test]
     fn a_long_mixed_and_unguessable_password_is_accepted() {
         assert_eq!(check("Tangerine!Cobalt7Drift", &[]), Ok(()));
         // Passphrases far past 64 characters, and letters beyond ASCII.

@@ -149,6 +149,24 @@ mod tests {
     }
 
     #[test]
+    fn a_standing_change_writes_the_record_and_the_roster_together() {
+        let two = roster(4, &["a", "b"]);
+        let demoted = SecurityRecord::new(Role::Viewer);
+        let writes = standing_writes(&two, "a", Some(&(7, admin(true))), Some(&demoted)).unwrap();
+        let [roster_write, record_write] = writes.as_slice() else { panic!("{writes:?}") };
+        assert_eq!(written(Some(roster_write.clone())), (vec!["b".to_owned()], 5, Condition::Version(4)));
+        let WriteOp::Put { item, condition } = record_write else { panic!("{record_write:?}") };
+        assert_eq!((item.key.clone(), item.version, condition.clone()), (super::super::standing::key("a"), 8, Condition::Version(7)));
+        assert_eq!(serde_json::from_value::<SecurityRecord>(item.body.clone()).unwrap(), demoted);
+        // A new viewer: only the record, created; a deleted one: only the record, removed.
+        let created = standing_writes(&two, "v", None, Some(&demoted)).unwrap();
+        assert!(matches!(created.as_slice(), [WriteOp::Put { condition: Condition::Absent, .. }]), "{created:?}");
+        let deleted = standing_writes(&two, "v", Some(&(3, demoted.clone())), None).unwrap();
+        assert!(matches!(deleted.as_slice(), [WriteOp::Delete { condition: Condition::Version(3), .. }]), "{deleted:?}");
+        assert!(matches!(standing_writes(&roster(1, &["a"]), "a", Some(&(7, admin(true))), None), Err(StandingChangeError::LastAdmin(_))));
+    }
+
+    #[test]
     fn changes_that_leave_admin_standing_alone_write_nothing() {
         let two = roster(4, &["a", "b"]);
         assert_eq!(two.change("v", Some(&SecurityRecord::new(Role::Viewer)), Some(&SecurityRecord::new(Role::Analyst))), Ok(None));

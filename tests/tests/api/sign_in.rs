@@ -482,3 +482,27 @@ async fn admins_set_up_totp_when_required_and_then_need_a_fresh_code_each_time()
     let reasons: Vec<String> = app.audit_records().await.into_iter().filter_map(|r| r.reason).collect();
     assert_eq!(reasons.iter().filter(|r| *r == "wrong-totp").count(), 2, "{reasons:?}");
 }
+
+#[tokio::test]
+async fn logout_returns_only_to_the_clients_own_logout_address() {
+    let app = spawn_app().await;
+    let browser = Browser::new(&app);
+    let logout = |query: Vec<(&'static str, &'static str)>| {
+        let request = browser.client.get(format!("{}/logout", app.base)).query(&query);
+        async move { read(request.send().await.unwrap()).await }
+    };
+    let back = logout(vec![("client_id", devserver::LOCAL_CLIENT_ID), ("logout_uri", "http://localhost:5173/")]).await;
+    assert_eq!(back.status, StatusCode::FOUND, "{}", back.text);
+    assert_eq!(back.headers["location"], "http://localhost:5173/");
+    for query in [
+        vec![("client_id", devserver::LOCAL_CLIENT_ID), ("logout_uri", "https://evil.example/")],
+        vec![("client_id", devserver::LOCAL_CLIENT_ID), ("logout_uri", "http://localhost:5173/elsewhere")],
+        vec![("client_id", "someone-elses-app"), ("logout_uri", "http://localhost:5173/")],
+        vec![("client_id", devserver::LOCAL_CLIENT_ID)],
+    ] {
+        let refused = logout(query.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query:?}");
+        assert!(refused.headers.get("location").is_none(), "{query:?}: never a redirect");
+        assert!(refused.text.contains("Cannot sign out"), "{}", refused.text);
+    }
+}
