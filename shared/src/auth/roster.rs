@@ -156,7 +156,7 @@ mod tests {
         let [roster_write, record_write] = writes.as_slice() else { panic!("{writes:?}") };
         assert_eq!(written(Some(roster_write.clone())), (vec!["b".to_owned()], 5, Condition::Version(4)));
         let WriteOp::Put { item, condition } = record_write else { panic!("{record_write:?}") };
-        assert_eq!((item.key.clone(), item.version, condition.clone()), (super::super::standing::key("a"), 8, Condition::Version(7)));
+        assert_eq!((item.key.clone(), item.version, *condition), (super::super::standing::key("a"), 8, Condition::Version(7)));
         assert_eq!(serde_json::from_value::<SecurityRecord>(item.body.clone()).unwrap(), demoted);
         // A new viewer: only the record, created; a deleted one: only the record, removed.
         let created = standing_writes(&two, "v", None, Some(&demoted)).unwrap();
