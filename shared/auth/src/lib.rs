@@ -8,7 +8,7 @@ pub mod claims;
 pub mod jwks;
 pub mod jwt;
 pub mod local;
-pub mod private_file;
+pub use crypto::private_file;
 pub mod settings;
 
 pub use domain::Role;
