@@ -28,7 +28,6 @@ use shared::domain::user::{DisplayName, Email, Invitation};
 use shared::identity::embedded::EmbeddedDirectory;
 use shared::identity::hashing::PasswordHasher;
 use shared::session::{FileSecret, HttpTokenEndpoint};
-use shared::store::personal::Plaintext;
 
 use idp::{Client, IdpConfig, IdpRequest, LocalIdp};
 use shared::compute::ComputePool;
@@ -189,8 +188,12 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
     state.cursor_keys.get(state.store.as_ref(), || shared::cursor::creation_record(&startup, None)).await?;
-    let directory =
-        EmbeddedDirectory::new(Arc::clone(&state.store), Arc::new(Plaintext), config.hasher.clone(), issuer.issuer().to_owned());
+    let directory = EmbeddedDirectory::new(
+        Arc::clone(&state.store),
+        personal_data(&config, &state.store),
+        config.hasher.clone(),
+        issuer.issuer().to_owned(),
+    );
     state.directory = Some(Arc::new(directory.clone()));
     let state = Arc::new(state);
 
@@ -294,13 +297,26 @@ pub async fn mint_token(
     Ok(local_issuer(config, config.port)?.mint_access_token(subject, username, role)?)
 }
 
+/// The local master keys (created on first use, 0600): one per purpose, in
+/// `master-keys/` of the data folder; `rotate-keys` has its own for signing.
+pub fn master_keys(config: &DevConfig) -> shared::crypto::keys::LocalKeys {
+    shared::crypto::keys::LocalKeys::new(config.data_dir.join("master-keys"))
+}
+
+/// Personal fields sealed under the local personal-data key, e-mails under a keyed index.
+fn personal_data(config: &DevConfig, store: &Arc<dyn ItemStore>) -> Arc<dyn shared::store::personal::PersonalData> {
+    let envelopes = shared::crypto::cache::Envelopes::new(Arc::new(master_keys(config)), shared::crypto::cache::CacheLimits::default());
+    Arc::new(shared::personal::SealedPersonalData::new(Arc::new(envelopes), Arc::clone(store), "items"))
+}
+
 /// What the `outbox` command shows: the invitations the local directory "sent", oldest
 /// first (Cognito e-mails them; locally they wait here, with the temporary password).
 pub async fn outbox(
     config: &DevConfig,
 ) -> Result<Vec<shared::identity::embedded::OutboxMessage>, Box<dyn std::error::Error + Send + Sync>> {
     let (store, _) = open_stores(config).await?;
-    let directory = EmbeddedDirectory::new(store, Arc::new(Plaintext), config.hasher.clone(), issuer_url(config.port));
+    let directory =
+        EmbeddedDirectory::new(Arc::clone(&store), personal_data(config, &store), config.hasher.clone(), issuer_url(config.port));
     Ok(directory.outbox().await?)
 }
 

@@ -19,11 +19,13 @@ pub mod handlers;
 pub mod http;
 pub mod keys;
 pub mod openapi;
+pub mod personal;
 pub mod routes;
 pub mod session;
 pub mod state;
 pub mod telemetry;
 
+pub use crypto;
 pub use domain;
 pub use forecast;
 pub use identity;

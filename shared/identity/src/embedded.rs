@@ -133,7 +133,7 @@ impl EmbeddedDirectory {
 
     /// The id an e-mail address signs in as.
     pub async fn id_for_email(&self, email: &Email) -> Result<Option<UserId>, DirectoryError> {
-        let key = Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(email.as_str())), "USER");
+        let key = Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(email.as_str()).await?), "USER");
         let Some(item) = self.store.get(&key).await? else { return Ok(None) };
         let id = item.body.get("id").and_then(Value::as_str).ok_or_else(|| DirectoryError::Corrupt("e-mail index without an id".into()))?;
         UserId::parse(id).map(Some).map_err(|e| DirectoryError::Corrupt(e.detail))
@@ -241,7 +241,7 @@ impl EmbeddedDirectory {
             // INVARIANT: one account per address; the index entry is created with the
             // account, so a second invitation for the address fails as a whole.
             put(
-                Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(invitation.email.as_str())), "USER"),
+                Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(invitation.email.as_str()).await?), "USER"),
                 json!({"id": id.as_str()}),
             ),
             put(Key::new(USERS, id.as_str()), json!({})),
@@ -352,7 +352,7 @@ impl UserDirectory for EmbeddedDirectory {
             WriteOp::Delete { key: item.key, condition: Condition::Version(item.version) },
             WriteOp::Delete { key: Key::new(&pk, CREDENTIALS), condition: Condition::Always },
             WriteOp::Delete {
-                key: Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(&email)), "USER"),
+                key: Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(&email).await?), "USER"),
                 condition: Condition::Always,
             },
             WriteOp::Delete { key: Key::new(USERS, id.as_str()), condition: Condition::Always },

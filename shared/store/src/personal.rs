@@ -2,9 +2,10 @@
 //! out of the item store, and the look-up key an e-mail is found by.
 //!
 //! Every record holding personal data calls [`PersonalData::seal`] before it writes and
-//! [`PersonalData::open`] after it reads; nothing else touches those fields. Today the
-//! seam is [`Plaintext`]; field-level encryption (AES-256-GCM under KMS data keys, with a
-//! keyed blind index for e-mail look-ups) replaces it without changing its callers.
+//! [`PersonalData::open`] after it reads; nothing else touches those fields. The API
+//! crate's `personal::SealedPersonalData` encrypts them (AES-256-GCM under data keys the
+//! personal-data master key wraps) and keys the e-mail index; [`Plaintext`] stores them
+//! as they are, for tests of the callers only.
 
 use serde_json::Value;
 
@@ -32,7 +33,7 @@ pub trait PersonalData: Send + Sync + std::fmt::Debug {
 
     /// The key an e-mail address (already normalised) is looked up by: the same for the
     /// same address, different for different ones, and, once keyed, telling nothing of it.
-    fn email_index(&self, email: &str) -> String;
+    async fn email_index(&self, email: &str) -> Result<String, PersonalDataError>;
 }
 
 /// Personal data stored as it is: the seam before field encryption plugs in.
@@ -49,7 +50,7 @@ impl PersonalData for Plaintext {
         stored.as_str().map(str::to_owned).ok_or_else(|| PersonalDataError::Unreadable { record: record.to_owned(), field })
     }
 
-    fn email_index(&self, email: &str) -> String {
-        email.to_owned()
+    async fn email_index(&self, email: &str) -> Result<String, PersonalDataError> {
+        Ok(email.to_owned())
     }
 }

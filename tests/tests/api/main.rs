@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
 
 mod analysis;
+mod at_rest;
 mod audit;
 #[path = "../support/audit_walk.rs"]
 mod audit_walk;

@@ -10,6 +10,7 @@ use shared::auth::Role;
 use shared::domain::ids::UserId;
 use shared::domain::user::{AccountStatus, Email, Invitation, User};
 use shared::identity::directory::{AccountChange, DirectoryError, FollowUp, Staged, UserDirectory, UserPage};
+use shared::store::ItemStore;
 
 use crate::helpers::{CALLERS, Caller, TestApp, spawn_app};
 use crate::sign_in::{Browser, REDIRECT, code_of, pkce, token_request};
@@ -238,61 +239,60 @@ async fn the_last_enabled_admin_cannot_be_demoted_disabled_or_deleted() {
     app.call(Method::PATCH, &format!("/v1/users/{second}"), Some(&second_token), Some(json!({"enabled": false}))).await.assert_problem(409);
 }
 
-/// Two admins, each removing the other at the same moment: exactly one succeeds, so one
-/// enabled admin always remains. Rounds repeat until one shows the race really happened
-/// (the loser read the roster before the winner committed, and lost at the commit).
+/// Two admins, each disabling the other at the same moment: exactly one succeeds, so one
+/// enabled admin always remains. The store holds both commits until both requests have
+/// read the roster, so the race happens every time (and the test shows it did).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_admins_removing_each_other_at_once_leave_one() {
-    let app = spawn_app().await;
-    let first = first_admin_id(&app).await;
-    let first_token = app.token(&first, Role::Admin).await;
-    let second = invite(&app, &first_token, "rival.admin@example.com", Role::Admin).await;
-    let mut raced = 0;
-    for round in 0..40 {
-        // Both enabled admins again, with fresh tokens (a change revokes the tokens it touches).
-        restore_admins(&app, &[&first, &second]).await;
-        tokio::time::sleep(std::time::Duration::from_millis(1001)).await;
-        let a = app.server.issuer.mint_access_token(&first, &first, Role::Admin).unwrap();
-        let b = app.server.issuer.mint_access_token(&second, &second, Role::Admin).unwrap();
-        let (first_path, second_path) = (format!("/v1/users/{first}"), format!("/v1/users/{second}"));
-        let (one, two) = tokio::join!(
-            app.call(Method::PATCH, &second_path, Some(&a), Some(json!({"enabled": false}))),
-            app.call(Method::PATCH, &first_path, Some(&b), Some(json!({"enabled": false}))),
-        );
-        // The loser is refused: at its commit (409, the race), at the roster check (409),
-        // or at its token, if the winner disabled it before it was even authenticated (401).
-        let mut statuses = [one.status.as_u16(), two.status.as_u16()];
-        statuses.sort_unstable();
-        assert!(statuses == [200, 409] || statuses == [200, 401], "round {round}: {} / {}", one.text, two.text);
-        let roster = shared::auth::roster::AdminRoster::read(app.server.state.store.as_ref()).await.unwrap();
-        // The winner disabled the other: the winner is the one admin left.
-        let winner = if one.status == StatusCode::OK { &first } else { &second };
-        assert_eq!(roster.admins().iter().collect::<Vec<_>>(), [winner], "round {round}");
-        let loser = if one.status == StatusCode::OK { &two } else { &one };
-        if loser.body["detail"].as_str().unwrap_or_default().contains("changed while this request ran") {
-            raced += 1;
-            if raced >= 1 {
-                return;
-            }
-        }
+    let dir = tempfile::tempdir().unwrap();
+    let racing = std::sync::Arc::new(crate::racing::RacingStore::new(
+        store_embedded::SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap(),
+        crate::racing::Gate::CommitOf(shared::auth::roster::key()),
+        2,
+    ));
+    let (mut state, issuer) = crate::helpers::in_process(racing.clone(), dir.path());
+    let directory = shared::identity::embedded::EmbeddedDirectory::new(
+        racing.clone(),
+        std::sync::Arc::new(shared::store::personal::Plaintext),
+        crate::helpers::cheap_hasher(),
+        "http://127.0.0.1:1".into(),
+    );
+    // Two admin accounts, set up beside the gate.
+    let mut ids = Vec::new();
+    for email in ["first.admin@example.com", "second.admin@example.com"] {
+        let invitation = Invitation { email: Email::parse(email).unwrap(), name: None, role: Role::Admin };
+        let (user, _, mut writes) = directory.stage_account(&invitation, time::OffsetDateTime::now_utc()).await.unwrap();
+        let roster = shared::auth::roster::AdminRoster::read(&racing.inner).await.unwrap();
+        let record = shared::auth::standing::SecurityRecord::new(Role::Admin);
+        writes.extend(shared::auth::roster::standing_writes(&roster, user.id.as_str(), None, Some(&record)).unwrap());
+        let meta = shared::http::RequestMeta { request_id: format!("{}admin", crate::helpers::SETUP_PREFIX), ..Default::default() };
+        racing.inner.commit(writes, &shared::audit::AuditDraft::new("test-setup", "user").finish(&meta, 201)).await.unwrap();
+        ids.push(user.id.as_str().to_owned());
     }
-    panic!("the two requests never overlapped ({raced} rounds raced): the test proved nothing");
-}
-
-/// Makes `ids` enabled admins again, as set-up (their records and the roster).
-async fn restore_admins(app: &TestApp, ids: &[&str]) {
-    for id in ids {
-        let (version, record) = shared::auth::standing::read(app.server.state.store.as_ref(), id).await.unwrap().unwrap();
-        if record.enabled && record.role == Role::Admin {
-            continue;
-        }
-        let roster = shared::auth::roster::AdminRoster::read(app.server.state.store.as_ref()).await.unwrap();
-        let after = shared::auth::standing::SecurityRecord { role: Role::Admin, enabled: true, ..record.clone() };
-        let writes = shared::auth::roster::standing_writes(&roster, id, Some(&(version, record)), Some(&after)).unwrap();
-        let meta = shared::http::RequestMeta { request_id: format!("{}restore", crate::helpers::SETUP_PREFIX), ..Default::default() };
-        app.server.state.store.commit(writes, &shared::audit::AuditDraft::new("test-setup", "user").finish(&meta, 200)).await.unwrap();
-        app.server.state.standing.forget(id);
-    }
+    state.directory = Some(std::sync::Arc::new(directory));
+    let disable = |caller: &str, target: &str| {
+        use lambda_http::RequestExt;
+        let token = issuer.mint_access_token(caller, caller, Role::Admin).unwrap();
+        lambda_http::http::Request::builder()
+            .method("PATCH")
+            .uri(format!("/v1/users/{target}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(json!({"enabled": false}).to_string()))
+            .unwrap()
+            .with_path_parameters(std::collections::HashMap::from([("userId".to_owned(), target.to_owned())]))
+    };
+    let (one, two) = tokio::join!(
+        shared::handle(&state, Route::UpdateUser, disable(&ids[0], &ids[1])),
+        shared::handle(&state, Route::UpdateUser, disable(&ids[1], &ids[0])),
+    );
+    let mut statuses = [one.status().as_u16(), two.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "one wins, the other is refused");
+    assert_eq!(racing.commits(), (2, 1), "both reached the commit having read the same roster; one lost there");
+    let winner = if one.status().as_u16() == 200 { &ids[0] } else { &ids[1] };
+    let roster = shared::auth::roster::AdminRoster::read(&racing.inner).await.unwrap();
+    assert_eq!(roster.admins().iter().collect::<Vec<_>>(), [winner], "the winner is the one admin left");
 }
 
 /// Signs `email` in through the browser flow, choosing `new_password` when the password is
