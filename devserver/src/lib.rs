@@ -275,7 +275,8 @@ pub async fn open_stores(config: &DevConfig) -> Result<(Arc<dyn ItemStore>, Arc<
     Ok(match &config.backend {
         Backend::Embedded => (
             Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?),
-            Arc::new(FsBlobStore::new(config.data_dir.join("blobs"))),
+            // The folder would keep uploads in clear: each is sealed under the dataset-content key.
+            Arc::new(shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), envelopes(config))),
         ),
         Backend::AwsLocal(aws) => aws.adapters().await?,
     })
@@ -303,10 +304,14 @@ pub fn master_keys(config: &DevConfig) -> shared::crypto::keys::LocalKeys {
     shared::crypto::keys::LocalKeys::new(config.data_dir.join("master-keys"))
 }
 
+/// Sealing and opening under the local master keys, data keys cached.
+fn envelopes(config: &DevConfig) -> Arc<shared::crypto::cache::Envelopes> {
+    Arc::new(shared::crypto::cache::Envelopes::new(Arc::new(master_keys(config)), shared::crypto::cache::CacheLimits::default()))
+}
+
 /// Personal fields sealed under the local personal-data key, e-mails under a keyed index.
 fn personal_data(config: &DevConfig, store: &Arc<dyn ItemStore>) -> Arc<dyn shared::store::personal::PersonalData> {
-    let envelopes = shared::crypto::cache::Envelopes::new(Arc::new(master_keys(config)), shared::crypto::cache::CacheLimits::default());
-    Arc::new(shared::personal::SealedPersonalData::new(Arc::new(envelopes), Arc::clone(store), "items"))
+    Arc::new(shared::personal::SealedPersonalData::new(envelopes(config), Arc::clone(store), "items"))
 }
 
 /// What the `outbox` command shows: the invitations the local directory "sent", oldest

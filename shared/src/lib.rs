@@ -21,6 +21,7 @@ pub mod keys;
 pub mod openapi;
 pub mod personal;
 pub mod routes;
+pub mod sealed_blobs;
 pub mod session;
 pub mod state;
 pub mod telemetry;

@@ -155,9 +155,13 @@ pub(crate) fn now() -> String {
     crate::audit::format_time(time::OffsetDateTime::now_utc())
 }
 
-/// Maps a blob store failure to the client-facing error.
+/// Maps a blob store failure to the client-facing error: a blob that does not open is
+/// our fault (500, the cause logged and the reason audited), never served.
 pub fn blob_error(error: BlobError) -> ApiError {
-    ApiError::Unavailable { cause: error.to_string() }
+    match error {
+        BlobError::Corrupt(_) => ApiError::internal(error),
+        other => ApiError::Unavailable { cause: other.to_string() },
+    }
 }
 
 /// The blob key for a path the domain built from validated ids; a bad one is our bug.

@@ -29,6 +29,10 @@ pub enum BlobError {
     InvalidKey(String),
     #[error("blob store unavailable: {0}")]
     Unavailable(String),
+    /// What is stored does not read back as it was written (altered, moved, or sealed
+    /// under keys this process doesn't have).
+    #[error("blob `{0}` does not open: altered, moved or sealed under other keys")]
+    Corrupt(String),
 }
 
 /// The blob store of a function whose route never touches blobs, so its binary links no

@@ -96,6 +96,7 @@ macro_rules! directory_suite {
 store_suite!(sqlite, crate::services::sqlite_store);
 store_suite!(dynamodb, crate::services::dynamo_store);
 blob_suite!(folder, crate::services::folder_blobs);
+blob_suite!(sealed_folder, crate::services::sealed_folder_blobs);
 directory_suite!(embedded_on_sqlite, crate::services::embedded_directory_on_sqlite);
 directory_suite!(embedded_on_dynamodb, crate::services::embedded_directory_on_dynamodb);
 directory_suite!(cognito_on_moto, crate::services::cognito_directory_on_moto);

@@ -60,6 +60,15 @@ pub async fn folder_blobs() -> Subject<dyn BlobStore> {
     Subject { adapter: Arc::new(FsBlobStore::new(dir.path().join("blobs"))), _dir: Some(dir) }
 }
 
+/// The folder as the local server uses it: every object sealed under the local keys.
+pub async fn sealed_folder_blobs() -> Subject<dyn BlobStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = shared::crypto::keys::LocalKeys::new(dir.path().join("master-keys"));
+    let envelopes = shared::crypto::cache::Envelopes::new(Arc::new(keys), shared::crypto::cache::CacheLimits::default());
+    let sealed = shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(dir.path().join("blobs")), Arc::new(envelopes));
+    Subject { adapter: Arc::new(sealed), _dir: Some(dir) }
+}
+
 fn s3_client() -> aws_sdk_s3::Client {
     aws_local::s3_client(&endpoint("FORECAST_TEST_S3_URL")).unwrap()
 }

@@ -282,6 +282,16 @@ pub async fn read(response: reqwest::Response) -> Answer {
 }
 
 /// A small valid CSV: three days of sales by region, one sales value missing.
+/// Every file below `dir`.
+pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(files_below(&path)) } else { out.push(path) }
+    }
+    out
+}
+
 pub const SAMPLE_CSV: &str = "date,sales,region\n2024-01-01,10,north\n2024-01-02,12.5,south\n2024-01-03,,north\n";
 
 pub fn sample_dataset(name: &str) -> Value {
