@@ -10,6 +10,7 @@
 mod audit_walk;
 mod blob_contract;
 mod directory_contract;
+mod kms;
 mod racing_counters;
 mod services;
 mod store_contract;

@@ -22,7 +22,7 @@ impl<T: ?Sized> AsRef<T> for Subject<T> {
     }
 }
 
-fn endpoint(variable: &str) -> String {
+pub fn endpoint(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
         panic!("{variable} is not set: run the adapter tests through scripts/test.sh, which starts DynamoDB Local and moto on loopback")
     })

@@ -1,0 +1,92 @@
+//! The key provider on AWS KMS: `GenerateDataKey` and `Decrypt` under one KMS key per
+//! purpose, with the encryption context passed along, so KMS itself refuses to unwrap a
+//! data key for another context (and CloudTrail records the context of every use).
+
+use std::collections::HashMap;
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use crypto::envelope::{DATA_KEY_BYTES, EncryptionContext, WrappedKey};
+use crypto::keys::{KeyError, KeyProvider, Purpose};
+use zeroize::Zeroizing;
+
+/// KMS keys by purpose: key ids, ARNs or aliases.
+#[derive(Debug, Clone)]
+pub struct KmsKeys {
+    client: Client,
+    keys: HashMap<Purpose, String>,
+}
+
+impl KmsKeys {
+    pub fn new(client: Client, keys: HashMap<Purpose, String>) -> Self {
+        Self { client, keys }
+    }
+
+    fn key(&self, purpose: Purpose) -> Result<&str, KeyError> {
+        self.keys
+            .get(&purpose)
+            .map(String::as_str)
+            .ok_or_else(|| KeyError::UnknownMasterKey(format!("no KMS key for {}", purpose.as_str())))
+    }
+}
+
+fn context_map(purpose: Purpose, context: &EncryptionContext) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = context.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    map.insert("key-purpose".into(), purpose.as_str().into());
+    map
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(error: SdkError<E, R>) -> KeyError {
+    KeyError::Unavailable(DisplayErrorContext(error).to_string())
+}
+
+#[async_trait::async_trait]
+impl KeyProvider for KmsKeys {
+    async fn generate(&self, purpose: Purpose, context: &EncryptionContext) -> Result<(Zeroizing<Vec<u8>>, WrappedKey), KeyError> {
+        let output = self
+            .client
+            .generate_data_key()
+            .key_id(self.key(purpose)?)
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(Some(context_map(purpose, context)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let plaintext = Zeroizing::new(output.plaintext().map(|b| b.as_ref().to_vec()).unwrap_or_default());
+        let blob = output.ciphertext_blob().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+        let master_key = output.key_id().unwrap_or_default().to_owned();
+        if plaintext.len() != DATA_KEY_BYTES || blob.is_empty() || master_key.is_empty() {
+            return Err(KeyError::Unavailable("GenerateDataKey answered without a 256-bit key".into()));
+        }
+        Ok((plaintext, WrappedKey { master_key, blob }))
+    }
+
+    async fn unwrap(&self, purpose: Purpose, wrapped: &WrappedKey, context: &EncryptionContext) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let decrypted = self
+            .client
+            .decrypt()
+            // Named, so a ciphertext under any other key (another purpose's) is refused.
+            .key_id(self.key(purpose)?)
+            .ciphertext_blob(Blob::new(wrapped.blob.clone()))
+            .set_encryption_context(Some(context_map(purpose, context)))
+            .send()
+            .await;
+        let output = match decrypted {
+            Ok(output) => output,
+            Err(error) => {
+                let code = error.as_service_error().and_then(ProvideErrorMetadata::code).unwrap_or_default();
+                return Err(match code {
+                    "InvalidCiphertextException" | "IncorrectKeyException" | "AccessDeniedException" => KeyError::Refused,
+                    _ => unavailable(error),
+                });
+            }
+        };
+        let plaintext = Zeroizing::new(output.plaintext().map(|b| b.as_ref().to_vec()).unwrap_or_default());
+        if plaintext.len() != DATA_KEY_BYTES {
+            return Err(KeyError::Refused);
+        }
+        Ok(plaintext)
+    }
+}
