@@ -219,7 +219,13 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
         hasher: config.hasher.clone(),
         issuer: Arc::clone(&issuer),
     });
-    let first_admin = first_admin(&idp, &startup).await?;
+    let first_admin = first_admin(&idp, &startup).await.map_err(|error| {
+        // The likeliest cause: a folder from before personal data was sealed, or another's keys.
+        format!(
+            "{error}\n(if `{}` was written by an older version, or its master-keys/ folder is not the one it was written with, move it aside to start afresh)",
+            config.data_dir.display()
+        )
+    })?;
 
     let app = Arc::new(App {
         state: Arc::clone(&state),
