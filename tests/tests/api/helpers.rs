@@ -282,6 +282,16 @@ pub async fn read(response: reqwest::Response) -> Answer {
 }
 
 /// A small valid CSV: three days of sales by region, one sales value missing.
+/// Waits, if need be, until the current minute has `seconds` left: rate limits count in
+/// fixed windows aligned to the minute, and a test that counts to a limit must not have
+/// its attempts split across two.
+pub async fn with_a_minute_window_of(seconds: i64) {
+    let left = 60 - time::OffsetDateTime::now_utc().unix_timestamp().rem_euclid(60);
+    if left < seconds {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0) + 1)).await;
+    }
+}
+
 /// Every file below `dir`.
 pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
