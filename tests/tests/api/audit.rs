@@ -145,17 +145,8 @@ async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() 
     assert_eq!(response.status().as_u16(), 503);
     let page = store.query_keys("ACCESS#analyst-1", "", None, 10).await.unwrap();
     assert!(page.items.is_empty(), "the mutation went through without its audit record");
-    let leftovers: Vec<_> = walk(&dir.path().join("blobs"));
+    let leftovers = crate::helpers::files_below(&dir.path().join("blobs"));
     assert!(leftovers.is_empty(), "blob left behind: {leftovers:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
-    }
-    out
 }
 
 /// Collects log output in memory.

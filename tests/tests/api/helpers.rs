@@ -247,22 +247,10 @@ impl TestApp {
 
     /// The key of every stored blob, wherever the backend keeps them.
     pub async fn blob_keys(&self) -> Vec<String> {
-        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(root, &path, out);
-                } else {
-                    out.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
         match &self.server.backend {
             Backend::Embedded => {
-                let mut keys = Vec::new();
                 let root = self.dir.path().join("blobs");
-                walk(&root, &root, &mut keys);
-                keys
+                files_below(&root).iter().map(|path| path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/")).collect()
             }
             Backend::AwsLocal(aws) => {
                 let s3 = devserver::aws_local::s3_client(&aws.s3_url).unwrap();
