@@ -11,6 +11,7 @@ use shared::auth::standing::SecurityRecord;
 use shared::config::AuthSettings;
 use shared::http::RequestMeta;
 use shared::http::cors::CorsPolicy;
+use shared::sealed_items::SealedItems;
 use store_embedded::FsBlobStore;
 use store_embedded::SqliteStore;
 
@@ -23,7 +24,7 @@ pub fn embedded_app(dir: &std::path::Path) -> Result<(AppState, LocalIssuer), Bo
     let issuer = LocalIssuer::ephemeral("http://127.0.0.1:3000".into(), "local-spa".into())?;
     let auth = AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
     let keys = KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
-    let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite3"))?);
+    let store = Arc::new(SealedItems::with_local_keys(Arc::new(SqliteStore::open(&dir.join("store.sqlite3"))?), &dir.join("master-keys")));
     let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
     let state = AppState::new(auth, keys, store, blobs, CorsPolicy::default())?;
     let record = SecurityRecord::new(Role::Analyst).create(ANALYST)?;

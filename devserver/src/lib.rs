@@ -27,6 +27,7 @@ use shared::auth::local::{IssuerJwks, LocalIssuer};
 use shared::domain::user::{DisplayName, Email, Invitation};
 use shared::identity::embedded::EmbeddedDirectory;
 use shared::identity::hashing::PasswordHasher;
+use shared::sealed_items::SealedItems;
 use shared::session::{FileSecret, HttpTokenEndpoint};
 
 use idp::{Client, IdpConfig, IdpRequest, LocalIdp};
@@ -188,12 +189,8 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
     state.cursor_keys.get(state.store.as_ref(), || shared::cursor::creation_record(&startup, None)).await?;
-    let directory = EmbeddedDirectory::new(
-        Arc::clone(&state.store),
-        personal_data(&config, &state.store),
-        config.hasher.clone(),
-        issuer.issuer().to_owned(),
-    );
+    let directory =
+        EmbeddedDirectory::new(Arc::clone(&state.store), email_index(&state.store), config.hasher.clone(), issuer.issuer().to_owned());
     state.directory = Some(Arc::new(directory.clone()));
     let state = Arc::new(state);
 
@@ -277,15 +274,18 @@ async fn first_admin(idp: &LocalIdp, startup: &RequestMeta) -> Result<Option<Str
 }
 
 /// The item store and blob store `config` names.
-pub async fn open_stores(config: &DevConfig) -> Result<(Arc<dyn ItemStore>, Arc<dyn BlobStore>), Box<dyn std::error::Error + Send + Sync>> {
-    Ok(match &config.backend {
+pub async fn open_stores(config: &DevConfig) -> Result<(Arc<SealedItems>, Arc<dyn BlobStore>), Box<dyn std::error::Error + Send + Sync>> {
+    let envelopes = envelopes(config);
+    let (items, blobs): (Arc<dyn ItemStore>, Arc<dyn BlobStore>) = match &config.backend {
         Backend::Embedded => (
             Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?),
             // The folder would keep uploads in clear: each is sealed under the dataset-content key.
-            Arc::new(shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), envelopes(config))),
+            Arc::new(shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), Arc::clone(&envelopes))),
         ),
         Backend::AwsLocal(aws) => aws.adapters().await?,
-    })
+    };
+    // Every record is sealed as its type declares, whichever database holds it.
+    Ok((Arc::new(SealedItems::new(items, envelopes)), blobs))
 }
 
 /// What the `token` command does: gives `subject` an account in `role` (or moves it
@@ -315,9 +315,9 @@ fn envelopes(config: &DevConfig) -> Arc<shared::crypto::cache::Envelopes> {
     Arc::new(shared::crypto::cache::Envelopes::new(Arc::new(master_keys(config)), shared::crypto::cache::CacheLimits::default()))
 }
 
-/// Personal fields sealed under the local personal-data key, e-mails under a keyed index.
-fn personal_data(config: &DevConfig, store: &Arc<dyn ItemStore>) -> Arc<dyn shared::store::personal::PersonalData> {
-    Arc::new(shared::personal::SealedPersonalData::new(envelopes(config), Arc::clone(store), "items"))
+/// E-mail addresses looked up by a keyed blind index, its key a record of `store`.
+fn email_index(store: &Arc<dyn ItemStore>) -> Arc<dyn shared::store::email_index::EmailIndex> {
+    Arc::new(shared::blind_index::KeyedEmailIndex::new(Arc::clone(store)))
 }
 
 /// What the `outbox` command shows: the invitations the local directory "sent", oldest
@@ -325,9 +325,9 @@ fn personal_data(config: &DevConfig, store: &Arc<dyn ItemStore>) -> Arc<dyn shar
 pub async fn outbox(
     config: &DevConfig,
 ) -> Result<Vec<shared::identity::embedded::OutboxMessage>, Box<dyn std::error::Error + Send + Sync>> {
-    let (store, _) = open_stores(config).await?;
-    let directory =
-        EmbeddedDirectory::new(Arc::clone(&store), personal_data(config, &store), config.hasher.clone(), issuer_url(config.port));
+    let (sealed, _) = open_stores(config).await?;
+    let store: Arc<dyn ItemStore> = sealed;
+    let directory = EmbeddedDirectory::new(Arc::clone(&store), email_index(&store), config.hasher.clone(), issuer_url(config.port));
     Ok(directory.outbox().await?)
 }
 

@@ -1,20 +1,26 @@
 //! The Lambda host: what each function's thin `main` calls. It builds the production
-//! state (DynamoDB, S3 where the route needs blobs, the issuer's JWKS) once per cold start
-//! and serves one endpoint from `shared::routes`.
+//! state (DynamoDB with records sealed under KMS data keys, S3 where the route needs
+//! blobs, the issuer's JWKS) once per cold start and serves one endpoint from
+//! `shared::routes`.
 
 pub mod secret;
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use lambda_http::{Request, service_fn};
 
+use keys_kms::KmsKeys;
 use shared::Route;
 use shared::auth::jwks::{HttpJwks, KeyCache};
 use shared::config::{AwsSettings, Settings};
+use shared::crypto::cache::{CacheLimits, Envelopes};
+use shared::crypto::keys::Purpose;
 use shared::handlers::{Endpoint, serve};
 use shared::http::cors::CorsPolicy;
+use shared::sealed_items::SealedItems;
 use shared::session::HttpTokenEndpoint;
 use shared::state::{AppState, StartupError};
 use store::{BlobStore, NoBlobStore};
@@ -50,11 +56,17 @@ impl BlobBackend for NoBlobs {
 /// The SDK's configuration (region, credentials) is loaded once per cold start and shared
 /// by every client a function builds.
 pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) -> Result<AppState, StartupError> {
-    let store = Arc::new(DynamoStore::new(
+    let table = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(config),
         settings.aws.table_name.clone(),
         settings.aws.audit_table_name.clone(),
     ));
+    // Records are sealed under data keys from KMS; none is asked for until a record is
+    // read or written, and each then serves many records (`crypto::cache`).
+    let kms =
+        KmsKeys::new(aws_sdk_kms::Client::new(config), HashMap::from([(Purpose::PersonalData, settings.aws.personal_data_key_id.clone())]));
+    let envelopes = Arc::new(Envelopes::new(Arc::new(kms), CacheLimits::default()));
+    let store = Arc::new(SealedItems::new(table, envelopes));
     let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
     AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }

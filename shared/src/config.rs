@@ -14,8 +14,10 @@ pub struct AwsSettings {
     pub table_name: String,
     pub audit_table_name: String,
     pub bucket_name: String,
-    /// KMS key used for S3 server-side encryption of dataset blobs.
+    /// KMS key used for S3 server-side encryption of dataset blobs (the dataset-content key).
     pub bucket_kms_key_id: String,
+    /// KMS key that wraps the data keys of fields encrypted in the application.
+    pub personal_data_key_id: String,
 }
 
 pub use auth::AuthSettings;
@@ -76,6 +78,7 @@ impl Settings {
             audit_table_name: require("AUDIT_TABLE_NAME")?,
             bucket_name: require("BUCKET_NAME")?,
             bucket_kms_key_id: require("BUCKET_KMS_KEY_ID")?,
+            personal_data_key_id: require("PERSONAL_DATA_KEY_ID")?,
         };
 
         let issuer = require("AUTH_ISSUER")?;
@@ -198,6 +201,7 @@ mod tests {
             ("AUDIT_TABLE_NAME", "audit"),
             ("BUCKET_NAME", "bucket"),
             ("BUCKET_KMS_KEY_ID", "alias/data"),
+            ("PERSONAL_DATA_KEY_ID", "alias/personal"),
             ("AUTH_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"),
             ("AUTH_CLIENT_IDS", "client-a, client-b"),
         ]

@@ -11,6 +11,7 @@ use crate::config::AuthSettings;
 use crate::cursor::CursorKeys;
 use crate::domain::csv_table::CsvLimits;
 use crate::http::cors::CorsPolicy;
+use crate::sealed_items::SealedItems;
 use crate::store::BlobStore;
 use crate::store::ItemStore;
 
@@ -65,6 +66,7 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct AppState {
     pub auth: AuthSettings,
+    /// Records sealed at rest as [`crate::records`] declares.
     pub store: Arc<dyn ItemStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub authorizer: Authorizer,
@@ -102,11 +104,12 @@ pub enum StartupError {
 
 impl AppState {
     /// Builds the state from its parts (see the `functions` crate for AWS, the local server for
-    /// the embedded default).
+    /// the embedded default). The item store is a [`SealedItems`] by type: no host can hand
+    /// the handlers a store that keeps records in clear.
     pub fn new(
         auth: AuthSettings,
         keys: KeyCache,
-        store: Arc<dyn ItemStore>,
+        store: Arc<SealedItems>,
         blobs: Arc<dyn BlobStore>,
         cors: CorsPolicy,
     ) -> Result<Self, StartupError> {

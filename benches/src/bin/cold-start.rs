@@ -108,6 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env("AUDIT_TABLE_NAME", "audit")
             .env("BUCKET_NAME", "bucket")
             .env("BUCKET_KMS_KEY_ID", "alias/storage")
+            .env("PERSONAL_DATA_KEY_ID", "alias/personal-data")
             .env("AUTH_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE")
             .env("AUTH_CLIENT_IDS", "example-spa-client")
             .env("CORS_ALLOWED_ORIGINS", "https://app.example.com")

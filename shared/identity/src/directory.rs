@@ -102,15 +102,6 @@ impl From<store::StoreError> for DirectoryError {
     }
 }
 
-impl From<store::personal::PersonalDataError> for DirectoryError {
-    fn from(error: store::personal::PersonalDataError) -> Self {
-        match error {
-            store::personal::PersonalDataError::Unavailable(cause) => DirectoryError::Unavailable(cause),
-            unreadable => DirectoryError::Corrupt(unreadable.to_string()),
-        }
-    }
-}
-
 /// The accounts users sign in with.
 #[async_trait::async_trait]
 pub trait UserDirectory: Send + Sync + std::fmt::Debug {

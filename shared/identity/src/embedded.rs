@@ -4,14 +4,16 @@
 //!
 //! | key (pk / sk) | holds |
 //! |---|---|
-//! | `IDP#USER#<id>` / `ACCOUNT` | e-mail and name (sealed), role, state |
+//! | `IDP#USER#<id>` / `ACCOUNT` | e-mail and name, role, state |
 //! | `IDP#USER#<id>` / `CREDENTIALS` | the password hash, whether it is temporary, the TOTP key |
 //! | `IDP#EMAIL#<index>` / `USER` | the id an e-mail address signs in as (unique) |
 //! | `IDP#USERS` / `<id>` | the list, in creation order (ids are UUIDv7) |
-//! | `IDP#OUTBOX` / `<time>#<id>` | invitations "sent", sealed, for `devserver outbox` |
+//! | `IDP#OUTBOX` / `<time>#<id>` | invitations "sent", for `devserver outbox` |
 //!
-//! E-mail addresses and names pass through the [`PersonalData`] seam, and so do the
-//! invitation messages (they hold the temporary password).
+//! The store given is expected to seal records at rest as their types declare (the API
+//! crate's `sealed_items`: e-mail addresses, names, password hashes, TOTP keys and the
+//! invitation messages, which hold temporary passwords, are encrypted). E-mail addresses
+//! are found through an [`EmailIndex`], a keyed blind index, never by the address itself.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use serde_json::{Value, json};
 use domain::Role;
 use domain::ids::UserId;
 use domain::user::{AccountStatus, DisplayName, Email, Invitation, User};
-use store::personal::PersonalData;
+use store::email_index::EmailIndex;
 use store::{Condition, Item, ItemStore, Key, WriteOp};
 
 use crate::directory::{AccountChange, DirectoryError, FollowUp, Staged, UserDirectory, UserPage};
@@ -39,12 +41,12 @@ fn user_pk(id: &UserId) -> String {
     format!("IDP#USER#{}", id.as_str())
 }
 
-/// The account item as stored; personal fields are sealed values.
+/// The account item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AccountRecord {
-    email: Value,
-    name: Option<Value>,
+    email: String,
+    name: Option<String>,
     role: Role,
     enabled: bool,
     status: AccountStatus,
@@ -81,15 +83,15 @@ pub struct OutboxMessage {
 #[derive(Debug, Clone)]
 pub struct EmbeddedDirectory {
     store: Arc<dyn ItemStore>,
-    personal: Arc<dyn PersonalData>,
+    index: Arc<dyn EmailIndex>,
     hasher: PasswordHasher,
     /// Where invitees are told to sign in (the local server's base URL).
     sign_in_url: String,
 }
 
 impl EmbeddedDirectory {
-    pub fn new(store: Arc<dyn ItemStore>, personal: Arc<dyn PersonalData>, hasher: PasswordHasher, sign_in_url: String) -> Self {
-        Self { store, personal, hasher, sign_in_url }
+    pub fn new(store: Arc<dyn ItemStore>, index: Arc<dyn EmailIndex>, hasher: PasswordHasher, sign_in_url: String) -> Self {
+        Self { store, index, hasher, sign_in_url }
     }
 
     async fn account(&self, id: &UserId) -> Result<Option<(Item, AccountRecord)>, DirectoryError> {
@@ -99,12 +101,9 @@ impl EmbeddedDirectory {
     }
 
     async fn open_user(&self, id: UserId, record: &AccountRecord) -> Result<User, DirectoryError> {
-        let pk = user_pk(&id);
-        let email = Email::parse(&self.personal.open(&pk, "email", &record.email).await?).map_err(|e| DirectoryError::Corrupt(e.detail))?;
+        let email = Email::parse(&record.email).map_err(|e| DirectoryError::Corrupt(e.detail))?;
         let name = match &record.name {
-            Some(sealed) => {
-                Some(DisplayName::parse(&self.personal.open(&pk, "name", sealed).await?).map_err(|e| DirectoryError::Corrupt(e.detail))?)
-            }
+            Some(name) => Some(DisplayName::parse(name).map_err(|e| DirectoryError::Corrupt(e.detail))?),
             None => None,
         };
         Ok(User {
@@ -133,7 +132,7 @@ impl EmbeddedDirectory {
 
     /// The id an e-mail address signs in as.
     pub async fn id_for_email(&self, email: &Email) -> Result<Option<UserId>, DirectoryError> {
-        let key = Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(email.as_str()).await?), "USER");
+        let key = Key::new(format!("IDP#EMAIL#{}", self.index.email_index(email.as_str()).await?), "USER");
         let Some(item) = self.store.get(&key).await? else { return Ok(None) };
         let id = item.body.get("id").and_then(Value::as_str).ok_or_else(|| DirectoryError::Corrupt("e-mail index without an id".into()))?;
         UserId::parse(id).map(Some).map_err(|e| DirectoryError::Corrupt(e.detail))
@@ -174,16 +173,9 @@ impl EmbeddedDirectory {
         loop {
             let page = self.store.query_keys(OUTBOX, "", after.as_deref(), 100).await?;
             for item in self.store.get_many(&page.items).await? {
-                let record = item.key.sk.clone();
                 let text = |name: &str| item.body.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
                 let user = UserId::parse(&text("user")).map_err(|e| DirectoryError::Corrupt(e.detail))?;
-                let sealed = |name: &str| item.body.get(name).cloned().unwrap_or(Value::Null);
-                messages.push(OutboxMessage {
-                    to: self.personal.open(&record, "email", &sealed("to")).await?,
-                    body: self.personal.open(&record, "message", &sealed("body")).await?,
-                    user,
-                    sent_at: text("sent_at"),
-                });
+                messages.push(OutboxMessage { to: text("to"), body: text("body"), user, sent_at: text("sent_at") });
             }
             match page.next {
                 Some(next) => after = Some(next),
@@ -215,11 +207,8 @@ impl EmbeddedDirectory {
         let pk = user_pk(&id);
         let created_at = now.format(&time::format_description::well_known::Rfc3339).map_err(|e| DirectoryError::Corrupt(e.to_string()))?;
         let record = AccountRecord {
-            email: self.personal.seal(&pk, "email", invitation.email.as_str()).await?,
-            name: match &invitation.name {
-                Some(name) => Some(self.personal.seal(&pk, "name", name.as_str()).await?),
-                None => None,
-            },
+            email: invitation.email.as_str().to_owned(),
+            name: invitation.name.as_ref().map(|name| name.as_str().to_owned()),
             role: invitation.role,
             enabled: true,
             status: AccountStatus::Invited,
@@ -241,7 +230,7 @@ impl EmbeddedDirectory {
             // INVARIANT: one account per address; the index entry is created with the
             // account, so a second invitation for the address fails as a whole.
             put(
-                Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(invitation.email.as_str()).await?), "USER"),
+                Key::new(format!("IDP#EMAIL#{}", self.index.email_index(invitation.email.as_str()).await?), "USER"),
                 json!({"id": id.as_str()}),
             ),
             put(Key::new(USERS, id.as_str()), json!({})),
@@ -259,13 +248,8 @@ impl EmbeddedDirectory {
             self.sign_in_url,
             user.email.as_str(),
         );
-        let sealed = json!({
-            "to": self.personal.seal(&record, "email", user.email.as_str()).await?,
-            "body": self.personal.seal(&record, "message", &body).await?,
-            "user": user.id.as_str(),
-            "sent_at": now,
-        });
-        Ok(WriteOp::Put { item: Item { key: Key::new(OUTBOX, record), version: 1, body: sealed }, condition: Condition::Absent })
+        let message = json!({"to": user.email.as_str(), "body": body, "user": user.id.as_str(), "sent_at": now});
+        Ok(WriteOp::Put { item: Item { key: Key::new(OUTBOX, record), version: 1, body: message }, condition: Condition::Absent })
     }
 }
 
@@ -346,13 +330,12 @@ impl UserDirectory for EmbeddedDirectory {
 
     async fn delete(&self, id: &UserId) -> Result<Staged<()>, DirectoryError> {
         let (item, record) = self.account(id).await?.ok_or(DirectoryError::NotFound)?;
-        let email = self.personal.open(&item.key.pk, "email", &record.email).await?;
         let pk = user_pk(id);
         let writes = vec![
             WriteOp::Delete { key: item.key, condition: Condition::Version(item.version) },
             WriteOp::Delete { key: Key::new(&pk, CREDENTIALS), condition: Condition::Always },
             WriteOp::Delete {
-                key: Key::new(format!("IDP#EMAIL#{}", self.personal.email_index(&email).await?), "USER"),
+                key: Key::new(format!("IDP#EMAIL#{}", self.index.email_index(&record.email).await?), "USER"),
                 condition: Condition::Always,
             },
             WriteOp::Delete { key: Key::new(USERS, id.as_str()), condition: Condition::Always },

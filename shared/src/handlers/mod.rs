@@ -137,7 +137,7 @@ impl<'a> Ctx<'a> {
 pub fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::ConditionFailed => ApiError::Conflict("the resource changed while this request ran; retry".into()),
-        StoreError::TooManyOperations(_) | StoreError::Corrupt(_) => ApiError::internal(error),
+        StoreError::TooManyOperations(_) | StoreError::Corrupt(_) | StoreError::Undeclared(_) => ApiError::internal(error),
         StoreError::Unavailable(cause) => ApiError::Unavailable { cause },
     }
 }

@@ -77,6 +77,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A write of a kind of record nobody declared (how its fields are kept at rest).
+    #[error("undeclared record type: {0}")]
+    Undeclared(String),
 }
 
 /// Items and the audit log.

@@ -118,7 +118,7 @@ fn embedded_directory(store: Subject<dyn ItemStore>) -> DirectorySubject {
     let hasher = PasswordHasher::new(64, 1, 1).unwrap();
     let directory = EmbeddedDirectory::new(
         Arc::clone(&store.adapter),
-        Arc::new(shared::store::personal::Plaintext),
+        Arc::new(shared::store::email_index::PlainIndex),
         hasher,
         "http://127.0.0.1:1".into(),
     );

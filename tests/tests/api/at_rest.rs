@@ -1,17 +1,47 @@
 //! Nothing personal is stored in clear: values written through the API with marker strings
-//! are searched for in every file of the local server's data folder (the SQLite database
-//! with its journal, blobs, keys), byte for byte.
+//! are searched for, byte for byte, in everything the server keeps at rest: every file of
+//! its data folder (the SQLite database with its journal, blobs, keys) and, on the
+//! AWS-local backend, a dump of both DynamoDB tables.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use shared::auth::Role;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 /// Every file below `dir` that holds `needle`.
 fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
     let holds = |path: &std::path::PathBuf| std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle));
     crate::helpers::files_below(dir).into_iter().filter(holds).collect()
+}
+
+/// Each table's items, one per line as the SDK sees them (attribute names and values).
+async fn dynamodb_dump(aws: &devserver::aws_local::AwsLocal) -> Vec<(String, String)> {
+    let client = devserver::aws_local::dynamodb_client(&aws.dynamodb_url).unwrap();
+    let mut dump = Vec::new();
+    for table in [&aws.items_table, &aws.audit_table] {
+        let mut start = None;
+        loop {
+            let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.unwrap();
+            dump.extend(page.items().iter().map(|item| (table.clone(), format!("{item:?}"))));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    assert!(!dump.is_empty(), "the dump read nothing: a check that can't fail");
+    dump
+}
+
+/// Where `marker` is at rest in clear: files of the data folder and, on AWS-local, items of
+/// the DynamoDB tables.
+async fn held_in_clear(app: &TestApp, marker: &str) -> Vec<String> {
+    let mut holding: Vec<String> = files_holding(app.dir.path(), marker.as_bytes()).iter().map(|p| p.display().to_string()).collect();
+    if let devserver::Backend::AwsLocal(aws) = &app.server.backend {
+        holding.extend(dynamodb_dump(aws).await.into_iter().filter(|(_, item)| item.contains(marker)).map(|(table, item)| format!("{table}: {item}")));
+    }
+    holding
 }
 
 #[tokio::test]
@@ -29,7 +59,37 @@ async fn a_users_address_and_name_are_nowhere_in_the_data_folder() {
     use shared::identity::directory::UserDirectory;
     assert!(app.server.idp.directory.find_by_email(&email).await.unwrap().is_some(), "found by the keyed index");
     for marker in ["zq.marker7731", "Quillon", "Markerby"] {
-        let holding = files_holding(app.dir.path(), marker.as_bytes());
+        let holding = held_in_clear(&app, marker).await;
+        assert!(holding.is_empty(), "`{marker}` in clear in {holding:?}");
+    }
+}
+
+#[tokio::test]
+async fn dataset_names_descriptions_columns_cells_and_forecast_targets_are_nowhere_at_rest() {
+    let app = spawn_app().await;
+    let analyst = app.token("at-rest-analyst", Role::Analyst).await;
+    let mut csv = String::from("date,qzcolmarker,note\n");
+    for day in 1..=28 {
+        csv.push_str(&format!("2024-02-{day:02},{},qzcellmarker {day}\n", 10 + day % 7));
+    }
+    let body = json!({"name": "Qzname Markerset", "description": "kept by qzdesc.marker@example.com", "csv": csv});
+    let created = app.call(Method::POST, "/v1/datasets", Some(&analyst), Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap();
+    let rename = json!({"name": "Qzrenamed Markerset"});
+    let renamed = app.call_with(Method::PATCH, &format!("/v1/datasets/{id}"), Some(&analyst), Some(rename), &[("if-match", "\"1\"")]).await;
+    assert!(renamed.status.is_success(), "{}", renamed.text);
+    let forecast = json!({"dataset_id": id, "time_column": "date", "target_column": "qzcolmarker", "horizon": 3});
+    let ran = app.call(Method::POST, "/v1/forecasts", Some(&analyst), Some(forecast)).await;
+    assert_eq!(ran.status, StatusCode::CREATED, "{}", ran.text);
+    // Served in clear to who may read them.
+    let shown = app.call(Method::GET, &format!("/v1/datasets/{id}"), Some(&analyst), None).await;
+    assert_eq!(shown.body["name"], "Qzrenamed Markerset");
+    assert!(shown.text.contains("qzcellmarker 1") && shown.text.contains("qzdesc.marker"), "{}", shown.text);
+    let listed = app.call(Method::GET, "/v1/datasets", Some(&analyst), None).await;
+    assert!(listed.text.contains("Qzrenamed Markerset"), "{}", listed.text);
+    for marker in ["Qzname", "Qzrenamed", "qzdesc.marker", "qzcolmarker", "qzcellmarker"] {
+        let holding = held_in_clear(&app, marker).await;
         assert!(holding.is_empty(), "`{marker}` in clear in {holding:?}");
     }
 }

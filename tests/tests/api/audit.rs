@@ -87,7 +87,7 @@ async fn records_hold_no_pii_values_or_request_bodies() {
 
 /// An item store whose audit table is down: reads and writes of items work, audit fails.
 #[derive(Debug)]
-pub struct AuditDown(pub SqliteStore);
+pub struct AuditDown(pub Arc<SqliteStore>);
 
 #[async_trait::async_trait]
 impl ItemStore for AuditDown {
@@ -120,10 +120,10 @@ impl ItemStore for AuditDown {
 #[tokio::test]
 async fn nothing_is_served_or_changed_when_the_audit_record_cannot_be_written() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(AuditDown(SqliteStore::in_memory().unwrap()));
+    let store = Arc::new(AuditDown(Arc::new(SqliteStore::in_memory().unwrap())));
     let (state, issuer) = in_process(store.clone(), dir.path());
     // The account exists from before the audit table went down.
-    crate::helpers::register_in(&store.0, "analyst-1", Role::Analyst).await;
+    crate::helpers::register_in(&*crate::helpers::sealed(store.0.clone(), dir.path()), "analyst-1", Role::Analyst).await;
     let token = issuer.mint_access_token("analyst-1", "Alice Analyst", Role::Analyst).unwrap();
 
     let me =

@@ -14,6 +14,7 @@ use shared::domain::ids::DatasetId;
 use shared::http::RequestMeta;
 use shared::http::cors::CorsPolicy;
 use shared::keys::dataset as keys;
+use shared::sealed_items::SealedItems;
 use shared::store::{Condition, Item, WriteOp};
 use shared::{AppState, Route};
 use store_embedded::FsBlobStore;
@@ -124,7 +125,8 @@ async fn event_state(dir: &std::path::Path) -> AppState {
         shared::config::AuthSettings::for_issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE", "example-spa-client");
     // The events carry the authorizer's claims, so no key is ever needed.
     let keys = KeyCache::with_keys(JwkSet { keys: vec![] }, auth.jwks_min_refresh);
-    let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite3")).unwrap());
+    let store =
+        Arc::new(SealedItems::with_local_keys(Arc::new(SqliteStore::open(&dir.join("store.sqlite3")).unwrap()), &dir.join("master-keys")));
     let blobs = Arc::new(FsBlobStore::new(dir.join("blobs")));
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&["https://app.example.com"]).unwrap()).unwrap();
     state.token_endpoint = Some(Arc::new(RefusingEndpoint));
@@ -138,7 +140,7 @@ const EVENT_USER: &str = "7a9c2e41-3b5d-4f60-8e71-9d0a1b2c3d4e";
 fn event_directory(state: &AppState) -> shared::identity::embedded::EmbeddedDirectory {
     shared::identity::embedded::EmbeddedDirectory::new(
         Arc::clone(&state.store),
-        Arc::new(shared::store::personal::Plaintext),
+        Arc::new(shared::store::email_index::PlainIndex),
         crate::helpers::cheap_hasher(),
         "https://auth.example.com".into(),
     )

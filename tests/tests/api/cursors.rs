@@ -87,7 +87,7 @@ async fn instances_racing_to_create_the_key_agree_on_one() {
             assert_eq!(key.open(&scope, &sealed).as_deref(), Some("DATASET#x"));
         }
     }
-    let records = crate::audit_walk::audit_since(&store.inner, started).await;
+    let records = crate::audit_walk::audit_since(store.inner.as_ref(), started).await;
     let created: Vec<_> = records.iter().filter(|r| r.action == "create-cursor-key").collect();
     assert_eq!(created.len(), 1, "one key, created once, audited once: {records:?}");
     assert_eq!(created[0].status, 201);

@@ -312,7 +312,13 @@ pub fn in_process_trusting(
     let auth = shared::config::AuthSettings::for_issuer(issuer.issuer(), issuer.client_id());
     let keys = shared::auth::jwks::KeyCache::with_keys(issuer.jwks(), auth.jwks_min_refresh);
     let blobs = Arc::new(store_embedded::FsBlobStore::new(dir.join("blobs")));
-    shared::AppState::new(auth, keys, store, blobs, shared::http::cors::CorsPolicy::default()).unwrap()
+    shared::AppState::new(auth, keys, sealed(store, dir), blobs, shared::http::cors::CorsPolicy::default()).unwrap()
+}
+
+/// `store` with its records sealed under master keys kept in `dir` (every in-process state
+/// over the same `dir` opens what another sealed).
+pub fn sealed(store: Arc<dyn shared::store::ItemStore>, dir: &std::path::Path) -> Arc<shared::sealed_items::SealedItems> {
+    Arc::new(shared::sealed_items::SealedItems::with_local_keys(store, &dir.join("master-keys")))
 }
 
 /// Request ids of the audit records test set-up writes.

@@ -21,7 +21,7 @@ pub enum Gate {
 
 #[derive(Debug)]
 pub struct RacingStore {
-    pub inner: SqliteStore,
+    pub inner: std::sync::Arc<SqliteStore>,
     gate: Gate,
     barrier: Barrier,
     /// Commits that went to the store, and those refused for a failed condition.
@@ -31,7 +31,13 @@ pub struct RacingStore {
 
 impl RacingStore {
     pub fn new(inner: SqliteStore, gate: Gate, racers: usize) -> Self {
-        Self { inner, gate, barrier: Barrier::new(racers), commits: AtomicUsize::new(0), lost: AtomicUsize::new(0) }
+        Self {
+            inner: std::sync::Arc::new(inner),
+            gate,
+            barrier: Barrier::new(racers),
+            commits: AtomicUsize::new(0),
+            lost: AtomicUsize::new(0),
+        }
     }
 
     pub fn commits(&self) -> (usize, usize) {

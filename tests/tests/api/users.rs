@@ -253,21 +253,22 @@ async fn two_admins_removing_each_other_at_once_leave_one() {
     ));
     let (mut state, issuer) = crate::helpers::in_process(racing.clone(), dir.path());
     let directory = shared::identity::embedded::EmbeddedDirectory::new(
-        racing.clone(),
-        std::sync::Arc::new(shared::store::personal::Plaintext),
+        std::sync::Arc::clone(&state.store),
+        std::sync::Arc::new(shared::store::email_index::PlainIndex),
         crate::helpers::cheap_hasher(),
         "http://127.0.0.1:1".into(),
     );
     // Two admin accounts, set up beside the gate.
+    let beside = crate::helpers::sealed(racing.inner.clone(), dir.path());
     let mut ids = Vec::new();
     for email in ["first.admin@example.com", "second.admin@example.com"] {
         let invitation = Invitation { email: Email::parse(email).unwrap(), name: None, role: Role::Admin };
         let (user, _, mut writes) = directory.stage_account(&invitation, time::OffsetDateTime::now_utc()).await.unwrap();
-        let roster = shared::auth::roster::AdminRoster::read(&racing.inner).await.unwrap();
+        let roster = shared::auth::roster::AdminRoster::read(&*beside).await.unwrap();
         let record = shared::auth::standing::SecurityRecord::new(Role::Admin);
         writes.extend(shared::auth::roster::standing_writes(&roster, user.id.as_str(), None, Some(&record)).unwrap());
         let meta = shared::http::RequestMeta { request_id: format!("{}admin", crate::helpers::SETUP_PREFIX), ..Default::default() };
-        racing.inner.commit(writes, &shared::audit::AuditDraft::new("test-setup", "user").finish(&meta, 201)).await.unwrap();
+        beside.commit(writes, &shared::audit::AuditDraft::new("test-setup", "user").finish(&meta, 201)).await.unwrap();
         ids.push(user.id.as_str().to_owned());
     }
     state.directory = Some(std::sync::Arc::new(directory));
@@ -292,7 +293,7 @@ async fn two_admins_removing_each_other_at_once_leave_one() {
     assert_eq!(statuses, [200, 409], "one wins, the other is refused");
     assert_eq!(racing.commits(), (2, 1), "both reached the commit having read the same roster; one lost there");
     let winner = if one.status().as_u16() == 200 { &ids[0] } else { &ids[1] };
-    let roster = shared::auth::roster::AdminRoster::read(&racing.inner).await.unwrap();
+    let roster = shared::auth::roster::AdminRoster::read(&*beside).await.unwrap();
     assert_eq!(roster.admins().iter().collect::<Vec<_>>(), [winner], "the winner is the one admin left");
 }
 
@@ -460,12 +461,13 @@ fn admin_request(token: &str, method: &str, path: &str, body: Option<serde_json:
 async fn a_remote_directory_change_is_undone_when_its_commit_fails_and_a_deletion_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite3");
-    let store = std::sync::Arc::new(crate::audit::AuditDown(store_embedded::SqliteStore::open(&path).unwrap()));
+    let store = std::sync::Arc::new(crate::audit::AuditDown(std::sync::Arc::new(store_embedded::SqliteStore::open(&path).unwrap())));
+    let sealed = crate::helpers::sealed(store.0.clone(), dir.path());
     let (mut state, issuer) = crate::helpers::in_process(store.clone(), dir.path());
     let directory = std::sync::Arc::new(RemoteDirectory::default());
     state.directory = Some(directory.clone());
-    crate::helpers::register_in(&store.0, "remote-admin", Role::Admin).await;
-    crate::helpers::register_in(&store.0, REMOTE_USER, Role::Viewer).await;
+    crate::helpers::register_in(&*sealed, "remote-admin", Role::Admin).await;
+    crate::helpers::register_in(&*sealed, REMOTE_USER, Role::Viewer).await;
     let token = issuer.mint_access_token("remote-admin", "remote-admin", Role::Admin).unwrap();
     let id = UserId::parse(REMOTE_USER).unwrap();
 
@@ -483,7 +485,7 @@ async fn a_remote_directory_change_is_undone_when_its_commit_fails_and_a_deletio
         [FollowUp::Delete(id.clone()), FollowUp::Change(id.clone(), restored), FollowUp::Change(id.clone(), enabled)],
         "undone, and the deletion never made"
     );
-    let record = shared::auth::standing::read(&store.0, REMOTE_USER).await.unwrap().unwrap().1;
+    let record = shared::auth::standing::read(&*sealed, REMOTE_USER).await.unwrap().unwrap().1;
     assert_eq!((record.role, record.enabled), (Role::Viewer, true), "the API's side is unchanged");
 
     // Over a store that commits, the deletion is made after the commit, and nothing undone.
@@ -495,5 +497,5 @@ async fn a_remote_directory_change_is_undone_when_its_commit_fails_and_a_deletio
     let delete = admin_request(&token, "DELETE", &format!("/v1/users/{REMOTE_USER}"), None);
     assert_eq!(shared::handle(&state, Route::DeleteUser, delete).await.status().as_u16(), 204);
     assert_eq!(*directory.applied.lock().unwrap(), [FollowUp::Delete(id)]);
-    assert!(shared::auth::standing::read(&store.0, REMOTE_USER).await.unwrap().is_none());
+    assert!(shared::auth::standing::read(&*sealed, REMOTE_USER).await.unwrap().is_none());
 }

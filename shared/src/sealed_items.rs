@@ -1,0 +1,375 @@
+//! Field-level encryption in the item store layer: every record written is sealed as its
+//! type in [`crate::records`] declares, and every record read is opened and checked, so no
+//! handler stores personal data in clear or reads a record edited outside the API.
+//!
+//! A sealed record keeps its signed and plain attributes as they are and replaces the
+//! encrypted ones with one attribute, `_sealed`: `"enc1:<base64url>"` of an envelope
+//! (AES-256-GCM under a data key the personal-data master key wraps) whose plaintext is
+//! the encrypted attributes as a JSON object. The envelope is bound to the table, the
+//! record type, the record's key and a digest of its signed attributes, so:
+//! - a ciphertext moved to another record (or kind of record) does not open there;
+//! - a signed attribute changed in the table makes the whole record refuse to open;
+//! - a record whose encrypted attributes were replaced by clear text is refused.
+//!
+//! One envelope per record (not one per attribute) keeps one wrapped key and one
+//! authentication tag per item, however many fields it encrypts. Counters and audit
+//! records pass through: counters carry no body, and audit records get an integrity tag
+//! of their own purpose.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use crate::audit::AuditRecord;
+use crate::records::{RecordType, record_type};
+use crate::store::{Item, ItemStore, JsonItem, Key, Page, StoreError, WriteOp};
+use crypto::cache::{Envelopes, SealError};
+use crypto::envelope::EncryptionContext;
+use crypto::keys::{KeyError, Purpose};
+
+/// The attribute a sealed record keeps its envelope in; no record may use it otherwise.
+pub const SEALED_ATTRIBUTE: &str = "_sealed";
+/// What the envelope's stored form starts with: the format, so that it can change.
+const PREFIX: &str = "enc1:";
+/// The table's name in every data key's context: logical, so a renamed table still opens.
+const TABLE: &str = "items";
+
+/// An item store whose records are sealed on the way in and opened on the way out.
+#[derive(Debug)]
+pub struct SealedItems {
+    inner: Arc<dyn ItemStore>,
+    envelopes: Arc<Envelopes>,
+}
+
+impl SealedItems {
+    pub fn new(inner: Arc<dyn ItemStore>, envelopes: Arc<Envelopes>) -> Self {
+        Self { inner, envelopes }
+    }
+
+    /// Sealed under the local master keys kept in `master_keys` (created there on first use).
+    pub fn with_local_keys(inner: Arc<dyn ItemStore>, master_keys: &std::path::Path) -> Self {
+        let keys = crypto::keys::LocalKeys::new(master_keys);
+        Self::new(inner, Arc::new(Envelopes::new(Arc::new(keys), crypto::cache::CacheLimits::default())))
+    }
+
+    /// The store underneath, which sees records as they are at rest.
+    pub fn inner(&self) -> &Arc<dyn ItemStore> {
+        &self.inner
+    }
+
+    /// The stored form of `body`, the body of a record at `key`.
+    pub async fn seal(&self, key: &Key, body: Value) -> Result<Value, StoreError> {
+        let record = declared(key)?;
+        let Value::Object(mut fields) = body else {
+            return Err(StoreError::Corrupt(format!("{}: a record body must be an object", describe(key))));
+        };
+        if fields.contains_key(SEALED_ATTRIBUTE) {
+            return Err(StoreError::Corrupt(format!("{}: `{SEALED_ATTRIBUTE}` is reserved", describe(key))));
+        }
+        let mut secret = Map::new();
+        for name in record.encrypted {
+            if let Some(value) = fields.remove(*name) {
+                secret.insert((*name).to_owned(), value);
+            }
+        }
+        let plaintext = serde_json::to_vec(&Value::Object(secret)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let context = value_context(record, key, &fields);
+        let sealed = self.envelopes.seal(Purpose::PersonalData, &key_context(), &context, &plaintext).await.map_err(seal_failed)?;
+        fields.insert(SEALED_ATTRIBUTE.to_owned(), Value::String(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed))));
+        Ok(Value::Object(fields))
+    }
+
+    /// The body [`SealedItems::seal`] was given, from its stored form; an error, never a
+    /// guess, when the stored form was altered, moved or not sealed.
+    pub async fn open(&self, key: &Key, stored: Value) -> Result<Value, StoreError> {
+        let record = record_type(&key.pk, &key.sk).ok_or_else(|| corrupt(key))?;
+        let Value::Object(mut fields) = stored else { return Err(corrupt(key)) };
+        let envelope = match fields.remove(SEALED_ATTRIBUTE) {
+            Some(Value::String(text)) => text,
+            _ => return Err(corrupt(key)),
+        };
+        let bytes = envelope.strip_prefix(PREFIX).and_then(|text| URL_SAFE_NO_PAD.decode(text).ok()).ok_or_else(|| corrupt(key))?;
+        let context = value_context(record, key, &fields);
+        let plaintext = match self.envelopes.open(Purpose::PersonalData, &key_context(), &context, &bytes).await {
+            Ok(plaintext) => plaintext,
+            Err(SealError::Key(KeyError::Unavailable(cause))) => return Err(StoreError::Unavailable(cause)),
+            Err(_) => return Err(corrupt(key)),
+        };
+        let Ok(Value::Object(secret)) = serde_json::from_slice(&plaintext) else { return Err(corrupt(key)) };
+        for (name, value) in secret {
+            // What was sealed is only ever the declared attributes; anything else is not ours.
+            if !record.encrypted.contains(&name.as_str()) || fields.contains_key(&name) {
+                return Err(corrupt(key));
+            }
+            fields.insert(name, value);
+        }
+        Ok(Value::Object(fields))
+    }
+
+    async fn open_item(&self, item: Item) -> Result<Item, StoreError> {
+        let body = self.open(&item.key, item.body).await?;
+        Ok(Item { body, ..item })
+    }
+}
+
+fn declared(key: &Key) -> Result<&'static RecordType, StoreError> {
+    record_type(&key.pk, &key.sk).ok_or_else(|| StoreError::Undeclared(describe(key)))
+}
+
+fn describe(key: &Key) -> String {
+    format!("{} / {}", key.pk, key.sk)
+}
+
+fn corrupt(key: &Key) -> StoreError {
+    StoreError::Corrupt(format!("{} does not open: altered, moved, or not sealed", describe(key)))
+}
+
+fn seal_failed(error: SealError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn key_context() -> EncryptionContext {
+    EncryptionContext::new([("table", TABLE)])
+}
+
+/// What a record's envelope is bound to: its type and key, and its signed attributes
+/// (every attribute left once the encrypted ones are out, but the plain ones).
+fn value_context(record: &RecordType, key: &Key, fields: &Map<String, Value>) -> EncryptionContext {
+    let mut signed = String::new();
+    let signed_fields: Map<String, Value> = fields
+        .iter()
+        .filter(|(name, _)| !record.plain.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    canonical(&Value::Object(signed_fields), &mut signed);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signed.as_bytes());
+    let digest = URL_SAFE_NO_PAD.encode(digest.as_ref());
+    EncryptionContext::new([("type", record.name), ("pk", key.pk.as_str()), ("sk", key.sk.as_str()), ("signed", digest.as_str())])
+}
+
+/// JSON text that is the same for equal values wherever they were stored: object keys
+/// sorted, and numbers written as `f64` (DynamoDB hands back `1.0` as `1`).
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => out.push_str(&value.to_string()),
+        Value::Number(number) => out.push_str(&format!("{:?}", number.as_f64().unwrap_or(f64::NAN))),
+        Value::Array(items) => {
+            out.push('[');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            let mut names: Vec<&String> = fields.keys().collect();
+            names.sort();
+            out.push('{');
+            for (n, name) in names.into_iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(name.clone()).to_string());
+                out.push(':');
+                canonical(&fields[name.as_str()], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ItemStore for SealedItems {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        match self.inner.get(key).await? {
+            Some(item) => Ok(Some(self.open_item(item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        let items = self.inner.get_many(keys).await?;
+        let mut opened = Vec::with_capacity(items.len());
+        for item in items {
+            opened.push(self.open_item(item).await?);
+        }
+        Ok(opened)
+    }
+
+    async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
+        Ok(self
+            .get_many(keys)
+            .await?
+            .into_iter()
+            .map(|item| JsonItem { json: item.body.to_string(), key: item.key, version: item.version })
+            .collect())
+    }
+
+    async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
+        self.inner.query_keys(pk, prefix, after, limit).await
+    }
+
+    async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
+        crate::store::check_size(&writes)?;
+        let mut sealed = Vec::with_capacity(writes.len());
+        for write in writes {
+            sealed.push(match write {
+                WriteOp::Put { item, condition } => {
+                    let body = self.seal(&item.key, item.body).await?;
+                    WriteOp::Put { item: Item { body, ..item }, condition }
+                }
+                delete @ WriteOp::Delete { .. } => delete,
+            });
+        }
+        self.inner.commit(sealed, audit).await
+    }
+
+    async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
+        self.inner.increment(key, expires_at).await
+    }
+
+    async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError> {
+        self.inner.counter(key, now).await
+    }
+
+    async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
+        self.inner.append_audit(audit).await
+    }
+
+    async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        self.inner.audit_partition(pk, after, limit).await
+    }
+
+    async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
+        self.inner.audit_records(day, after, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Condition;
+    use crypto::cache::CacheLimits;
+    use crypto::keys::LocalKeys;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        raw: Arc<dyn ItemStore>,
+        sealed: SealedItems,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let envelopes = Arc::new(Envelopes::new(Arc::new(LocalKeys::new(dir.path())), CacheLimits::default()));
+        let raw: Arc<dyn ItemStore> = Arc::new(store_embedded::SqliteStore::in_memory().unwrap());
+        Fixture { sealed: SealedItems::new(Arc::clone(&raw), envelopes), raw, _dir: dir }
+    }
+
+    fn audit() -> AuditRecord {
+        crate::audit::AuditDraft::new("test", "dataset").finish(&crate::http::RequestMeta::default(), 200)
+    }
+
+    fn put(key: &Key, body: Value) -> WriteOp {
+        WriteOp::Put { item: Item { key: key.clone(), version: 1, body }, condition: Condition::Always }
+    }
+
+    fn dataset_key() -> Key {
+        Key::new("DATASET#d-1", "META")
+    }
+
+    fn dataset() -> Value {
+        json!({"id": "d-1", "name": "Ada's sales", "description": "from ada@example.com", "owner": "u-1",
+               "readers": ["u-2"], "size_bytes": 10, "preview": [["2024-01-01", "5"]], "columns": [{"name": "sales"}]})
+    }
+
+    #[tokio::test]
+    async fn declared_fields_are_encrypted_the_rest_kept_and_all_of_it_opens_again() {
+        let f = fixture();
+        f.sealed.commit(vec![put(&dataset_key(), dataset())], &audit()).await.unwrap();
+        let raw = f.raw.get(&dataset_key()).await.unwrap().unwrap().body;
+        let text = raw.to_string();
+        for secret in ["Ada's sales", "ada@example.com", "2024-01-01", "sales"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!((raw["owner"].clone(), raw["readers"].clone(), raw["size_bytes"].clone()), (json!("u-1"), json!(["u-2"]), json!(10)));
+        assert!(raw[SEALED_ATTRIBUTE].as_str().unwrap().starts_with("enc1:"));
+        assert_eq!(f.sealed.get(&dataset_key()).await.unwrap().unwrap().body, dataset());
+        let listed = f.sealed.get_many_json(&[dataset_key()]).await.unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&listed[0].json).unwrap(), dataset());
+    }
+
+    /// Writes `stored` as the raw body at `key` (what someone with table access could do).
+    async fn tamper(f: &Fixture, key: &Key, stored: Value) {
+        f.raw.commit(vec![put(key, stored)], &audit()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_edited_moved_or_clear_record_refuses_to_open() {
+        let f = fixture();
+        f.sealed.commit(vec![put(&dataset_key(), dataset())], &audit()).await.unwrap();
+        let raw = f.raw.get(&dataset_key()).await.unwrap().unwrap().body;
+        let refused = |result: Result<Option<Item>, StoreError>| matches!(result, Err(StoreError::Corrupt(_)));
+
+        // A signed attribute changed: another owner.
+        let mut edited = raw.clone();
+        edited["owner"] = json!("u-9");
+        tamper(&f, &dataset_key(), edited).await;
+        assert!(refused(f.sealed.get(&dataset_key()).await), "signed attribute edited");
+        // A signed attribute added.
+        let mut added = raw.clone();
+        added["deleted_at"] = json!("2024-01-01T00:00:00Z");
+        tamper(&f, &dataset_key(), added).await;
+        assert!(refused(f.sealed.get(&dataset_key()).await), "attribute added");
+        // The envelope moved to another dataset's record.
+        let other = Key::new("DATASET#d-2", "META");
+        tamper(&f, &other, raw.clone()).await;
+        assert!(refused(f.sealed.get(&other).await), "moved to another record");
+        // One character of the envelope changed to a different one.
+        let text = raw[SEALED_ATTRIBUTE].as_str().unwrap();
+        let middle = text.len() / 2;
+        let swapped = if &text[middle..=middle] == "A" { "B" } else { "A" };
+        let mut flipped = raw.clone();
+        flipped[SEALED_ATTRIBUTE] = json!(format!("{}{swapped}{}", &text[..middle], &text[middle + 1..]));
+        tamper(&f, &dataset_key(), flipped).await;
+        assert!(refused(f.sealed.get(&dataset_key()).await), "envelope altered");
+        // A record written in clear, around the layer.
+        tamper(&f, &dataset_key(), dataset()).await;
+        assert!(refused(f.sealed.get(&dataset_key()).await), "clear record");
+        // A clear value beside a good envelope: the encrypted name must come from the envelope.
+        let mut doubled = raw.clone();
+        doubled["name"] = json!("Bob's sales");
+        tamper(&f, &dataset_key(), doubled).await;
+        assert!(refused(f.sealed.get(&dataset_key()).await), "clear field beside the envelope");
+        // The original still opens: the checks refuse changes, not the record.
+        tamper(&f, &dataset_key(), raw).await;
+        assert_eq!(f.sealed.get(&dataset_key()).await.unwrap().unwrap().body, dataset());
+    }
+
+    #[tokio::test]
+    async fn undeclared_records_and_the_reserved_attribute_are_not_written() {
+        let f = fixture();
+        let undeclared = f.sealed.commit(vec![put(&Key::new("NOTES#1", "META"), json!({"text": "x"}))], &audit()).await;
+        assert_eq!(undeclared, Err(StoreError::Undeclared("NOTES#1 / META".into())));
+        let reserved = f.sealed.commit(vec![put(&dataset_key(), json!({"_sealed": "x"}))], &audit()).await;
+        assert!(matches!(reserved, Err(StoreError::Corrupt(_))), "{reserved:?}");
+        let not_object = f.sealed.commit(vec![put(&dataset_key(), json!(["x"]))], &audit()).await;
+        assert!(matches!(not_object, Err(StoreError::Corrupt(_))), "{not_object:?}");
+        assert_eq!(f.raw.get(&dataset_key()).await.unwrap(), None, "nothing was written");
+    }
+
+    #[test]
+    fn the_canonical_form_sorts_keys_and_writes_numbers_one_way() {
+        let mut a = String::new();
+        canonical(&json!({"b": 1, "a": [1.0, "x", null, true]}), &mut a);
+        assert_eq!(a, r#"{"a":[1.0,"x",null,true],"b":1.0}"#);
+        let mut b = String::new();
+        canonical(&json!({"a": [1, "x", null, true], "b": 1.0}), &mut b);
+        assert_eq!(a, b);
+    }
+}
