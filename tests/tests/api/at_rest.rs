@@ -39,7 +39,9 @@ async fn dynamodb_dump(aws: &devserver::aws_local::AwsLocal) -> Vec<(String, Str
 async fn held_in_clear(app: &TestApp, marker: &str) -> Vec<String> {
     let mut holding: Vec<String> = files_holding(app.dir.path(), marker.as_bytes()).iter().map(|p| p.display().to_string()).collect();
     if let devserver::Backend::AwsLocal(aws) = &app.server.backend {
-        holding.extend(dynamodb_dump(aws).await.into_iter().filter(|(_, item)| item.contains(marker)).map(|(table, item)| format!("{table}: {item}")));
+        holding.extend(
+            dynamodb_dump(aws).await.into_iter().filter(|(_, item)| item.contains(marker)).map(|(table, item)| format!("{table}: {item}")),
+        );
     }
     holding
 }
@@ -123,4 +125,77 @@ async fn uploaded_files_are_sealed_in_the_blob_folder_and_a_tampered_one_is_refu
     refused.assert_problem(500);
     assert!(!refused.text.contains("qzcellmarker"), "{}", refused.text);
     assert_eq!(app.audit_for(&refused).await.reason.as_deref(), Some("internal"));
+}
+
+/// The server's item store as it is at rest, around the sealing layer: what someone with
+/// write access to the database (not to the keys) can do.
+fn raw_store(app: &TestApp) -> std::sync::Arc<dyn shared::store::ItemStore> {
+    match &app.server.backend {
+        devserver::Backend::Embedded => {
+            std::sync::Arc::new(store_embedded::SqliteStore::open(&app.dir.path().join("store.sqlite3")).unwrap())
+        }
+        devserver::Backend::AwsLocal(aws) => std::sync::Arc::new(store_aws::DynamoStore::new(
+            devserver::aws_local::dynamodb_client(&aws.dynamodb_url).unwrap(),
+            aws.items_table.clone(),
+            aws.audit_table.clone(),
+        )),
+    }
+}
+
+#[tokio::test]
+async fn a_record_altered_or_moved_in_the_database_is_refused_with_an_audited_500_never_served() {
+    use shared::store::{Condition, Item, WriteOp};
+    let app = spawn_app().await;
+    let raw = raw_store(&app);
+    let owner = app.token("tamper-owner", Role::Analyst).await;
+    let intruder = app.token("tamper-intruder", Role::Analyst).await;
+    let first = app.create_dataset("tamper-owner", "qzfirst dataset").await;
+    let second = app.create_dataset("tamper-owner", "qzsecond dataset").await;
+    let key = |id: &str| shared::keys::dataset::record(&shared::domain::ids::DatasetId::parse(id).unwrap());
+    let stored = raw.get(&key(&first)).await.unwrap().unwrap();
+    let overwrite = |body: serde_json::Value| {
+        let raw = raw.clone();
+        let item = Item { key: key(&first), version: stored.version, body };
+        let meta = shared::http::RequestMeta {
+            request_id: format!("{}tamper-{}", crate::helpers::SETUP_PREFIX, uuid::Uuid::new_v4()),
+            ..Default::default()
+        };
+        let audit = shared::audit::AuditDraft::new("test-setup", "dataset").finish(&meta, 200);
+        async move { raw.commit(vec![WriteOp::Put { item, condition: Condition::Always }], &audit).await.unwrap() }
+    };
+    let refused = |caller: String| {
+        let app = &app;
+        let first = first.clone();
+        async move {
+            let answer = app.call(Method::GET, &format!("/v1/datasets/{first}"), Some(&caller), None).await;
+            answer.assert_problem(500);
+            assert!(!answer.text.contains("qz"), "{}", answer.text);
+            assert_eq!(app.audit_for(&answer).await.reason.as_deref(), Some("internal"));
+        }
+    };
+
+    // One character of the envelope changed to a different one.
+    let sealed = stored.body["_sealed"].as_str().unwrap().to_owned();
+    let at = sealed.len() / 2;
+    let other = if &sealed[at..=at] == "A" { "B" } else { "A" };
+    let mut flipped = stored.body.clone();
+    flipped["_sealed"] = json!(format!("{}{other}{}", &sealed[..at], &sealed[at + 1..]));
+    overwrite(flipped).await;
+    refused(owner.clone()).await;
+
+    // The other dataset's record moved over this one.
+    overwrite(raw.get(&key(&second)).await.unwrap().unwrap().body).await;
+    refused(owner.clone()).await;
+
+    // Ownership handed to another user in the table: the record no longer opens for anyone.
+    let mut stolen = stored.body.clone();
+    stolen["owner"] = json!("tamper-intruder");
+    overwrite(stolen).await;
+    refused(intruder).await;
+    refused(owner.clone()).await;
+
+    // Put back as it was, it serves again.
+    overwrite(stored.body.clone()).await;
+    let restored = app.call(Method::GET, &format!("/v1/datasets/{first}"), Some(&owner), None).await;
+    assert_eq!(restored.body["name"], "qzfirst dataset", "{}", restored.text);
 }

@@ -673,3 +673,75 @@ fn the_user_pool_and_its_clients_hold_the_identity_controls() {
         ]
     );
 }
+
+/// The template's logical id of `route`'s function.
+fn function_id(template: &Yaml, route: Route) -> String {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function_name()))
+        .and_then(|(id, _)| id.as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no function for {}", route.function_name()))
+}
+
+/// The principals (`!GetAtt <role>.Arn`, as role ids) of key `key`'s policy statement `sid`.
+fn key_principals(template: &Yaml, key: &str, sid: &str) -> BTreeSet<String> {
+    let statements = template["Resources"][key]["Properties"]["KeyPolicy"]["Statement"].as_sequence().unwrap();
+    let statement = statements.iter().find(|s| s["Sid"].as_str() == Some(sid)).unwrap_or_else(|| panic!("{key} has no {sid}"));
+    let mut principals = Vec::new();
+    strings(&statement["Principal"]["AWS"], &mut principals);
+    principals.into_iter().map(|p| p.trim_end_matches(".Arn").to_owned()).collect()
+}
+
+/// SR-25, SR-26: each application key is used only by the roles its policy names, and it
+/// names exactly the roles of the functions that use it: every function that reads or
+/// writes records for the personal-data key, the functions that touch blobs (through S3)
+/// for the dataset-content key, none yet for the audit-integrity key. Every key rotates,
+/// has an alias and outlives the stack, and no function's own policy grants these keys.
+#[test]
+fn application_keys_name_exactly_the_roles_that_use_them() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let roles = |uses: fn(Route) -> bool| -> BTreeSet<String> {
+        Route::ALL.iter().copied().filter(|r| uses(*r)).map(|r| format!("{}Role", function_id(&template, r))).collect()
+    };
+    assert_eq!(key_principals(&template, "PersonalDataKey", "SealAndOpenRecordFields"), roles(|r| r != Route::Health));
+    assert_eq!(key_principals(&template, "DatasetContentKey", "ObjectsThroughS3Only"), roles(Route::uses_blobs));
+    let audit_statements = template["Resources"]["AuditIntegrityKey"]["Properties"]["KeyPolicy"]["Statement"].as_sequence().unwrap();
+    assert_eq!(audit_statements.len(), 1, "only administration, until a function uses the key");
+    for key in ["PersonalDataKey", "DatasetContentKey", "AuditIntegrityKey"] {
+        let resource = &template["Resources"][key];
+        assert_eq!(resource["Properties"]["EnableKeyRotation"].as_bool(), Some(true), "{key}");
+        assert_eq!(
+            (resource["DeletionPolicy"].as_str(), resource["UpdateReplacePolicy"].as_str()),
+            (Some("Retain"), Some("Retain")),
+            "{key}"
+        );
+        let aliases = template["Resources"].as_mapping().unwrap().values().filter(|r| {
+            r["Type"].as_str() == Some("AWS::KMS::Alias") && strings_of(&r["Properties"]["TargetKeyId"]).contains(&key.to_owned())
+        });
+        assert_eq!(aliases.count(), 1, "{key} has one alias");
+        for route in Route::ALL {
+            let granted = strings_of(&function_of(&template, route)["Properties"]["Policies"]);
+            assert!(!granted.iter().any(|s| s.contains(key)), "{} grants itself {key}", route.function_name());
+        }
+    }
+    // The bucket encrypts with the dataset key by default and refuses objects under any other.
+    let encryption = strings_of(&template["Resources"]["DatasetBucket"]["Properties"]["BucketEncryption"]);
+    assert!(encryption.contains(&"DatasetContentKey.Arn".to_owned()), "{encryption:?}");
+    let bucket_policy = template["Resources"]["DatasetBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    let pins = bucket_policy.iter().any(|statement| {
+        statement["Effect"].as_str() == Some("Deny")
+            && statement["Action"].as_str() == Some("s3:PutObject")
+            && strings_of(&statement["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"])
+                == ["DatasetContentKey.Arn"]
+    });
+    assert!(pins, "the bucket policy pins the dataset key");
+}
+
+fn strings_of(value: &Yaml) -> Vec<String> {
+    let mut out = Vec::new();
+    strings(value, &mut out);
+    out
+}
