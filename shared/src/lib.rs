@@ -21,6 +21,7 @@ pub mod http;
 pub mod keys;
 pub mod openapi;
 pub mod records;
+pub mod reseal;
 pub mod routes;
 pub mod sealed_blobs;
 pub mod sealed_items;

@@ -72,6 +72,7 @@ pub const RECORD_TYPES: &[RecordType] = &[
     // The deployment's own keys.
     RecordType { name: "cursor-key", pk: Exact("CONFIG"), sk: Exact("CURSOR_KEY"), encrypted: &["key"], plain: &[] },
     RecordType { name: "blind-index-key", pk: Exact("CONFIG"), sk: Exact("BLIND_INDEX_KEY"), encrypted: &["key"], plain: &[] },
+    signed("reseal-progress", Exact("CONFIG"), Exact("RESEAL_PROGRESS")),
     // The embedded user directory (`identity::embedded`).
     RecordType { name: "account", pk: Prefix("IDP#USER#"), sk: Exact("ACCOUNT"), encrypted: &["email", "name", "phone"], plain: &[] },
     RecordType {
@@ -117,6 +118,7 @@ mod tests {
             ("admin-roster", crate::auth::roster::key()),
             ("cursor-key", crate::cursor::key_item()),
             ("blind-index-key", crate::blind_index::index_key_item()),
+            ("reseal-progress", crate::reseal::progress_key()),
         ]
     }
 

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::AuditRecord;
 use crate::records::{RecordType, record_type};
-use crate::store::{Item, ItemStore, JsonItem, Key, Page, StoreError, WriteOp};
+use crate::store::{Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp};
 use crypto::cache::{Envelopes, SealError};
 use crypto::envelope::EncryptionContext;
 use crypto::keys::{KeyError, Purpose};
@@ -106,6 +106,22 @@ impl SealedItems {
             fields.insert(name, value);
         }
         Ok(Value::Object(fields))
+    }
+
+    /// The master key records are sealed under from now on.
+    pub async fn current_master_key(&self) -> Result<String, StoreError> {
+        self.envelopes.current_master_key(Purpose::PersonalData).await.map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+
+    /// The master key the record stored as `stored` was sealed under, if it reads as sealed.
+    pub fn sealed_under(stored: &Value) -> Option<String> {
+        let text = stored.get(SEALED_ATTRIBUTE)?.as_str()?.strip_prefix(PREFIX)?;
+        Envelopes::master_key_of(&URL_SAFE_NO_PAD.decode(text).ok()?).ok()
+    }
+
+    /// Seals with fresh data keys from here on (see [`Envelopes::retire_sealing_keys`]).
+    pub fn retire_sealing_keys(&self) {
+        self.envelopes.retire_sealing_keys();
     }
 
     async fn open_item(&self, item: Item) -> Result<Item, StoreError> {
@@ -211,6 +227,10 @@ impl ItemStore for SealedItems {
 
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         self.inner.query_keys(pk, prefix, after, limit).await
+    }
+
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+        self.inner.scan_keys(after, limit).await
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {

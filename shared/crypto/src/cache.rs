@@ -106,6 +106,25 @@ impl Envelopes {
         Ok(key.open(&parsed, &bound(purpose, key_context, value_context))?)
     }
 
+    /// The master key new values of `purpose` are sealed under (see
+    /// [`KeyProvider::current_master_key`]).
+    pub async fn current_master_key(&self, purpose: Purpose) -> Result<String, KeyError> {
+        self.provider.current_master_key(purpose).await
+    }
+
+    /// The master key `sealed` was sealed under.
+    pub fn master_key_of(sealed: &[u8]) -> Result<String, EnvelopeError> {
+        Ok(Sealed::parse(sealed)?.wrapped.master_key)
+    }
+
+    /// Stops sealing with the data keys made so far: the next value gets a fresh data key,
+    /// wrapped under the current master key (after a rotation, before re-sealing).
+    pub fn retire_sealing_keys(&self) {
+        if let Ok(mut cache) = self.sealing.lock() {
+            cache.clear();
+        }
+    }
+
     /// A cached sealing key still within its limits once this value counts, or none.
     fn reserve(&self, purpose: Purpose, key_context: &EncryptionContext, size: u64) -> Option<Arc<DataKey>> {
         let mut cache = self.sealing.lock().ok()?;
@@ -183,6 +202,9 @@ mod tests {
         ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
             self.unwrapped.fetch_add(1, Ordering::SeqCst);
             self.inner.unwrap(purpose, wrapped, context).await
+        }
+        async fn current_master_key(&self, purpose: Purpose) -> Result<String, KeyError> {
+            self.inner.current_master_key(purpose).await
         }
     }
 

@@ -60,6 +60,10 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
 
     /// The plaintext of a data key [`KeyProvider::generate`] made with the same context.
     async fn unwrap(&self, purpose: Purpose, wrapped: &WrappedKey, context: &EncryptionContext) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+
+    /// The master key that wraps `purpose`'s new data keys, as [`WrappedKey::master_key`]
+    /// names it: a value wrapped under any other is due for re-sealing.
+    async fn current_master_key(&self, purpose: Purpose) -> Result<String, KeyError>;
 }
 
 /// Master keys in a folder: `<dir>/<purpose>/<version>.key`, 32 random bytes each, mode
@@ -185,6 +189,10 @@ impl KeyProvider for LocalKeys {
             return Err(KeyError::Refused);
         }
         Ok(Zeroizing::new(plaintext.to_vec()))
+    }
+
+    async fn current_master_key(&self, purpose: Purpose) -> Result<String, KeyError> {
+        Ok(reference(purpose, self.current(purpose)?))
     }
 }
 

@@ -17,11 +17,19 @@ use zeroize::Zeroizing;
 pub struct KmsKeys {
     client: Client,
     keys: HashMap<Purpose, String>,
+    /// Key ARNs replaced as a purpose's key (after a suspected compromise, say) that still
+    /// unwrap what they wrapped until every record is re-sealed under the new one.
+    retired: Vec<String>,
 }
 
 impl KmsKeys {
     pub fn new(client: Client, keys: HashMap<Purpose, String>) -> Self {
-        Self { client, keys }
+        Self { client, keys, retired: Vec::new() }
+    }
+
+    /// The same, with `retired` key ARNs still accepted for unwrapping.
+    pub fn with_retired(self, retired: Vec<String>) -> Self {
+        Self { retired, ..self }
     }
 
     fn key(&self, purpose: Purpose) -> Result<&str, KeyError> {
@@ -64,11 +72,13 @@ impl KeyProvider for KmsKeys {
     }
 
     async fn unwrap(&self, purpose: Purpose, wrapped: &WrappedKey, context: &EncryptionContext) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        // Named, so a ciphertext under any other key (another purpose's) is refused: the
+        // purpose's key, or a retired key the wrapped key says it is under.
+        let key_id = if self.retired.contains(&wrapped.master_key) { wrapped.master_key.as_str() } else { self.key(purpose)? };
         let decrypted = self
             .client
             .decrypt()
-            // Named, so a ciphertext under any other key (another purpose's) is refused.
-            .key_id(self.key(purpose)?)
+            .key_id(key_id)
             .ciphertext_blob(Blob::new(wrapped.blob.clone()))
             .set_encryption_context(Some(context_map(purpose, context)))
             .send()
@@ -88,5 +98,15 @@ impl KeyProvider for KmsKeys {
             return Err(KeyError::Refused);
         }
         Ok(plaintext)
+    }
+
+    async fn current_master_key(&self, purpose: Purpose) -> Result<String, KeyError> {
+        // The configured id may be an alias; data keys name the key's ARN.
+        let described = self.client.describe_key().key_id(self.key(purpose)?).send().await.map_err(unavailable)?;
+        described
+            .key_metadata()
+            .and_then(|metadata| metadata.arn())
+            .map(str::to_owned)
+            .ok_or_else(|| KeyError::Unavailable("DescribeKey answered without the key's ARN".into()))
     }
 }

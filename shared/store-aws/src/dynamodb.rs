@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, Tr
 
 use domain::audit::AuditRecord;
 use store::audit::{partition, sort_key};
-use store::{Condition, Item, ItemStore, Key, Page, StoreError, WriteOp, check_size};
+use store::{Condition, Item, ItemStore, Key, Page, ScanPage, StoreError, WriteOp, check_size};
 
 use crate::attr::{from_attr, from_map, to_attr};
 
@@ -193,6 +193,29 @@ impl ItemStore for DynamoStore {
         let items =
             page.items.iter().map(|row| Ok(Key::new(string_attr(row, "pk")?, string_attr(row, "sk")?))).collect::<Result<_, _>>()?;
         Ok(Page { items, next: page.next })
+    }
+
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            // Items, not counters: a counter has no version.
+            .filter_expression("attribute_exists(v)")
+            .projection_expression("pk, sk")
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(after.map(key_attrs))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let keys =
+            output.items().iter().map(|row| Ok(Key::new(string_attr(row, "pk")?, string_attr(row, "sk")?))).collect::<Result<_, _>>()?;
+        let next = match output.last_evaluated_key() {
+            Some(last) => Some(Key::new(string_attr(last, "pk")?, string_attr(last, "sk")?)),
+            None => None,
+        };
+        Ok(ScanPage { keys, next })
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use domain::audit::AuditRecord;
 use store::audit::{partition, sort_key};
-use store::{Condition, Item, ItemStore, JsonItem, Key, Page, StoreError, WriteOp, check_size, paginate};
+use store::{Condition, Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp, check_size, paginate};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -181,6 +181,19 @@ impl ItemStore for SqliteStore {
             keys.push(Key { pk: pk.to_owned(), sk: sk.map_err(unavailable)? });
         }
         Ok(paginate(keys, limit, |key| key.sk.clone()))
+    }
+
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+        let conn = self.conn()?;
+        let (pk, sk) = after.map_or(("", ""), |key| (key.pk.as_str(), key.sk.as_str()));
+        let mut statement =
+            conn.prepare_cached("SELECT pk, sk FROM items WHERE (pk, sk) > (?1, ?2) ORDER BY pk, sk LIMIT ?3").map_err(unavailable)?;
+        let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows =
+            statement.query_map(params![pk, sk, limit_sql], |row| Ok(Key { pk: row.get(0)?, sk: row.get(1)? })).map_err(unavailable)?;
+        let keys = rows.collect::<Result<Vec<Key>, _>>().map_err(unavailable)?;
+        let next = if keys.len() == limit { keys.last().cloned() } else { None };
+        Ok(ScanPage { keys, next })
     }
 
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {

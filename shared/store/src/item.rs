@@ -66,6 +66,14 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// One page of [`ItemStore::scan_keys`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPage {
+    pub keys: Vec<Key>,
+    /// Where to continue, when there may be more.
+    pub next: Option<Key>,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
     /// A write's condition did not hold; nothing was written.
@@ -104,6 +112,12 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// greater than `after`. Keys only: a list's entries point at the items it shows,
     /// which are then read in one batch.
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError>;
+
+    /// Keys of every item (never counters or audit records), `limit` or fewer at a time,
+    /// in the adapter's own order, continuing after `after`, the `next` of the page before:
+    /// for maintenance jobs that visit every record (re-sealing under a new key). Not for
+    /// requests: on DynamoDB it is a table scan.
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError>;
 
     /// Applies every write and appends `audit`, all or nothing.
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError>;

@@ -59,3 +59,27 @@ async fn envelopes_on_kms_seal_and_open_bound_to_their_record() {
     assert_eq!(envelopes.open(Purpose::PersonalData, &table(), &field("USER#1"), &sealed).await.unwrap(), b"ada@example.com");
     assert!(envelopes.open(Purpose::PersonalData, &table(), &field("USER#2"), &sealed).await.is_err());
 }
+
+/// A purpose's key replaced (say after a suspected compromise): the current key is the new
+/// one's ARN, even when configured by alias; what the old key wrapped still unwraps while
+/// the old key is listed as retired, and is refused once it is not.
+#[tokio::test]
+async fn a_replaced_key_still_unwraps_while_retired_and_the_current_key_is_named_by_arn() {
+    let client = client();
+    let old = keys(&client).await;
+    let (plaintext, wrapped) = old.generate(Purpose::PersonalData, &table()).await.unwrap();
+    assert_eq!(old.current_master_key(Purpose::PersonalData).await.unwrap(), wrapped.master_key, "data keys name the key's ARN");
+
+    let created = client.create_key().description("replacement").send().await.unwrap();
+    let replacement = created.key_metadata().unwrap();
+    let alias = format!("alias/test-replacement-{}", uuid::Uuid::new_v4().simple());
+    client.create_alias().alias_name(&alias).target_key_id(replacement.key_id()).send().await.unwrap();
+    let by_alias = HashMap::from([(Purpose::PersonalData, alias)]);
+    let new = KmsKeys::new(client.clone(), by_alias.clone()).with_retired(vec![wrapped.master_key.clone()]);
+    assert_eq!(new.current_master_key(Purpose::PersonalData).await.unwrap(), replacement.arn().unwrap());
+    assert_eq!(new.unwrap(Purpose::PersonalData, &wrapped, &table()).await.unwrap(), plaintext, "retired: still unwraps");
+    let (_, rewrapped) = new.generate(Purpose::PersonalData, &table()).await.unwrap();
+    assert_eq!(rewrapped.master_key, replacement.arn().unwrap(), "new data keys are under the replacement");
+    let forgotten = KmsKeys::new(client.clone(), by_alias);
+    assert_eq!(forgotten.unwrap(Purpose::PersonalData, &wrapped, &table()).await, Err(KeyError::Refused), "no longer retired");
+}

@@ -52,6 +52,7 @@ macro_rules! store_suite {
                 counters_count_from_one_and_expire,
                 concurrent_increments_each_see_their_own_value,
                 a_rate_limit_lets_exactly_its_maximum_through_each_window,
+                a_scan_visits_every_item_once_and_no_counter,
             ]
         );
     };

@@ -268,3 +268,32 @@ pub async fn a_rate_limit_lets_exactly_its_maximum_through_each_window(store: &d
     assert_eq!(limit.hit(store, &subject, next).await.unwrap(), Verdict::Allowed { remaining: 4 });
     assert_eq!(limit.hit(store, "someone else", now).await.unwrap(), Verdict::Allowed { remaining: 4 });
 }
+
+/// Paged by 7 through everything the store holds (other tests' items too): each of ours
+/// comes exactly once, and a counter never.
+pub async fn a_scan_visits_every_item_once_and_no_counter(store: &dyn ItemStore) {
+    let pk = partition();
+    let ours: Vec<Key> = (0..23).map(|n| Key::new(&pk, format!("ITEM#{n:02}"))).collect();
+    let writes = ours.iter().map(|key| put(key, 1, json!({}), Condition::Absent)).collect();
+    store.commit(writes, &audit(&format!("scan-{pk}"))).await.unwrap();
+    let counter = Key::new(format!("RATE#{pk}"), "1");
+    store.increment(&counter, unix_now() + 60).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<Key> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.scan_keys(after.as_ref(), 7).await.unwrap();
+        assert!(page.keys.len() <= 7, "a page of {}", page.keys.len());
+        seen.extend(page.keys);
+        pages += 1;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut mine: Vec<Key> = seen.iter().filter(|key| key.pk == pk).cloned().collect();
+    mine.sort();
+    assert_eq!(mine, ours, "each item once");
+    assert!(pages >= 4, "23 items in pages of 7 take at least 4 pages, not {pages}");
+    assert!(!seen.contains(&counter), "a counter is not an item");
+}

@@ -100,6 +100,9 @@ impl ItemStore for AuditDown {
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         self.0.query_keys(pk, prefix, after, limit).await
     }
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<shared::store::ScanPage, StoreError> {
+        self.0.scan_keys(after, limit).await
+    }
     async fn commit(&self, _writes: Vec<WriteOp>, _audit: &AuditRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("audit table unreachable".into()))
     }

@@ -54,6 +54,9 @@ impl ItemStore for Counting {
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         self.inner.query_keys(pk, prefix, after, limit).await
     }
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<shared::store::ScanPage, StoreError> {
+        self.inner.scan_keys(after, limit).await
+    }
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
         for write in &writes {
             match write {

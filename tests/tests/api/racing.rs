@@ -60,6 +60,9 @@ impl ItemStore for RacingStore {
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         self.inner.query_keys(pk, prefix, after, limit).await
     }
+    async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<shared::store::ScanPage, StoreError> {
+        self.inner.scan_keys(after, limit).await
+    }
     async fn commit(&self, writes: Vec<WriteOp>, audit: &AuditRecord) -> Result<(), StoreError> {
         let writes_gated = |write: &WriteOp| match (&self.gate, write) {
             (Gate::CommitOf(gated), WriteOp::Put { item, .. }) => &item.key == gated,
