@@ -320,6 +320,24 @@ fn email_index(store: &Arc<dyn ItemStore>) -> Arc<dyn shared::store::email_index
     Arc::new(shared::blind_index::KeyedEmailIndex::new(Arc::clone(store)))
 }
 
+/// What the `reseal` command does: re-seals every record sealed under an older master key
+/// (after `rotate-master-key`), in passes until one finds nothing to do (at most two: a
+/// server running meanwhile may seal with a data key cached from before the rotation for a
+/// few minutes more, which a later run picks up). The last pass's report, and the records
+/// re-sealed in all.
+pub async fn reseal(config: &DevConfig) -> Result<(shared::reseal::ResealReport, u64), Box<dyn std::error::Error + Send + Sync>> {
+    let (store, _) = open_stores(config).await?;
+    let meta = RequestMeta { request_id: format!("devserver-reseal-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
+    let first = shared::reseal::reseal(&store, None, &meta).await?;
+    if first.complete || !first.unreadable.is_empty() {
+        let resealed = first.resealed;
+        return Ok((first, resealed));
+    }
+    let second = shared::reseal::reseal(&store, None, &meta).await?;
+    let resealed = first.resealed + second.resealed;
+    Ok((second, resealed))
+}
+
 /// What the `outbox` command shows: the invitations the local directory "sent", oldest
 /// first (Cognito e-mails them; locally they wait here, with the temporary password).
 pub async fn outbox(

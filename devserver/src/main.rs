@@ -4,6 +4,8 @@
 //! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! devserver rotate-keys [--data-dir .data]
+//! devserver rotate-master-key --purpose personal-data|dataset-content|audit-integrity [--data-dir .data]
+//! devserver reseal [--data-dir .data] [--backend ...]
 //! devserver outbox [--data-dir .data]
 //! ```
 
@@ -23,6 +25,10 @@ const USAGE: &str = "usage:
       gives the user an account in that role (or moves theirs to it) and prints an access token
   devserver rotate-keys [--data-dir .data]
       adds a signing key; a running server signs with it at once and keeps the previous ones verifying
+  devserver rotate-master-key --purpose personal-data|dataset-content|audit-integrity [--data-dir .data]
+      adds a version of a local master key: new data keys are wrapped with it, older versions still unwrap theirs
+  devserver reseal [--data-dir .data] [--backend ...]
+      re-seals every record sealed under an older personal-data master key; continues where a stopped run left off
   devserver outbox [--data-dir .data] [--backend ...]
       prints the invitations sent (each with its temporary password), oldest first";
 
@@ -33,15 +39,16 @@ struct Args {
     user: Option<String>,
     role: Option<String>,
     sub: Option<String>,
+    purpose: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1).peekable();
     let command = match args.peek().map(String::as_str) {
-        Some("serve" | "token" | "rotate-keys" | "outbox") => args.next().unwrap_or_default(),
+        Some("serve" | "token" | "rotate-keys" | "rotate-master-key" | "reseal" | "outbox") => args.next().unwrap_or_default(),
         _ => "serve".to_owned(),
     };
-    let mut parsed = Args { command, config: DevConfig::default(), user: None, role: None, sub: None };
+    let mut parsed = Args { command, config: DevConfig::default(), user: None, role: None, sub: None, purpose: None };
     let mut cors_given = false;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("`{flag}` needs a value"));
@@ -80,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
             "--user" => parsed.user = Some(value()?),
             "--role" => parsed.role = Some(value()?),
             "--sub" => parsed.sub = Some(value()?),
+            "--purpose" => parsed.purpose = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -103,6 +111,8 @@ fn main() -> ExitCode {
     match args.command.as_str() {
         "token" => mint(&args),
         "rotate-keys" => rotate(&args.config),
+        "rotate-master-key" => rotate_master_key(&args),
+        "reseal" => reseal(&args.config),
         "outbox" => print_outbox(&args.config),
         _ => serve(args.config),
     }
@@ -150,6 +160,63 @@ fn rotate(config: &DevConfig) -> ExitCode {
         }
         Err(error) => {
             eprintln!("cannot rotate the signing keys: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn rotate_master_key(args: &Args) -> ExitCode {
+    use shared::crypto::keys::Purpose;
+    let names: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
+    let Some(purpose) = args.purpose.as_deref().and_then(|name| Purpose::ALL.into_iter().find(|p| p.as_str() == name)) else {
+        eprintln!("`rotate-master-key` needs --purpose, one of {}\n{USAGE}", names.join(", "));
+        return ExitCode::from(2);
+    };
+    match devserver::master_keys(&args.config).rotate(purpose) {
+        Ok(reference) => {
+            println!(
+                "new master key `{reference}`: data keys are wrapped with it from now on (by a running server within 5 minutes), and the older versions still open what they sealed"
+            );
+            if purpose == Purpose::PersonalData {
+                println!("run `devserver reseal` to move every record to it; then the older versions can be retired");
+            } else {
+                println!("files sealed before stay under their version: keep the older versions in `master-keys/{}/`", purpose.as_str());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot rotate the {} master key: {error}", purpose.as_str());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reseal(config: &DevConfig) -> ExitCode {
+    let resealed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(devserver::reseal(config)).map_err(|e| e.to_string()));
+    match resealed {
+        Ok((report, resealed)) => {
+            println!("{resealed} records re-sealed under `{}`", report.master_key);
+            for key in &report.unreadable {
+                println!("does not open (altered or moved in the store; restore it from a backup or delete it): {} / {}", key.pk, key.sk);
+            }
+            if report.complete {
+                println!("every record is under the current key: older versions can be retired");
+                ExitCode::SUCCESS
+            } else if report.unreadable.is_empty() {
+                println!(
+                    "records were still being sealed under the older key (a running server's cached data key): run `devserver reseal` again in 5 minutes"
+                );
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("cannot re-seal: {error}");
             ExitCode::FAILURE
         }
     }

@@ -71,6 +71,77 @@ pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) 
     AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 
+/// DynamoDB with every record sealed under data keys from KMS: none is asked for until a
+/// record is read or written, and each then serves many records (`crypto::cache`).
+fn sealed_items(settings: &Settings, config: &SdkConfig) -> Arc<SealedItems> {
+    let table = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(config),
+        settings.aws.table_name.clone(),
+        settings.aws.audit_table_name.clone(),
+    ));
+    let kms =
+        KmsKeys::new(aws_sdk_kms::Client::new(config), HashMap::from([(Purpose::PersonalData, settings.aws.personal_data_key_id.clone())]))
+            .with_retired(settings.aws.personal_data_retired_key_ids.clone());
+    let envelopes = Arc::new(Envelopes::new(Arc::new(kms), CacheLimits::default()));
+    Arc::new(SealedItems::new(table, envelopes))
+}
+
+/// The scheduled re-sealing job: each invocation re-seals records from where the last one
+/// stopped (`shared::reseal`), in slices of a few pages, until the pass completes or less
+/// than a minute of the invocation is left; it answers with what it did.
+pub fn run_reseal() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let settings = match Settings::from_env() {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("configuration error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        shared::telemetry::init(settings.json_logs);
+        let store = sealed_items(&settings, &sdk_config().await);
+        let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let store = Arc::clone(&store);
+            async move { reseal_until(&store, &event.context).await }
+        });
+        match lambda_http::lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn reseal_until(store: &SealedItems, context: &lambda_http::Context) -> Result<serde_json::Value, lambda_http::Error> {
+    let meta = shared::http::RequestMeta { request_id: context.request_id.clone(), ..shared::http::RequestMeta::default() };
+    let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(context.deadline);
+    let (mut visited, mut resealed, mut changed_meanwhile, mut unreadable) = (0, 0, 0, Vec::new());
+    loop {
+        let report = shared::reseal::reseal(store, Some(20), &meta).await?;
+        visited += report.visited;
+        resealed += report.resealed;
+        changed_meanwhile += report.changed_meanwhile;
+        unreadable.extend(report.unreadable.iter().map(|key| format!("{} / {}", key.pk, key.sk)));
+        let time_left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        if !report.stopped_early || time_left < std::time::Duration::from_secs(60) {
+            tracing::info!(master_key = %report.master_key, visited, resealed, complete = report.complete, ?unreadable, "re-sealing");
+            return Ok(serde_json::json!({
+                "master_key": report.master_key, "visited": visited, "resealed": resealed,
+                "changed_meanwhile": changed_meanwhile, "unreadable": unreadable, "complete": report.complete,
+            }));
+        }
+    }
+}
+
 /// Builds the state once (settings, clients, validated policies) and serves endpoint `E`
 /// until the Lambda runtime stops the process.
 pub fn run<B: BlobBackend + 'static, E: Endpoint>() -> ExitCode {

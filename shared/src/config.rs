@@ -18,6 +18,9 @@ pub struct AwsSettings {
     pub bucket_kms_key_id: String,
     /// KMS key that wraps the data keys of fields encrypted in the application.
     pub personal_data_key_id: String,
+    /// Key ARNs that wrapped them before (a replaced key), still accepted for unwrapping
+    /// until every record is re-sealed (`PERSONAL_DATA_RETIRED_KEY_IDS`, comma-separated).
+    pub personal_data_retired_key_ids: Vec<String>,
 }
 
 pub use auth::AuthSettings;
@@ -79,6 +82,7 @@ impl Settings {
             bucket_name: require("BUCKET_NAME")?,
             bucket_kms_key_id: require("BUCKET_KMS_KEY_ID")?,
             personal_data_key_id: require("PERSONAL_DATA_KEY_ID")?,
+            personal_data_retired_key_ids: get("PERSONAL_DATA_RETIRED_KEY_IDS").map(split_list).unwrap_or_default(),
         };
 
         let issuer = require("AUTH_ISSUER")?;
@@ -211,6 +215,12 @@ mod tests {
     fn resource_names_are_read_and_the_jwks_url_is_derived() {
         let settings = Settings::from_vars(&vars(&aws_vars())).unwrap();
         assert_eq!(settings.aws.table_name, "items");
+        assert_eq!(settings.aws.personal_data_key_id, "alias/personal");
+        assert!(settings.aws.personal_data_retired_key_ids.is_empty());
+        let mut retired = aws_vars();
+        retired.push(("PERSONAL_DATA_RETIRED_KEY_IDS", "arn:aws:kms:eu-west-1:1:key/a, arn:aws:kms:eu-west-1:1:key/b"));
+        let settings = Settings::from_vars(&vars(&retired)).unwrap();
+        assert_eq!(settings.aws.personal_data_retired_key_ids, ["arn:aws:kms:eu-west-1:1:key/a", "arn:aws:kms:eu-west-1:1:key/b"]);
         assert_eq!(settings.auth.jwks_url, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json");
         assert_eq!(settings.auth.client_ids, ["client-a", "client-b"]);
         assert!(!settings.json_logs);
