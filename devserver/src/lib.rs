@@ -275,16 +275,17 @@ async fn first_admin(idp: &LocalIdp, startup: &RequestMeta) -> Result<Option<Str
 
 /// The item store and blob store `config` names.
 pub async fn open_stores(config: &DevConfig) -> Result<(Arc<SealedItems>, Arc<dyn BlobStore>), Box<dyn std::error::Error + Send + Sync>> {
-    let envelopes = envelopes(config);
     let (items, blobs): (Arc<dyn ItemStore>, Arc<dyn BlobStore>) = match &config.backend {
-        Backend::Embedded => (
-            Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?),
+        Backend::Embedded => {
+            let items: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
             // The folder would keep uploads in clear: each is sealed under the dataset-content key.
-            Arc::new(shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), Arc::clone(&envelopes))),
-        ),
+            let blobs = shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), envelopes(config, &items));
+            (items, Arc::new(blobs))
+        }
         Backend::AwsLocal(aws) => aws.adapters().await?,
     };
     // Every record is sealed as its type declares, whichever database holds it.
+    let envelopes = envelopes(config, &items);
     Ok((Arc::new(SealedItems::new(items, envelopes)), blobs))
 }
 
@@ -310,9 +311,28 @@ pub fn master_keys(config: &DevConfig) -> shared::crypto::keys::LocalKeys {
     shared::crypto::keys::LocalKeys::new(config.data_dir.join("master-keys"))
 }
 
-/// Sealing and opening under the local master keys, data keys cached.
-fn envelopes(config: &DevConfig) -> Arc<shared::crypto::cache::Envelopes> {
-    Arc::new(shared::crypto::cache::Envelopes::new(Arc::new(master_keys(config)), shared::crypto::cache::CacheLimits::default()))
+/// The branch keys data keys derive from, kept in `items` and wrapped by the local master
+/// keys.
+fn branch_keys(config: &DevConfig, items: &Arc<dyn ItemStore>) -> shared::branch_keys::BranchKeys {
+    shared::branch_keys::BranchKeys::new(Arc::new(master_keys(config)), Arc::clone(items))
+}
+
+/// Sealing and opening with data keys derived from the branch keys, cached.
+fn envelopes(config: &DevConfig, items: &Arc<dyn ItemStore>) -> Arc<shared::crypto::cache::Envelopes> {
+    Arc::new(shared::crypto::cache::Envelopes::new(Arc::new(branch_keys(config, items)), shared::crypto::cache::CacheLimits::default()))
+}
+
+/// What the `rotate-master-key` command does: a new version of `purpose`'s local master
+/// key, and a branch key wrapped under it, which new data keys derive from at once (in a
+/// running server within 5 minutes). Returns both references.
+pub async fn rotate_master_key(
+    config: &DevConfig,
+    purpose: shared::crypto::keys::Purpose,
+) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+    let master = master_keys(config).rotate(purpose)?;
+    let (sealed, _) = open_stores(config).await?;
+    let branch = branch_keys(config, sealed.inner()).rotate(purpose).await?;
+    Ok((master, branch))
 }
 
 /// E-mail addresses looked up by a keyed blind index, its key a record of `store`.

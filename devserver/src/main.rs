@@ -172,10 +172,15 @@ fn rotate_master_key(args: &Args) -> ExitCode {
         eprintln!("`rotate-master-key` needs --purpose, one of {}\n{USAGE}", names.join(", "));
         return ExitCode::from(2);
     };
-    match devserver::master_keys(&args.config).rotate(purpose) {
-        Ok(reference) => {
+    let rotated = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(devserver::rotate_master_key(&args.config, purpose)).map_err(|e| e.to_string()));
+    match rotated {
+        Ok((master, branch)) => {
             println!(
-                "new master key `{reference}`: data keys are wrapped with it from now on (by a running server within 5 minutes), and the older versions still open what they sealed"
+                "new master key `{master}` and branch key `{branch}` under it: data keys derive from it from now on (in a running server within 5 minutes); the older versions still open what they sealed"
             );
             if purpose == Purpose::PersonalData {
                 println!("run `devserver reseal` to move every record to it; then the older versions can be retired");

@@ -15,6 +15,7 @@ use lambda_http::{Request, service_fn};
 use keys_kms::KmsKeys;
 use shared::Route;
 use shared::auth::jwks::{HttpJwks, KeyCache};
+use shared::branch_keys::BranchKeys;
 use shared::config::{AwsSettings, Settings};
 use shared::crypto::cache::{CacheLimits, Envelopes};
 use shared::crypto::keys::Purpose;
@@ -71,8 +72,8 @@ pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) 
     AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 
-/// DynamoDB with every record sealed under data keys from KMS: none is asked for until a
-/// record is read or written, and each then serves many records (`crypto::cache`).
+/// DynamoDB with every record sealed under data keys derived from a KMS-wrapped branch key:
+/// KMS is not asked until a record is read or written.
 fn sealed_items(settings: &Settings, config: &SdkConfig) -> Arc<SealedItems> {
     let table = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(config),
@@ -82,7 +83,10 @@ fn sealed_items(settings: &Settings, config: &SdkConfig) -> Arc<SealedItems> {
     let kms =
         KmsKeys::new(aws_sdk_kms::Client::new(config), HashMap::from([(Purpose::PersonalData, settings.aws.personal_data_key_id.clone())]))
             .with_retired(settings.aws.personal_data_retired_key_ids.clone());
-    let envelopes = Arc::new(Envelopes::new(Arc::new(kms), CacheLimits::default()));
+    // Data keys derive from a branch key KMS wraps: one KMS call per instance per branch
+    // key, however many records it reads (`shared::branch_keys`).
+    let branches = BranchKeys::new(Arc::new(kms), table.clone());
+    let envelopes = Arc::new(Envelopes::new(Arc::new(branches), CacheLimits::default()));
     Arc::new(SealedItems::new(table, envelopes))
 }
 
@@ -90,22 +94,7 @@ fn sealed_items(settings: &Settings, config: &SdkConfig) -> Arc<SealedItems> {
 /// stopped (`shared::reseal`), in slices of a few pages, until the pass completes or less
 /// than a minute of the invocation is left; it answers with what it did.
 pub fn run_reseal() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let settings = match Settings::from_env() {
-            Ok(settings) => settings,
-            Err(error) => {
-                eprintln!("configuration error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        shared::telemetry::init(settings.json_logs);
+    start(|settings| async move {
         let store = sealed_items(&settings, &sdk_config().await);
         let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
             let store = Arc::clone(&store);
@@ -195,23 +184,7 @@ type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, St
 
 fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings) -> StateFuture<'a>) -> ExitCode {
     let route: Route = E::ROUTE;
-    // One request at a time per instance: a current-thread runtime starts faster.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let settings = match Settings::from_env() {
-            Ok(settings) => settings,
-            Err(error) => {
-                eprintln!("configuration error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        shared::telemetry::init(settings.json_logs);
+    start(|settings| async move {
         let state = match build(&settings).await {
             Ok(state) => Arc::new(state),
             Err(error) => {
@@ -232,5 +205,28 @@ fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings) -> StateFuture<'a>
                 ExitCode::FAILURE
             }
         }
+    })
+}
+
+/// What every function does first: an async runtime, the settings, logging; then `main`.
+fn start<F: Future<Output = ExitCode>>(main: impl FnOnce(Settings) -> F) -> ExitCode {
+    // One request at a time per instance: a current-thread runtime starts faster.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let settings = match Settings::from_env() {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("configuration error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        shared::telemetry::init(settings.json_logs);
+        main(settings).await
     })
 }

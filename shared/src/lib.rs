@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod blind_index;
+pub mod branch_keys;
 pub mod compute;
 pub mod config;
 pub mod cursor;

@@ -280,13 +280,13 @@ mod tests {
     async fn after_a_rotation_every_record_moves_to_the_new_key_keeps_its_version_and_opens() {
         let f = fixture();
         write(&f, 120).await;
-        assert_eq!(under(&f, "local:personal-data:1").await, 121);
+        assert_eq!(under(&f, "branch:personal-data:1").await, 121);
         assert_eq!(LocalKeys::new(f.dir.path()).rotate(Purpose::PersonalData).unwrap(), "local:personal-data:2");
 
         let first = reseal(&f.sealed, None, &meta()).await.unwrap();
         assert_eq!((first.visited, first.resealed, first.complete), (121, 121, false), "{first:?}");
-        assert_eq!(under(&f, "local:personal-data:1").await, 0);
-        assert_eq!(under(&f, "local:personal-data:2").await, 122, "every record, and the progress");
+        assert_eq!(under(&f, "branch:personal-data:1").await, 0);
+        assert_eq!(under(&f, "branch:personal-data:2").await, 122, "every record, and the progress");
         let dataset = f.sealed.get(&Key::new("DATASET#d-1", "META")).await.unwrap().unwrap();
         assert_eq!((dataset.version, dataset.body["name"].as_str()), (7, Some("Ada's sales")));
         assert_eq!(f.sealed.get(&entry(5)).await.unwrap().unwrap().version, 3);
@@ -306,10 +306,10 @@ mod tests {
         let cut = reseal(&f.sealed, Some(1), &meta()).await.unwrap();
         assert!(cut.stopped_early && !cut.complete, "{cut:?}");
         assert_eq!(cut.resealed, 50, "one page");
-        assert_eq!(under(&f, "local:personal-data:1").await, 71);
+        assert_eq!(under(&f, "branch:personal-data:1").await, 71);
         let rest = reseal(&f.sealed, None, &meta()).await.unwrap();
         assert_eq!((rest.visited, rest.resealed), (71, 71), "only what the first run left: {rest:?}");
-        assert_eq!(under(&f, "local:personal-data:1").await, 0);
+        assert_eq!(under(&f, "branch:personal-data:1").await, 0);
     }
 
     #[tokio::test]

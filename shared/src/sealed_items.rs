@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::AuditRecord;
 use crate::records::{RecordType, record_type};
-use crate::store::{Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp};
+use crate::store::{Item, ItemStore, Key, Page, ScanPage, StoreError, WriteOp};
 use crypto::cache::{Envelopes, SealError};
 use crypto::envelope::EncryptionContext;
 use crypto::keys::{KeyError, Purpose};
@@ -48,10 +48,12 @@ impl SealedItems {
         Self { inner, envelopes }
     }
 
-    /// Sealed under the local master keys kept in `master_keys` (created there on first use).
+    /// Sealed under branch keys kept in `inner`, wrapped by the local master keys kept in
+    /// `master_keys` (created there on first use).
     pub fn with_local_keys(inner: Arc<dyn ItemStore>, master_keys: &std::path::Path) -> Self {
-        let keys = crypto::keys::LocalKeys::new(master_keys);
-        Self::new(inner, Arc::new(Envelopes::new(Arc::new(keys), crypto::cache::CacheLimits::default())))
+        let master = Arc::new(crypto::keys::LocalKeys::new(master_keys));
+        let branches = crate::branch_keys::BranchKeys::new(master, Arc::clone(&inner));
+        Self::new(inner, Arc::new(Envelopes::new(Arc::new(branches), crypto::cache::CacheLimits::default())))
     }
 
     /// The store underneath, which sees records as they are at rest.
@@ -216,14 +218,7 @@ impl ItemStore for SealedItems {
         Ok(opened)
     }
 
-    async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
-        Ok(self
-            .get_many(keys)
-            .await?
-            .into_iter()
-            .map(|item| JsonItem { json: item.body.to_string(), key: item.key, version: item.version })
-            .collect())
-    }
+    // `get_many_json` is the trait's: opened bodies are values, written out again as text.
 
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         self.inner.query_keys(pk, prefix, after, limit).await

@@ -209,8 +209,8 @@ async fn after_a_master_key_rotation_reseal_moves_every_record_and_the_server_st
     let owner = app.token("rotation-owner", Role::Analyst).await;
     let before = app.call(Method::GET, &format!("/v1/datasets/{id}"), Some(&owner), None).await;
     let config = devserver::DevConfig { data_dir: app.dir.path().to_owned(), backend: app.server.backend.clone(), ..Default::default() };
-    let reference = devserver::master_keys(&config).rotate(shared::crypto::keys::Purpose::PersonalData).unwrap();
-    assert_eq!(reference, "local:personal-data:2");
+    let rotated = devserver::rotate_master_key(&config, shared::crypto::keys::Purpose::PersonalData).await.unwrap();
+    assert_eq!(rotated, ("local:personal-data:2".to_owned(), "branch:personal-data:2".to_owned()));
 
     let (report, resealed) = devserver::reseal(&config).await.unwrap();
     assert!(resealed >= 5, "the dataset, its entries, the accounts: {resealed}");
@@ -222,7 +222,7 @@ async fn after_a_master_key_rotation_reseal_moves_every_record_and_the_server_st
         for item in raw.get_many(&page.keys).await.unwrap() {
             if shared::records::record_type(&item.key.pk, &item.key.sk).is_some() {
                 let under = shared::sealed_items::SealedItems::sealed_under(&item.body);
-                assert_eq!(under.as_deref(), Some("local:personal-data:2"), "{:?}", item.key);
+                assert_eq!(under.as_deref(), Some("branch:personal-data:2"), "{:?}", item.key);
             }
         }
         match page.next {

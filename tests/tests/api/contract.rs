@@ -440,6 +440,24 @@ fn authenticated_functions_may_read_standing_and_count_rates_and_nothing_more() 
     assert_eq!(granted, [("dynamodb:GetItem".to_owned(), vec![records]), ("dynamodb:UpdateItem".to_owned(), vec![counters])]);
 }
 
+/// Every function that reads or writes records may read the branch keys they are sealed
+/// under and create the first one, through one managed policy held to their partition.
+#[test]
+fn record_functions_may_read_and_create_branch_keys_and_nothing_more_through_that_policy() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    for route in Route::ALL {
+        let policies = strings_of(&function_of(&template, route)["Properties"]["Policies"]);
+        assert_eq!(policies.iter().any(|p| p == "RecordKeysPolicy"), route != Route::Health, "{}", route.function_name());
+    }
+    let statements = template["Resources"]["RecordKeysPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    assert_eq!(statements.len(), 1);
+    let actions = strings_of(&statements[0]["Action"]);
+    assert_eq!(actions, ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"]);
+    let leading = strings_of(&statements[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+    assert_eq!(leading, [format!("{}*", shared::branch_keys::PARTITION_PREFIX)]);
+}
+
 /// The list functions may read the cursor key and create it, and that is all they may put
 /// into the items table: the permission is held to the key's partition.
 #[test]
