@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::AuditRecord;
 use crate::records::{RecordType, record_type};
-use crate::store::{Item, ItemStore, Key, Page, ScanPage, StoreError, WriteOp};
+use crate::store::{Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp};
 use crypto::cache::{Envelopes, SealError};
 use crypto::envelope::EncryptionContext;
 use crypto::keys::{KeyError, Purpose};
@@ -86,19 +86,7 @@ impl SealedItems {
     /// The body [`SealedItems::seal`] was given, from its stored form; an error, never a
     /// guess, when the stored form was altered, moved or not sealed.
     pub async fn open(&self, key: &Key, stored: Value) -> Result<Value, StoreError> {
-        let record = record_type(&key.pk, &key.sk).ok_or_else(|| corrupt(key))?;
-        let Value::Object(mut fields) = stored else { return Err(corrupt(key)) };
-        let envelope = match fields.remove(SEALED_ATTRIBUTE) {
-            Some(Value::String(text)) => text,
-            _ => return Err(corrupt(key)),
-        };
-        let bytes = envelope.strip_prefix(PREFIX).and_then(|text| URL_SAFE_NO_PAD.decode(text).ok()).ok_or_else(|| corrupt(key))?;
-        let context = value_context(record, key, &fields);
-        let plaintext = match self.envelopes.open(Purpose::PersonalData, &key_context(), &context, &bytes).await {
-            Ok(plaintext) => plaintext,
-            Err(SealError::Key(KeyError::Unavailable(cause))) => return Err(StoreError::Unavailable(cause)),
-            Err(_) => return Err(corrupt(key)),
-        };
+        let (record, mut fields, plaintext) = self.verify(key, stored).await?;
         let Ok(Value::Object(secret)) = serde_json::from_slice(&plaintext) else { return Err(corrupt(key)) };
         for (name, value) in secret {
             // What was sealed is only ever the declared attributes; anything else is not ours.
@@ -108,6 +96,41 @@ impl SealedItems {
             fields.insert(name, value);
         }
         Ok(Value::Object(fields))
+    }
+
+    /// [`SealedItems::open`] as JSON text, for readers that parse it into their own types:
+    /// the decrypted members are spliced in as they were sealed (authenticated, so as this
+    /// layer wrote them), not parsed and written out again.
+    async fn open_text(&self, key: &Key, stored: Value) -> Result<String, StoreError> {
+        let (_, fields, plaintext) = self.verify(key, stored).await?;
+        let secret = std::str::from_utf8(&plaintext).ok().and_then(|text| text.strip_prefix('{')).ok_or_else(|| corrupt(key))?;
+        let mut text = Value::Object(fields).to_string();
+        if secret != "}" {
+            text.pop();
+            if text.len() > 1 {
+                text.push(',');
+            }
+            text.push_str(secret);
+        }
+        Ok(text)
+    }
+
+    /// The record's type, its signed and plain attributes, and the plaintext of its sealed
+    /// ones, once its envelope opened under its key and signed attributes.
+    async fn verify(&self, key: &Key, stored: Value) -> Result<(&'static RecordType, Map<String, Value>, Vec<u8>), StoreError> {
+        let record = record_type(&key.pk, &key.sk).ok_or_else(|| corrupt(key))?;
+        let Value::Object(mut fields) = stored else { return Err(corrupt(key)) };
+        let envelope = match fields.remove(SEALED_ATTRIBUTE) {
+            Some(Value::String(text)) => text,
+            _ => return Err(corrupt(key)),
+        };
+        let bytes = envelope.strip_prefix(PREFIX).and_then(|text| URL_SAFE_NO_PAD.decode(text).ok()).ok_or_else(|| corrupt(key))?;
+        let context = value_context(record, key, &fields);
+        match self.envelopes.open(Purpose::PersonalData, &key_context(), &context, &bytes).await {
+            Ok(plaintext) => Ok((record, fields, plaintext)),
+            Err(SealError::Key(KeyError::Unavailable(cause))) => Err(StoreError::Unavailable(cause)),
+            Err(_) => Err(corrupt(key)),
+        }
     }
 
     /// The master key records are sealed under from now on.
@@ -155,49 +178,59 @@ fn key_context() -> EncryptionContext {
 /// What a record's envelope is bound to: its type and key, and its signed attributes
 /// (every attribute left once the encrypted ones are out, but the plain ones).
 fn value_context(record: &RecordType, key: &Key, fields: &Map<String, Value>) -> EncryptionContext {
-    let mut signed = String::new();
-    let signed_fields: Map<String, Value> = fields
-        .iter()
-        .filter(|(name, _)| !record.plain.contains(&name.as_str()))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    canonical(&Value::Object(signed_fields), &mut signed);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signed.as_bytes());
+    let mut names: Vec<&String> = fields.keys().filter(|name| !record.plain.contains(&name.as_str())).collect();
+    names.sort_unstable();
+    let mut signed = Vec::with_capacity(512);
+    canonical_object(names.into_iter().map(|name| (name, &fields[name.as_str()])), &mut signed);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &signed);
     let digest = URL_SAFE_NO_PAD.encode(digest.as_ref());
     EncryptionContext::new([("type", record.name), ("pk", key.pk.as_str()), ("sk", key.sk.as_str()), ("signed", digest.as_str())])
 }
 
-/// JSON text that is the same for equal values wherever they were stored: object keys
-/// sorted, and numbers written as `f64` (DynamoDB hands back `1.0` as `1`).
-fn canonical(value: &Value, out: &mut String) {
+/// A byte form that is the same for equal values wherever they were stored, and different
+/// for different ones: each value tagged, strings and lists length-prefixed, object keys
+/// sorted, numbers as `f64` bits (DynamoDB hands back `1.0` as `1`).
+fn canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Null | Value::Bool(_) | Value::String(_) => out.push_str(&value.to_string()),
-        Value::Number(number) => out.push_str(&format!("{:?}", number.as_f64().unwrap_or(f64::NAN))),
+        Value::Null => out.push(b'n'),
+        Value::Bool(true) => out.push(b't'),
+        Value::Bool(false) => out.push(b'f'),
+        Value::Number(number) => {
+            out.push(b'#');
+            out.extend_from_slice(&number.as_f64().unwrap_or(f64::NAN).to_bits().to_be_bytes());
+        }
+        Value::String(text) => canonical_str(text, out),
         Value::Array(items) => {
-            out.push('[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
+            out.push(b'[');
+            out.extend_from_slice(&u32::try_from(items.len()).unwrap_or(u32::MAX).to_be_bytes());
+            items.iter().for_each(|item| canonical(item, out));
         }
         Value::Object(fields) => {
             let mut names: Vec<&String> = fields.keys().collect();
-            names.sort();
-            out.push('{');
-            for (n, name) in names.into_iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(name.clone()).to_string());
-                out.push(':');
-                canonical(&fields[name.as_str()], out);
-            }
-            out.push('}');
+            names.sort_unstable();
+            canonical_object(names.into_iter().map(|name| (name, &fields[name.as_str()])), out);
         }
     }
+}
+
+fn canonical_str(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// An object from its members in key order (their count goes in front, once known).
+fn canonical_object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let count_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let mut count = 0u32;
+    for (name, value) in members {
+        canonical_str(name, out);
+        canonical(value, out);
+        count += 1;
+    }
+    out[count_at..count_at + 4].copy_from_slice(&count.to_be_bytes());
 }
 
 #[async_trait::async_trait]
@@ -218,7 +251,14 @@ impl ItemStore for SealedItems {
         Ok(opened)
     }
 
-    // `get_many_json` is the trait's: opened bodies are values, written out again as text.
+    async fn get_many_json(&self, keys: &[Key]) -> Result<Vec<JsonItem>, StoreError> {
+        let items = self.inner.get_many(keys).await?;
+        let mut opened = Vec::with_capacity(items.len());
+        for item in items {
+            opened.push(JsonItem { json: self.open_text(&item.key, item.body).await?, key: item.key, version: item.version });
+        }
+        Ok(opened)
+    }
 
     async fn query_keys(&self, pk: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Key>, StoreError> {
         self.inner.query_keys(pk, prefix, after, limit).await
@@ -317,6 +357,12 @@ mod tests {
         assert_eq!(f.sealed.get(&dataset_key()).await.unwrap().unwrap().body, dataset());
         let listed = f.sealed.get_many_json(&[dataset_key()]).await.unwrap();
         assert_eq!(serde_json::from_str::<Value>(&listed[0].json).unwrap(), dataset());
+        // As text too, whether a record has only sealed, only signed, or no attributes.
+        for body in [json!({"name": "n"}), json!({"owner": "u-1"}), json!({})] {
+            f.sealed.commit(vec![put(&dataset_key(), body.clone())], &audit()).await.unwrap();
+            let listed = f.sealed.get_many_json(&[dataset_key()]).await.unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&listed[0].json).unwrap(), body);
+        }
     }
 
     /// Writes `stored` as the raw body at `key` (what someone with table access could do).
@@ -379,12 +425,24 @@ mod tests {
     }
 
     #[test]
-    fn the_canonical_form_sorts_keys_and_writes_numbers_one_way() {
-        let mut a = String::new();
-        canonical(&json!({"b": 1, "a": [1.0, "x", null, true]}), &mut a);
-        assert_eq!(a, r#"{"a":[1.0,"x",null,true],"b":1.0}"#);
-        let mut b = String::new();
-        canonical(&json!({"a": [1, "x", null, true], "b": 1.0}), &mut b);
-        assert_eq!(a, b);
+    fn the_canonical_form_ignores_key_order_and_number_spelling_but_nothing_else() {
+        let bytes = |value: Value| {
+            let mut out = Vec::new();
+            canonical(&value, &mut out);
+            out
+        };
+        assert_eq!(bytes(json!({"b": 1, "a": [1.0, "x", null, true]})), bytes(json!({"a": [1, "x", null, true], "b": 1.0})));
+        // Literal form: a one-member object holding a string.
+        assert_eq!(bytes(json!({"k": "v"})), [b'{', 0, 0, 0, 1, b'"', 0, 0, 0, 1, b'k', b'"', 0, 0, 0, 1, b'v']);
+        for (one, other) in [
+            (json!(["ab", "c"]), json!(["a", "bc"])),
+            (json!({"a": "b"}), json!({"ab": ""})),
+            (json!([[1], 2]), json!([1, [2]])),
+            (json!(null), json!(false)),
+            (json!("1"), json!(1)),
+            (json!(1), json!(2)),
+        ] {
+            assert_ne!(bytes(one.clone()), bytes(other.clone()), "{one} and {other}");
+        }
     }
 }
