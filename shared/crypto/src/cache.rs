@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::envelope::{DataKey, EncryptionContext, EnvelopeError, Sealed, WrappedKey};
+use crate::envelope::{DataKey, EncryptionContext, EnvelopeError, Sealed, canonical_pairs};
 use crate::keys::{KeyError, KeyProvider, Purpose};
 
 /// How long and how much one data key may be used.
@@ -41,6 +41,9 @@ pub enum SealError {
     Key(#[from] KeyError),
 }
 
+/// An unwrapped data key, and when it was unwrapped.
+type Opening = (Instant, Arc<DataKey>);
+
 #[derive(Debug)]
 struct Sealing {
     key: Arc<DataKey>,
@@ -54,8 +57,9 @@ struct Sealing {
 pub struct Envelopes {
     provider: Arc<dyn KeyProvider>,
     limits: CacheLimits,
-    sealing: Mutex<HashMap<(Purpose, EncryptionContext), Sealing>>,
-    opening: Mutex<HashMap<WrappedKey, (Instant, Arc<DataKey>)>>,
+    sealing: Mutex<HashMap<Purpose, HashMap<EncryptionContext, Sealing>>>,
+    /// Keyed by the header of the values each data key sealed (it names the wrapped key).
+    opening: Mutex<HashMap<Vec<u8>, Opening>>,
 }
 
 impl Envelopes {
@@ -82,7 +86,7 @@ impl Envelopes {
                 key
             }
         };
-        Ok(key.seal(plaintext, &bound(purpose, key_context, value_context))?)
+        Ok(key.seal_canonical(plaintext, &bound(purpose, key_context, value_context))?)
     }
 
     /// Opens what [`Envelopes::seal`] sealed with the same purpose and contexts.
@@ -94,16 +98,17 @@ impl Envelopes {
         sealed: &[u8],
     ) -> Result<Vec<u8>, SealError> {
         let parsed = Sealed::parse(sealed)?;
-        let key = match self.cached_opening(&parsed.wrapped) {
+        let key = match self.cached_opening(parsed.header()) {
             Some(key) => key,
             None => {
-                let bytes = self.provider.unwrap(purpose, &parsed.wrapped, &key_context.clone().with("purpose", purpose.as_str())).await?;
-                let key = Arc::new(DataKey::new(&bytes, parsed.wrapped.clone())?);
+                let wrapped = parsed.wrapped();
+                let bytes = self.provider.unwrap(purpose, &wrapped, &key_context.clone().with("purpose", purpose.as_str())).await?;
+                let key = Arc::new(DataKey::new(&bytes, wrapped)?);
                 self.store_opening(Arc::clone(&key));
                 key
             }
         };
-        Ok(key.open(&parsed, &bound(purpose, key_context, value_context))?)
+        Ok(key.open_canonical(&parsed, &bound(purpose, key_context, value_context))?)
     }
 
     /// The master key new values of `purpose` are sealed under (see
@@ -114,7 +119,7 @@ impl Envelopes {
 
     /// The master key `sealed` was sealed under.
     pub fn master_key_of(sealed: &[u8]) -> Result<String, EnvelopeError> {
-        Ok(Sealed::parse(sealed)?.wrapped.master_key)
+        Ok(Sealed::parse(sealed)?.master_key().to_owned())
     }
 
     /// Stops sealing with the data keys made so far: the next value gets a fresh data key,
@@ -128,7 +133,7 @@ impl Envelopes {
     /// A cached sealing key still within its limits once this value counts, or none.
     fn reserve(&self, purpose: Purpose, key_context: &EncryptionContext, size: u64) -> Option<Arc<DataKey>> {
         let mut cache = self.sealing.lock().ok()?;
-        let entry = cache.get_mut(&(purpose, key_context.clone()))?;
+        let entry = cache.get_mut(&purpose)?.get_mut(key_context)?;
         let fits = entry.created.elapsed() < self.limits.max_age
             && entry.messages < self.limits.max_messages
             && entry.bytes.saturating_add(size) <= self.limits.max_bytes;
@@ -142,13 +147,16 @@ impl Envelopes {
 
     fn store_sealing(&self, purpose: Purpose, key_context: &EncryptionContext, key: Arc<DataKey>, size: u64) {
         if let Ok(mut cache) = self.sealing.lock() {
-            cache.insert((purpose, key_context.clone()), Sealing { key, created: Instant::now(), messages: 1, bytes: size });
+            cache
+                .entry(purpose)
+                .or_default()
+                .insert(key_context.clone(), Sealing { key, created: Instant::now(), messages: 1, bytes: size });
         }
     }
 
-    fn cached_opening(&self, wrapped: &WrappedKey) -> Option<Arc<DataKey>> {
+    fn cached_opening(&self, header: &[u8]) -> Option<Arc<DataKey>> {
         let cache = self.opening.lock().ok()?;
-        let (at, key) = cache.get(wrapped)?;
+        let (at, key) = cache.get(header)?;
         (at.elapsed() < self.limits.max_age).then(|| Arc::clone(key))
     }
 
@@ -157,18 +165,18 @@ impl Envelopes {
             if cache.len() >= self.limits.max_entries {
                 cache.clear();
             }
-            cache.insert(key.wrapped().clone(), (Instant::now(), key));
+            cache.insert(key.header().to_vec(), (Instant::now(), key));
         }
     }
 }
 
-/// What a value is bound to: its purpose, its data key's context and its own.
-fn bound(purpose: Purpose, key_context: &EncryptionContext, value_context: &EncryptionContext) -> EncryptionContext {
-    let mut context = key_context.clone().with("purpose", purpose.as_str());
-    for (key, value) in value_context.pairs() {
-        context = context.with(key, value);
-    }
-    context
+/// What a value is bound to, in canonical form: its purpose, its data key's context and
+/// its own (a pair of the value's replaces the key's of the same name).
+fn bound(purpose: Purpose, key_context: &EncryptionContext, value_context: &EncryptionContext) -> Vec<u8> {
+    let mut merged: std::collections::BTreeMap<&str, &str> = key_context.pairs().collect();
+    merged.insert("purpose", purpose.as_str());
+    merged.extend(value_context.pairs());
+    canonical_pairs(merged.into_iter())
 }
 
 #[cfg(test)]
@@ -178,6 +186,7 @@ mod tests {
     use zeroize::Zeroizing;
 
     use super::*;
+    use crate::envelope::WrappedKey;
     use crate::keys::LocalKeys;
 
     /// A provider that counts its calls.
@@ -214,6 +223,15 @@ mod tests {
 
     fn field(record: &str) -> EncryptionContext {
         EncryptionContext::new([("attribute", "email"), ("record", record)])
+    }
+
+    /// The merged form is the context the value would have as one: the same bytes.
+    #[test]
+    fn the_bound_context_is_the_merged_contexts_canonical_form() {
+        let key = EncryptionContext::new([("table", "items"), ("purpose", "stale")]);
+        let value = EncryptionContext::new([("record", "r-1"), ("table", "other")]);
+        let merged = EncryptionContext::new([("purpose", "personal-data"), ("record", "r-1"), ("table", "other")]);
+        assert_eq!(bound(Purpose::PersonalData, &key, &value), merged.canonical());
     }
 
     fn counting(dir: &std::path::Path) -> Arc<Counting> {

@@ -49,15 +49,21 @@ impl EncryptionContext {
 
     /// An unambiguous byte form: each key and value length-prefixed, in key order.
     pub fn canonical(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (key, value) in &self.0 {
-            for part in [key, value] {
-                out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
-                out.extend_from_slice(part.as_bytes());
-            }
-        }
-        out
+        canonical_pairs(self.pairs())
     }
+}
+
+/// [`EncryptionContext::canonical`] of pairs given in key order (each key once): for
+/// callers that merge contexts without building one.
+pub fn canonical_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    for (key, value) in pairs {
+        for part in [key, value] {
+            out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+    out
 }
 
 /// A data key wrapped by a master key: what is stored beside the data.
@@ -86,51 +92,80 @@ pub enum EnvelopeError {
 pub struct DataKey {
     key: LessSafeKey,
     wrapped: WrappedKey,
+    /// The header every value sealed under this key starts with (format, wrapped key).
+    header: Vec<u8>,
 }
 
 impl DataKey {
     /// Takes a plaintext data key and its wrapped form; `bytes` should be wiped by the caller.
     pub fn new(bytes: &[u8], wrapped: WrappedKey) -> Result<Self, EnvelopeError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| EnvelopeError::Key)?;
-        Ok(Self { key: LessSafeKey::new(key), wrapped })
+        let header = header(&wrapped)?;
+        Ok(Self { key: LessSafeKey::new(key), wrapped, header })
     }
 
     pub fn wrapped(&self) -> &WrappedKey {
         &self.wrapped
     }
 
+    /// The header of the values this key seals: what [`Sealed::header`] reads back.
+    pub fn header(&self) -> &[u8] {
+        &self.header
+    }
+
     /// Seals `plaintext` bound to `context`, with a fresh random nonce.
     pub fn seal(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, EnvelopeError> {
-        let mut out = header(&self.wrapped)?;
+        self.seal_canonical(plaintext, &context.canonical())
+    }
+
+    /// [`DataKey::seal`] with the context already in its canonical form.
+    pub fn seal_canonical(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| EnvelopeError::Key)?;
-        let aad = associated_data(&out, context);
+        let mut out = Vec::with_capacity(self.header.len() + NONCE_LEN + plaintext.len() + TAG_BYTES);
+        out.extend_from_slice(&self.header);
         out.extend_from_slice(&nonce);
-        let mut body = plaintext.to_vec();
-        self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
+        let body = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(associated_data(&self.header, context)),
+                &mut out[body..],
+            )
             .map_err(|_| EnvelopeError::Key)?;
-        out.extend_from_slice(&body);
+        out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
 
     /// Opens what [`DataKey::seal`] made under this key for the same context.
     pub fn open(&self, sealed: &Sealed<'_>, context: &EncryptionContext) -> Result<Vec<u8>, EnvelopeError> {
-        if sealed.wrapped != self.wrapped {
+        self.open_canonical(sealed, &context.canonical())
+    }
+
+    /// [`DataKey::open`] with the context already in its canonical form.
+    pub fn open_canonical(&self, sealed: &Sealed<'_>, context: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        if sealed.header != self.header.as_slice() {
             return Err(EnvelopeError::Open);
         }
-        let aad = associated_data(sealed.header, context);
         let nonce = Nonce::try_assume_unique_for_key(sealed.nonce).map_err(|_| EnvelopeError::Format)?;
         let mut body = sealed.body.to_vec();
-        let plaintext = self.key.open_in_place(nonce, Aad::from(aad), &mut body).map_err(|_| EnvelopeError::Open)?;
-        Ok(plaintext.to_vec())
+        let opened = self
+            .key
+            .open_in_place(nonce, Aad::from(associated_data(sealed.header, context)), &mut body)
+            .map_err(|_| EnvelopeError::Open)?;
+        let length = opened.len();
+        body.truncate(length);
+        Ok(body)
     }
 }
 
 /// A ciphertext read apart: which data key it needs, and the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed<'a> {
-    pub wrapped: WrappedKey,
+    master_key: &'a str,
+    blob: &'a [u8],
     header: &'a [u8],
     nonce: &'a [u8],
     body: &'a [u8],
@@ -152,8 +187,23 @@ impl<'a> Sealed<'a> {
         if body.len() < TAG_BYTES {
             return Err(EnvelopeError::Format);
         }
-        let master_key = std::str::from_utf8(master_key).map_err(|_| EnvelopeError::Format)?.to_owned();
-        Ok(Self { wrapped: WrappedKey { master_key, blob: blob.to_vec() }, header: &bytes[..header_len], nonce, body })
+        let master_key = std::str::from_utf8(master_key).map_err(|_| EnvelopeError::Format)?;
+        Ok(Self { master_key, blob, header: &bytes[..header_len], nonce, body })
+    }
+
+    /// The master key the data key is wrapped under.
+    pub fn master_key(&self) -> &'a str {
+        self.master_key
+    }
+
+    /// The wrapped data key, for the provider that unwraps it.
+    pub fn wrapped(&self) -> WrappedKey {
+        WrappedKey { master_key: self.master_key.to_owned(), blob: self.blob.to_vec() }
+    }
+
+    /// The header bytes (format and wrapped key): equal for every value under one data key.
+    pub fn header(&self) -> &'a [u8] {
+        self.header
     }
 }
 
@@ -172,9 +222,10 @@ fn header(wrapped: &WrappedKey) -> Result<Vec<u8>, EnvelopeError> {
 }
 
 /// What the tag covers besides the ciphertext: the header and the context.
-fn associated_data(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
-    let mut aad = header.to_vec();
-    aad.extend_from_slice(&context.canonical());
+fn associated_data(header: &[u8], context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + context.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(context);
     aad
 }
 
@@ -196,7 +247,8 @@ mod tests {
         let sealed = key.seal(b"ada@example.com", &context("USER#1")).unwrap();
         assert!(!sealed.windows(5).any(|w| w == b"ada@e"), "no plaintext in the ciphertext");
         let parsed = Sealed::parse(&sealed).unwrap();
-        assert_eq!(parsed.wrapped, WrappedKey { master_key: "local:personal:1".into(), blob: vec![1, 2, 3] });
+        assert_eq!(parsed.wrapped(), WrappedKey { master_key: "local:personal:1".into(), blob: vec![1, 2, 3] });
+        assert_eq!(parsed.header(), key.header());
         assert_eq!(key.open(&parsed, &context("USER#1")).unwrap(), b"ada@example.com");
         // Moved to another record or attribute: refused.
         assert_eq!(key.open(&parsed, &context("USER#2")), Err(EnvelopeError::Open));
