@@ -173,10 +173,14 @@ impl Envelopes {
 /// What a value is bound to, in canonical form: its purpose, its data key's context and
 /// its own (a pair of the value's replaces the key's of the same name).
 fn bound(purpose: Purpose, key_context: &EncryptionContext, value_context: &EncryptionContext) -> Vec<u8> {
-    let mut merged: std::collections::BTreeMap<&str, &str> = key_context.pairs().collect();
-    merged.insert("purpose", purpose.as_str());
-    merged.extend(value_context.pairs());
-    canonical_pairs(merged.into_iter())
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(8);
+    pairs.extend(key_context.pairs().filter(|(name, _)| *name != "purpose" && !value_context.has(name)));
+    if !value_context.has("purpose") {
+        pairs.push(("purpose", purpose.as_str()));
+    }
+    pairs.extend(value_context.pairs());
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    canonical_pairs(pairs.into_iter())
 }
 
 #[cfg(test)]

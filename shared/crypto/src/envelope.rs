@@ -18,6 +18,7 @@
 //! | rest | ciphertext and its 16-byte tag |
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
@@ -41,6 +42,11 @@ impl EncryptionContext {
     pub fn with(mut self, key: &str, value: &str) -> Self {
         self.0.insert(key.to_owned(), value.to_owned());
         self
+    }
+
+    /// Whether the context has a pair named `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -94,6 +100,12 @@ pub struct DataKey {
     wrapped: WrappedKey,
     /// The header every value sealed under this key starts with (format, wrapped key).
     header: Vec<u8>,
+    /// Nonces: a random 96-bit start, then one more per value (NIST SP 800-38D's
+    /// deterministic construction, with a random start so that two instances of one key
+    /// would still not meet: their runs of at most a few thousand nonces overlap with a
+    /// chance near 2^-80). Cheaper than asking the RNG for every value.
+    nonce_prefix: [u8; 4],
+    nonce_counter: AtomicU64,
 }
 
 impl DataKey {
@@ -101,7 +113,11 @@ impl DataKey {
     pub fn new(bytes: &[u8], wrapped: WrappedKey) -> Result<Self, EnvelopeError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| EnvelopeError::Key)?;
         let header = header(&wrapped)?;
-        Ok(Self { key: LessSafeKey::new(key), wrapped, header })
+        let mut start = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut start).map_err(|_| EnvelopeError::Key)?;
+        let [a, b, c, d, rest @ ..] = start;
+        let counter = u64::from_be_bytes(rest);
+        Ok(Self { key: LessSafeKey::new(key), wrapped, header, nonce_prefix: [a, b, c, d], nonce_counter: AtomicU64::new(counter) })
     }
 
     pub fn wrapped(&self) -> &WrappedKey {
@@ -121,7 +137,8 @@ impl DataKey {
     /// [`DataKey::seal`] with the context already in its canonical form.
     pub fn seal_canonical(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
         let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| EnvelopeError::Key)?;
+        nonce[..4].copy_from_slice(&self.nonce_prefix);
+        nonce[4..].copy_from_slice(&self.nonce_counter.fetch_add(1, Ordering::Relaxed).to_be_bytes());
         let mut out = Vec::with_capacity(self.header.len() + NONCE_LEN + plaintext.len() + TAG_BYTES);
         out.extend_from_slice(&self.header);
         out.extend_from_slice(&nonce);
@@ -256,6 +273,20 @@ mod tests {
         assert_eq!(key.open(&parsed, &context("USER#1").with("extra", "x")), Err(EnvelopeError::Open));
         // Sealing twice gives two ciphertexts (fresh nonces).
         assert_ne!(sealed, key.seal(b"ada@example.com", &context("USER#1")).unwrap());
+    }
+
+    #[test]
+    fn nonces_never_repeat_under_one_key_and_differ_between_instances() {
+        let key = key("k");
+        let nonce = |sealed: &[u8]| Sealed::parse(sealed).unwrap().nonce.to_vec();
+        let nonces: std::collections::HashSet<Vec<u8>> = (0..5_000).map(|_| nonce(&key.seal(b"x", &context("r")).unwrap())).collect();
+        assert_eq!(nonces.len(), 5_000);
+        let other = super::tests::key("k");
+        assert_ne!(
+            nonce(&other.seal(b"x", &context("r")).unwrap())[..4],
+            nonce(&key.seal(b"x", &context("r")).unwrap())[..4],
+            "random starts (a 2^-32 chance of a false failure)"
+        );
     }
 
     #[test]
