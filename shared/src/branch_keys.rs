@@ -168,13 +168,7 @@ impl BranchKeys {
         if let Some((_, key)) = cached.filter(|(at, _)| at.elapsed() < BRANCH_KEY_TTL) {
             return Ok(key);
         }
-        let item = self
-            .store
-            .get(&branch_key_item(purpose, version))
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| KeyError::UnknownMasterKey(reference(purpose, version)))?;
-        let stored: StoredBranchKey = serde_json::from_value(item.body).map_err(|_| KeyError::Refused)?;
+        let stored = self.stored(purpose, version).await?;
         let blob = STANDARD.decode(&stored.wrapped).map_err(|_| KeyError::Refused)?;
         let wrapped = WrappedKey { master_key: stored.master_key, blob };
         let key: Secret = Arc::new(self.master.unwrap(purpose, &wrapped, &wrap_context(purpose, version)).await?);
@@ -185,16 +179,15 @@ impl BranchKeys {
         Ok(key)
     }
 
-    /// The master key version `version` of the branch key is wrapped under.
-    async fn wrapped_under(&self, purpose: Purpose, version: u32) -> Result<String, KeyError> {
+    /// Version `version` of the branch key as stored (wrapped).
+    async fn stored(&self, purpose: Purpose, version: u32) -> Result<StoredBranchKey, KeyError> {
         let item = self
             .store
             .get(&branch_key_item(purpose, version))
             .await
             .map_err(unavailable)?
             .ok_or_else(|| KeyError::UnknownMasterKey(reference(purpose, version)))?;
-        let stored: StoredBranchKey = serde_json::from_value(item.body).map_err(|_| KeyError::Refused)?;
-        Ok(stored.master_key)
+        serde_json::from_value(item.body).map_err(|_| KeyError::Refused)
     }
 }
 
@@ -247,7 +240,7 @@ impl KeyProvider for BranchKeys {
     async fn current_master_key(&self, purpose: Purpose) -> Result<String, KeyError> {
         let master = self.master.current_master_key(purpose).await?;
         let version = match self.versions(purpose).await?.last() {
-            Some(version) if self.wrapped_under(purpose, *version).await? == master => *version,
+            Some(version) if self.stored(purpose, *version).await?.master_key == master => *version,
             Some(version) => {
                 self.create(purpose, version + 1).await?;
                 version + 1
