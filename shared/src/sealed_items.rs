@@ -424,6 +424,82 @@ mod tests {
         assert_eq!(f.raw.get(&dataset_key()).await.unwrap(), None, "nothing was written");
     }
 
+    #[tokio::test]
+    async fn batch_reads_open_every_record_and_counters_and_audit_records_pass_through() {
+        let f = fixture();
+        let other = Key::new("DATASET#d-2", "META");
+        f.sealed.commit(vec![put(&dataset_key(), dataset()), put(&other, json!({"name": "second"}))], &audit()).await.unwrap();
+        let mut read = f.sealed.get_many(&[dataset_key(), other.clone(), Key::new("DATASET#d-3", "META")]).await.unwrap();
+        read.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(read.iter().map(|item| item.body.clone()).collect::<Vec<_>>(), [dataset(), json!({"name": "second"})]);
+        // Counters: exact, kept by the store underneath.
+        let counter = Key::new("RATE#test#abc", "60");
+        assert_eq!((f.sealed.increment(&counter, i64::MAX).await.unwrap(), f.sealed.increment(&counter, i64::MAX).await.unwrap()), (1, 2));
+        assert_eq!((f.sealed.counter(&counter, 0).await.unwrap(), f.raw.counter(&counter, 0).await.unwrap()), (2, 2));
+        // Audit records: appended underneath, read back through the layer.
+        let record = crate::audit::AuditDraft::new("pass-through", "dataset")
+            .finish(&crate::http::RequestMeta { request_id: "pass-through-1".into(), ..Default::default() }, 200);
+        f.sealed.append_audit(&record).await.unwrap();
+        let day = &record.time[..10];
+        let found = |page: Page<AuditRecord>| page.items.iter().any(|r| r.request_id == "pass-through-1");
+        assert!(found(f.raw.audit_records(day, None, 100).await.unwrap()), "appended to the store underneath");
+        assert!(found(f.sealed.audit_records(day, None, 100).await.unwrap()), "read back through the layer");
+        let partition = crate::store::audit::partition(&record);
+        assert!(found(f.sealed.audit_partition(&partition, None, 100).await.unwrap()));
+    }
+
+    /// The envelope is bound to the table by name: the same value context under another
+    /// table's key context does not open.
+    #[tokio::test]
+    async fn a_record_envelope_is_bound_to_the_items_table() {
+        let f = fixture();
+        f.sealed.commit(vec![put(&dataset_key(), dataset())], &audit()).await.unwrap();
+        let mut fields = match f.raw.get(&dataset_key()).await.unwrap().unwrap().body {
+            Value::Object(fields) => fields,
+            other => panic!("{other}"),
+        };
+        let envelope = fields.remove(SEALED_ATTRIBUTE).unwrap();
+        let bytes = URL_SAFE_NO_PAD.decode(envelope.as_str().unwrap().strip_prefix("enc1:").unwrap()).unwrap();
+        let record = record_type(&dataset_key().pk, &dataset_key().sk).unwrap();
+        let context = value_context(record, &dataset_key(), &fields);
+        let open = |table: &'static str| {
+            let (envelopes, bytes, context) = (&f.sealed.envelopes, &bytes, &context);
+            async move { envelopes.open(Purpose::PersonalData, &EncryptionContext::new([("table", table)]), context, bytes).await }
+        };
+        assert!(open("items").await.is_ok());
+        assert!(open("audit").await.is_err());
+    }
+
+    /// Sealed members are only ever the declared ones: an envelope holding any other
+    /// attribute (a declaration narrowed since, or a bug) is refused, not merged in.
+    #[tokio::test]
+    async fn an_envelope_holding_an_undeclared_attribute_is_refused() {
+        let f = fixture();
+        let key = Key::new("DATASET#d-9", "META");
+        let record = record_type(&key.pk, &key.sk).unwrap();
+        let signed = Map::new();
+        for secret in [json!({"owner": "u-9"}), json!({"name": "x", "readers": ["u-9"]})] {
+            let plaintext = serde_json::to_vec(&secret).unwrap();
+            let sealed = f
+                .sealed
+                .envelopes
+                .seal(Purpose::PersonalData, &key_context(), &value_context(record, &key, &signed), &plaintext)
+                .await
+                .unwrap();
+            let stored = json!({SEALED_ATTRIBUTE: format!("enc1:{}", URL_SAFE_NO_PAD.encode(sealed))});
+            assert!(matches!(f.sealed.open(&key, stored).await, Err(StoreError::Corrupt(_))), "{secret}");
+        }
+        // The same envelope holding a declared attribute opens: the refusal is the check's.
+        let sealed = f
+            .sealed
+            .envelopes
+            .seal(Purpose::PersonalData, &key_context(), &value_context(record, &key, &signed), br#"{"name":"x"}"#)
+            .await
+            .unwrap();
+        let stored = json!({SEALED_ATTRIBUTE: format!("enc1:{}", URL_SAFE_NO_PAD.encode(sealed))});
+        assert_eq!(f.sealed.open(&key, stored).await.unwrap(), json!({"name": "x"}));
+    }
+
     #[test]
     fn the_canonical_form_ignores_key_order_and_number_spelling_but_nothing_else() {
         let bytes = |value: Value| {
