@@ -110,6 +110,11 @@ mod tests {
         assert_ne!(index, plain);
         // Another process over the same store and keys computes the same index.
         assert_eq!(KeyedEmailIndex::new(sealed_store(dir.path(), &raw)).email_index("ada@example.com").await.unwrap(), index);
+        let day = crate::audit::format_time(time::OffsetDateTime::now_utc())[..10].to_owned();
+        let audited = raw.audit_records(&day, None, 100).await.unwrap().items;
+        let created: Vec<_> = audited.iter().filter(|r| r.action == "create-blind-index-key").collect();
+        assert_eq!(created.len(), 1, "made once, audited");
+        assert!(created[0].request_id.starts_with("blind-index-key-"), "{:?}", created[0]);
         let stored = raw.get(&index_key_item()).await.unwrap().unwrap().body;
         assert_eq!(stored.get("key"), None, "the key is not in clear: {stored}");
         // Other master keys: the stored index key does not open, so no index is made.

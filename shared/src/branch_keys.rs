@@ -77,11 +77,17 @@ pub struct BranchKeys {
     active: Mutex<HashMap<Purpose, (Instant, u32)>>,
     /// Unwrapped branch keys, by purpose and version, and when they were unwrapped.
     unwrapped: Mutex<HashMap<(Purpose, u32), (Instant, Secret)>>,
+    ttl: Duration,
 }
 
 impl BranchKeys {
     pub fn new(master: Arc<dyn KeyProvider>, store: Arc<dyn ItemStore>) -> Self {
-        Self { master, store, active: Mutex::new(HashMap::new()), unwrapped: Mutex::new(HashMap::new()) }
+        Self { master, store, active: Mutex::new(HashMap::new()), unwrapped: Mutex::new(HashMap::new()), ttl: BRANCH_KEY_TTL }
+    }
+
+    /// The same, keeping branch keys (and the active version) for `ttl` instead.
+    pub fn with_ttl(self, ttl: Duration) -> Self {
+        Self { ttl, ..self }
     }
 
     /// Adds a branch key version wrapped under the master key's current version and makes
@@ -112,7 +118,7 @@ impl BranchKeys {
     /// The active version: cached for the TTL; the highest stored one; made if none is.
     async fn active_version(&self, purpose: Purpose) -> Result<u32, KeyError> {
         let cached = self.active.lock().ok().and_then(|active| active.get(&purpose).copied());
-        if let Some((_, version)) = cached.filter(|(at, _)| at.elapsed() < BRANCH_KEY_TTL) {
+        if let Some((_, version)) = cached.filter(|(at, _)| at.elapsed() < self.ttl) {
             return Ok(version);
         }
         let version = match self.versions(purpose).await?.last() {
@@ -165,7 +171,7 @@ impl BranchKeys {
     /// Version `version` of the branch key, unwrapped (cached for the TTL).
     async fn branch_key(&self, purpose: Purpose, version: u32) -> Result<Secret, KeyError> {
         let cached = self.unwrapped.lock().ok().and_then(|cache| cache.get(&(purpose, version)).cloned());
-        if let Some((_, key)) = cached.filter(|(at, _)| at.elapsed() < BRANCH_KEY_TTL) {
+        if let Some((_, key)) = cached.filter(|(at, _)| at.elapsed() < self.ttl) {
             return Ok(key);
         }
         let stored = self.stored(purpose, version).await?;
@@ -327,6 +333,37 @@ mod tests {
         assert_eq!(master.calls.load(Ordering::SeqCst) - before, 1, "1,000 records from 100 writers: one unwrap of the branch key");
         // A moved value still does not open: the derived key is bound to the context too.
         assert!(reader.open(Purpose::PersonalData, &EncryptionContext::new([("table", "audit")]), &record(0), &sealed[0]).await.is_err());
+    }
+
+    async fn version(keys: &BranchKeys) -> String {
+        keys.generate(Purpose::PersonalData, &table()).await.unwrap().1.master_key
+    }
+
+    /// Another process's rotation is seen once this one's idea of the active version
+    /// expires, not before; the rotation itself is audited and becomes active at once where
+    /// it was made.
+    #[tokio::test]
+    async fn a_rotation_elsewhere_is_seen_after_the_ttl_and_is_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let local = Arc::new(LocalKeys::new(dir.path()));
+        let patient = BranchKeys::new(local.clone(), Arc::clone(&store)).with_ttl(Duration::from_secs(3600));
+        let eager = BranchKeys::new(local.clone(), Arc::clone(&store)).with_ttl(Duration::ZERO);
+        assert_eq!(version(&patient).await, "branch:personal-data:1");
+        assert_eq!(version(&eager).await, "branch:personal-data:1");
+        let rotator = BranchKeys::new(local, Arc::clone(&store));
+        assert_eq!(rotator.rotate(Purpose::PersonalData).await.unwrap(), "branch:personal-data:2");
+        assert_eq!(version(&rotator).await, "branch:personal-data:2", "active at once where it was made");
+        assert_eq!(version(&eager).await, "branch:personal-data:2", "seen at once with no TTL");
+        assert_eq!(version(&patient).await, "branch:personal-data:1", "kept for the TTL");
+        let day = crate::audit::format_time(time::OffsetDateTime::now_utc())[..10].to_owned();
+        let records = store.audit_records(&day, None, 100).await.unwrap().items;
+        let created: Vec<_> = records.iter().filter(|r| r.action == "create-branch-key").collect();
+        assert_eq!(
+            created.iter().map(|r| r.resource_id.as_deref()).collect::<Vec<_>>(),
+            [Some("branch:personal-data:1"), Some("branch:personal-data:2")]
+        );
+        assert!(created.iter().all(|r| r.request_id.starts_with("branch-key-")), "{created:?}");
     }
 
     #[tokio::test]

@@ -298,6 +298,145 @@ mod tests {
         assert_eq!((third.visited, third.resealed, third.complete), (0, 0, true), "{third:?}");
     }
 
+    /// A store that, at the first commit carrying the progress item, first lets another
+    /// writer in: a change to one record (through the layer, so under the current key), or
+    /// another run's progress.
+    #[derive(Debug)]
+    struct Interleaved {
+        inner: Arc<dyn ItemStore>,
+        layer: std::sync::OnceLock<Arc<SealedItems>>,
+        meddle: std::sync::Mutex<Option<WriteOp>>,
+    }
+
+    #[async_trait::async_trait]
+    impl ItemStore for Interleaved {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+            self.inner.get_many(keys).await
+        }
+        async fn query_keys(
+            &self,
+            pk: &str,
+            prefix: &str,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<crate::store::Page<Key>, StoreError> {
+            self.inner.query_keys(pk, prefix, after, limit).await
+        }
+        async fn scan_keys(&self, after: Option<&Key>, limit: usize) -> Result<crate::store::ScanPage, StoreError> {
+            self.inner.scan_keys(after, limit).await
+        }
+        async fn commit(&self, writes: Vec<WriteOp>, audit: &crate::audit::AuditRecord) -> Result<(), StoreError> {
+            let progress = writes.iter().any(|w| matches!(w, WriteOp::Put { item, .. } if item.key == progress_key()));
+            let meddle = if progress { self.meddle.lock().unwrap().take() } else { None };
+            if let Some(write) = meddle {
+                let other = AuditDraft::new("test", "dataset").finish(&RequestMeta { request_id: "meddler".into(), ..meta() }, 200);
+                self.layer.get().unwrap().commit(vec![write], &other).await.unwrap();
+            }
+            self.inner.commit(writes, audit).await
+        }
+        async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
+            self.inner.increment(key, expires_at).await
+        }
+        async fn counter(&self, key: &Key, now: i64) -> Result<u64, StoreError> {
+            self.inner.counter(key, now).await
+        }
+        async fn append_audit(&self, audit: &crate::audit::AuditRecord) -> Result<(), StoreError> {
+            self.inner.append_audit(audit).await
+        }
+        async fn audit_partition(
+            &self,
+            pk: &str,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<crate::store::Page<crate::audit::AuditRecord>, StoreError> {
+            self.inner.audit_partition(pk, after, limit).await
+        }
+    }
+
+    /// A fixture whose first progress commit meets `meddle` first (`None`: the writer's
+    /// change to record 1; `Some`: that write).
+    async fn interleaved(meddle: impl FnOnce(&Fixture) -> WriteOp) -> (Fixture, Arc<SealedItems>) {
+        let f = fixture();
+        write(&f, 10).await;
+        LocalKeys::new(f.dir.path()).rotate(Purpose::PersonalData).unwrap();
+        let write = meddle(&f);
+        let racing = Arc::new(Interleaved {
+            inner: Arc::clone(&f.raw),
+            layer: std::sync::OnceLock::new(),
+            meddle: std::sync::Mutex::new(Some(write)),
+        });
+        let layer = Arc::new(SealedItems::with_local_keys(racing.clone(), f.dir.path()));
+        racing.layer.set(Arc::new(SealedItems::with_local_keys(Arc::clone(&f.raw), f.dir.path()))).unwrap();
+        (f, layer)
+    }
+
+    #[tokio::test]
+    async fn a_record_changed_meanwhile_keeps_its_writers_version_and_the_rest_are_resealed() {
+        let (f, layer) = interleaved(|_| WriteOp::Put {
+            item: Item { key: entry(1), version: 4, body: json!({"n": "changed"}) },
+            condition: Condition::Version(3),
+        })
+        .await;
+        let report = reseal(&layer, None, &meta()).await.unwrap();
+        assert_eq!((report.visited, report.resealed, report.changed_meanwhile), (11, 10, 1), "{report:?}");
+        assert!(!report.complete, "a pass that re-sealed is followed by another");
+        let changed = f.sealed.get(&entry(1)).await.unwrap().unwrap();
+        assert_eq!((changed.version, changed.body["n"].as_str()), (4, Some("changed")), "the writer's change stands");
+        assert_eq!(under(&f, "branch:personal-data:1").await, 0, "every record under the new key");
+        let progress = f.sealed.get(&progress_key()).await.unwrap().unwrap();
+        assert_eq!(progress.body["resealed"], 10);
+        let next = reseal(&f.sealed, None, &meta()).await.unwrap();
+        assert!(next.complete && next.resealed == 0, "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_run_overtaken_by_another_stops_without_writing_its_page() {
+        let (f, layer) = interleaved(|_| WriteOp::Put {
+            item: Item { key: progress_key(), version: 1, body: serde_json::to_value(Progress::start("another run".into())).unwrap() },
+            condition: Condition::Absent,
+        })
+        .await;
+        assert_eq!(reseal(&layer, None, &meta()).await, Err(ResealError::Overtaken));
+        assert_eq!(under(&f, "branch:personal-data:1").await, 11, "nothing re-sealed by the run that lost");
+    }
+
+    #[tokio::test]
+    async fn a_pass_that_resealed_anything_is_not_complete_even_when_its_last_page_was_clean() {
+        let f = fixture();
+        write(&f, 100).await;
+        LocalKeys::new(f.dir.path()).rotate(Purpose::PersonalData).unwrap();
+        // Records written after the rotation, last in scan order: the final page has nothing stale.
+        let fresh: Vec<WriteOp> = (0..60)
+            .map(|n| WriteOp::Put {
+                item: Item { key: Key::new(format!("FORECAST#f-{n:02}"), "META"), version: 1, body: json!({}) },
+                condition: Condition::Always,
+            })
+            .collect();
+        let audit = AuditDraft::new("test", "forecast").finish(&RequestMeta { request_id: "fresh".into(), ..meta() }, 200);
+        f.sealed.retire_sealing_keys();
+        f.sealed.current_master_key().await.unwrap();
+        f.sealed.commit(fresh, &audit).await.unwrap();
+        let report = reseal(&f.sealed, None, &meta()).await.unwrap();
+        assert_eq!(report.resealed, 101, "{report:?}");
+        assert!(!report.complete);
+        // A one-page pass that re-seals is not complete either.
+        let small = fixture();
+        write(&small, 3).await;
+        LocalKeys::new(small.dir.path()).rotate(Purpose::PersonalData).unwrap();
+        let report = reseal(&small.sealed, None, &meta()).await.unwrap();
+        assert_eq!((report.resealed, report.complete), (4, false));
+        // Every commit is audited, naming what it re-sealed and under which key.
+        let day = crate::audit::format_time(time::OffsetDateTime::now_utc())[..10].to_owned();
+        let records = small.raw.audit_records(&day, None, 100).await.unwrap().items;
+        let resealing: Vec<_> = records.iter().filter(|r| r.action == "reseal-records").collect();
+        assert!(!resealing.is_empty());
+        assert!(resealing.iter().all(|r| r.request_id.starts_with("reseal-test-")), "{resealing:?}");
+        assert!(resealing.iter().any(|r| r.resource_id.as_deref() == Some("4 records under branch:personal-data:2")), "{resealing:?}");
+    }
+
     #[tokio::test]
     async fn a_run_cut_short_continues_where_it_stopped() {
         let f = fixture();
