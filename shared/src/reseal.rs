@@ -298,14 +298,15 @@ mod tests {
         assert_eq!((third.visited, third.resealed, third.complete), (0, 0, true), "{third:?}");
     }
 
-    /// A store that, at the first commit carrying the progress item, first lets another
-    /// writer in: a change to one record (through the layer, so under the current key), or
-    /// another run's progress.
+    /// A store that, at the second commit carrying the progress item (the second page's),
+    /// first lets another writer in: a change to one record (through the layer, so under
+    /// the current key), or another run's progress.
     #[derive(Debug)]
     struct Interleaved {
         inner: Arc<dyn ItemStore>,
         layer: std::sync::OnceLock<Arc<SealedItems>>,
         meddle: std::sync::Mutex<Option<WriteOp>>,
+        progress_commits: std::sync::atomic::AtomicUsize,
     }
 
     #[async_trait::async_trait]
@@ -330,7 +331,8 @@ mod tests {
         }
         async fn commit(&self, writes: Vec<WriteOp>, audit: &crate::audit::AuditRecord) -> Result<(), StoreError> {
             let progress = writes.iter().any(|w| matches!(w, WriteOp::Put { item, .. } if item.key == progress_key()));
-            let meddle = if progress { self.meddle.lock().unwrap().take() } else { None };
+            let second = progress && self.progress_commits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1;
+            let meddle = if second { self.meddle.lock().unwrap().take() } else { None };
             if let Some(write) = meddle {
                 let other = AuditDraft::new("test", "dataset").finish(&RequestMeta { request_id: "meddler".into(), ..meta() }, 200);
                 self.layer.get().unwrap().commit(vec![write], &other).await.unwrap();
@@ -356,17 +358,18 @@ mod tests {
         }
     }
 
-    /// A fixture whose first progress commit meets `meddle` first (`None`: the writer's
-    /// change to record 1; `Some`: that write).
+    /// 120 records under the old key, and a layer whose second page meets `meddle` first.
     async fn interleaved(meddle: impl FnOnce(&Fixture) -> WriteOp) -> (Fixture, Arc<SealedItems>) {
         let f = fixture();
-        write(&f, 10).await;
+        // Three pages: the progress version the fallback leaves must be right for the next.
+        write(&f, 120).await;
         LocalKeys::new(f.dir.path()).rotate(Purpose::PersonalData).unwrap();
         let write = meddle(&f);
         let racing = Arc::new(Interleaved {
             inner: Arc::clone(&f.raw),
             layer: std::sync::OnceLock::new(),
             meddle: std::sync::Mutex::new(Some(write)),
+            progress_commits: std::sync::atomic::AtomicUsize::new(0),
         });
         let layer = Arc::new(SealedItems::with_local_keys(racing.clone(), f.dir.path()));
         racing.layer.set(Arc::new(SealedItems::with_local_keys(Arc::clone(&f.raw), f.dir.path()))).unwrap();
@@ -376,31 +379,32 @@ mod tests {
     #[tokio::test]
     async fn a_record_changed_meanwhile_keeps_its_writers_version_and_the_rest_are_resealed() {
         let (f, layer) = interleaved(|_| WriteOp::Put {
-            item: Item { key: entry(1), version: 4, body: json!({"n": "changed"}) },
+            item: Item { key: entry(55), version: 4, body: json!({"n": "changed"}) },
             condition: Condition::Version(3),
         })
         .await;
         let report = reseal(&layer, None, &meta()).await.unwrap();
-        assert_eq!((report.visited, report.resealed, report.changed_meanwhile), (11, 10, 1), "{report:?}");
+        assert_eq!((report.visited, report.resealed, report.changed_meanwhile), (121, 120, 1), "{report:?}");
         assert!(!report.complete, "a pass that re-sealed is followed by another");
-        let changed = f.sealed.get(&entry(1)).await.unwrap().unwrap();
+        let changed = f.sealed.get(&entry(55)).await.unwrap().unwrap();
         assert_eq!((changed.version, changed.body["n"].as_str()), (4, Some("changed")), "the writer's change stands");
         assert_eq!(under(&f, "branch:personal-data:1").await, 0, "every record under the new key");
         let progress = f.sealed.get(&progress_key()).await.unwrap().unwrap();
-        assert_eq!(progress.body["resealed"], 10);
+        assert_eq!(progress.body["resealed"], 120);
         let next = reseal(&f.sealed, None, &meta()).await.unwrap();
         assert!(next.complete && next.resealed == 0, "{next:?}");
     }
 
     #[tokio::test]
     async fn a_run_overtaken_by_another_stops_without_writing_its_page() {
+        // Another run's progress, written over the first page's.
         let (f, layer) = interleaved(|_| WriteOp::Put {
-            item: Item { key: progress_key(), version: 1, body: serde_json::to_value(Progress::start("another run".into())).unwrap() },
-            condition: Condition::Absent,
+            item: Item { key: progress_key(), version: 2, body: serde_json::to_value(Progress::start("another run".into())).unwrap() },
+            condition: Condition::Version(1),
         })
         .await;
         assert_eq!(reseal(&layer, None, &meta()).await, Err(ResealError::Overtaken));
-        assert_eq!(under(&f, "branch:personal-data:1").await, 11, "nothing re-sealed by the run that lost");
+        assert_eq!(under(&f, "branch:personal-data:1").await, 71, "the first page re-sealed, nothing after the run lost");
     }
 
     #[tokio::test]
