@@ -275,17 +275,21 @@ async fn first_admin(idp: &LocalIdp, startup: &RequestMeta) -> Result<Option<Str
 
 /// The item store and blob store `config` names.
 pub async fn open_stores(config: &DevConfig) -> Result<(Arc<SealedItems>, Arc<dyn BlobStore>), Box<dyn std::error::Error + Send + Sync>> {
-    let (items, blobs): (Arc<dyn ItemStore>, Arc<dyn BlobStore>) = match &config.backend {
-        Backend::Embedded => {
-            let items: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?);
-            // The folder would keep uploads in clear: each is sealed under the dataset-content key.
-            let blobs = shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), envelopes(config, &items));
-            (items, Arc::new(blobs))
+    let (items, s3): (Arc<dyn ItemStore>, Option<Arc<dyn BlobStore>>) = match &config.backend {
+        Backend::Embedded => (Arc::new(SqliteStore::open(&config.data_dir.join("store.sqlite3"))?), None),
+        Backend::AwsLocal(aws) => {
+            let (items, blobs) = aws.adapters().await?;
+            (items, Some(blobs))
         }
-        Backend::AwsLocal(aws) => aws.adapters().await?,
     };
+    // One set of keys for records and files: each branch key is unwrapped once.
+    let envelopes = shared::branch_keys::local_envelopes(&items, &master_keys_dir(config));
+    // S3 encrypts itself (SSE-KMS); the folder would keep uploads in clear, so each is
+    // sealed under the dataset-content key.
+    let blobs = s3.unwrap_or_else(|| {
+        Arc::new(shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), Arc::clone(&envelopes)))
+    });
     // Every record is sealed as its type declares, whichever database holds it.
-    let envelopes = envelopes(config, &items);
     Ok((Arc::new(SealedItems::new(items, envelopes)), blobs))
 }
 
@@ -308,18 +312,17 @@ pub async fn mint_token(
 /// The local master keys (created on first use, 0600): one per purpose, in
 /// `master-keys/` of the data folder; `rotate-keys` has its own for signing.
 pub fn master_keys(config: &DevConfig) -> shared::crypto::keys::LocalKeys {
-    shared::crypto::keys::LocalKeys::new(config.data_dir.join("master-keys"))
+    shared::crypto::keys::LocalKeys::new(master_keys_dir(config))
+}
+
+fn master_keys_dir(config: &DevConfig) -> PathBuf {
+    config.data_dir.join("master-keys")
 }
 
 /// The branch keys data keys derive from, kept in `items` and wrapped by the local master
 /// keys.
 fn branch_keys(config: &DevConfig, items: &Arc<dyn ItemStore>) -> shared::branch_keys::BranchKeys {
     shared::branch_keys::BranchKeys::new(Arc::new(master_keys(config)), Arc::clone(items))
-}
-
-/// Sealing and opening with data keys derived from the branch keys, cached.
-fn envelopes(config: &DevConfig, items: &Arc<dyn ItemStore>) -> Arc<shared::crypto::cache::Envelopes> {
-    Arc::new(shared::crypto::cache::Envelopes::new(Arc::new(branch_keys(config, items)), shared::crypto::cache::CacheLimits::default()))
 }
 
 /// What the `rotate-master-key` command does: a new version of `purpose`'s local master

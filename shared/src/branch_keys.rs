@@ -41,6 +41,13 @@ const SALT_BYTES: usize = 32;
 /// Branch key versions read per query page.
 const VERSIONS_PAGE: usize = 100;
 
+/// Envelopes whose data keys derive from branch keys kept in `store`, wrapped by the local
+/// master keys kept in `master_keys` (created there on first use): the local server's keys.
+pub fn local_envelopes(store: &Arc<dyn ItemStore>, master_keys: &std::path::Path) -> Arc<crypto::cache::Envelopes> {
+    let branches = BranchKeys::new(Arc::new(crypto::keys::LocalKeys::new(master_keys)), Arc::clone(store));
+    Arc::new(crypto::cache::Envelopes::new(Arc::new(branches), crypto::cache::CacheLimits::default()))
+}
+
 /// Where version `version` of `purpose`'s branch key is stored.
 pub fn branch_key_item(purpose: Purpose, version: u32) -> Key {
     Key::new(format!("{PARTITION_PREFIX}{}", purpose.as_str()), format!("{version:06}"))

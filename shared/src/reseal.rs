@@ -220,19 +220,8 @@ mod tests {
 
     use super::*;
     use crypto::keys::{LocalKeys, Purpose};
-    use store_embedded::SqliteStore;
 
-    struct Fixture {
-        dir: tempfile::TempDir,
-        raw: Arc<dyn ItemStore>,
-        sealed: SealedItems,
-    }
-
-    fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let raw: Arc<dyn ItemStore> = Arc::new(SqliteStore::in_memory().unwrap());
-        Fixture { sealed: SealedItems::with_local_keys(Arc::clone(&raw), dir.path()), raw, dir }
-    }
+    use crate::sealed_items::testing::{Fixture, fixture};
 
     fn meta() -> RequestMeta {
         RequestMeta { request_id: "reseal-test".into(), ..RequestMeta::default() }

@@ -51,9 +51,8 @@ impl SealedItems {
     /// Sealed under branch keys kept in `inner`, wrapped by the local master keys kept in
     /// `master_keys` (created there on first use).
     pub fn with_local_keys(inner: Arc<dyn ItemStore>, master_keys: &std::path::Path) -> Self {
-        let master = Arc::new(crypto::keys::LocalKeys::new(master_keys));
-        let branches = crate::branch_keys::BranchKeys::new(master, Arc::clone(&inner));
-        Self::new(inner, Arc::new(Envelopes::new(Arc::new(branches), crypto::cache::CacheLimits::default())))
+        let envelopes = crate::branch_keys::local_envelopes(&inner, master_keys);
+        Self::new(inner, envelopes)
     }
 
     /// The store underneath, which sees records as they are at rest.
@@ -124,7 +123,7 @@ impl SealedItems {
             Some(Value::String(text)) => text,
             _ => return Err(corrupt(key)),
         };
-        let bytes = envelope.strip_prefix(PREFIX).and_then(|text| URL_SAFE_NO_PAD.decode(text).ok()).ok_or_else(|| corrupt(key))?;
+        let bytes = envelope_bytes(&envelope).ok_or_else(|| corrupt(key))?;
         let context = value_context(record, key, &fields);
         match self.envelopes.open(Purpose::PersonalData, &key_context(), &context, &bytes).await {
             Ok(plaintext) => Ok((record, fields, plaintext)),
@@ -140,8 +139,7 @@ impl SealedItems {
 
     /// The master key the record stored as `stored` was sealed under, if it reads as sealed.
     pub fn sealed_under(stored: &Value) -> Option<String> {
-        let text = stored.get(SEALED_ATTRIBUTE)?.as_str()?.strip_prefix(PREFIX)?;
-        Envelopes::master_key_of(&URL_SAFE_NO_PAD.decode(text).ok()?).ok()
+        Envelopes::master_key_of(&envelope_bytes(stored.get(SEALED_ATTRIBUTE)?.as_str()?)?).ok()
     }
 
     /// Seals with fresh data keys from here on (see [`Envelopes::retire_sealing_keys`]).
@@ -153,6 +151,11 @@ impl SealedItems {
         let body = self.open(&item.key, item.body).await?;
         Ok(Item { body, ..item })
     }
+}
+
+/// The envelope in a sealed attribute's stored form (`enc1:<base64url>`).
+fn envelope_bytes(stored: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(stored.strip_prefix(PREFIX)?).ok()
 }
 
 fn declared(key: &Key) -> Result<&'static RecordType, StoreError> {
@@ -304,27 +307,36 @@ impl ItemStore for SealedItems {
     }
 }
 
+/// A sealed store over an in-memory SQLite, its master keys in a folder of its own.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use super::SealedItems;
+    use crate::store::ItemStore;
+
+    pub(crate) struct Fixture {
+        pub(crate) dir: tempfile::TempDir,
+        /// The store underneath, as it is at rest.
+        pub(crate) raw: Arc<dyn ItemStore>,
+        pub(crate) sealed: SealedItems,
+    }
+
+    pub(crate) fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let raw: Arc<dyn ItemStore> = Arc::new(store_embedded::SqliteStore::in_memory().unwrap());
+        Fixture { sealed: SealedItems::with_local_keys(Arc::clone(&raw), dir.path()), raw, dir }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::store::Condition;
-    use crypto::cache::CacheLimits;
-    use crypto::keys::LocalKeys;
 
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        raw: Arc<dyn ItemStore>,
-        sealed: SealedItems,
-    }
-
-    fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let envelopes = Arc::new(Envelopes::new(Arc::new(LocalKeys::new(dir.path())), CacheLimits::default()));
-        let raw: Arc<dyn ItemStore> = Arc::new(store_embedded::SqliteStore::in_memory().unwrap());
-        Fixture { sealed: SealedItems::new(Arc::clone(&raw), envelopes), raw, _dir: dir }
-    }
+    use super::testing::{Fixture, fixture};
 
     fn audit() -> AuditRecord {
         crate::audit::AuditDraft::new("test", "dataset").finish(&crate::http::RequestMeta::default(), 200)

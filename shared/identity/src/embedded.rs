@@ -100,7 +100,7 @@ impl EmbeddedDirectory {
         Ok(Some((item, record)))
     }
 
-    async fn open_user(&self, id: UserId, record: &AccountRecord) -> Result<User, DirectoryError> {
+    fn open_user(id: UserId, record: &AccountRecord) -> Result<User, DirectoryError> {
         let email = Email::parse(&record.email).map_err(|e| DirectoryError::Corrupt(e.detail))?;
         let name = match &record.name {
             Some(name) => Some(DisplayName::parse(name).map_err(|e| DirectoryError::Corrupt(e.detail))?),
@@ -235,12 +235,12 @@ impl EmbeddedDirectory {
             ),
             put(Key::new(USERS, id.as_str()), json!({})),
         ];
-        let user = self.open_user(id, &record).await?;
+        let user = Self::open_user(id, &record)?;
         Ok((user, temporary, writes))
     }
 
     /// The write that puts an invitation for `user` in the outbox.
-    async fn stage_invitation_mail(&self, user: &User, temporary: &str, now: &str) -> Result<WriteOp, DirectoryError> {
+    fn stage_invitation_mail(&self, user: &User, temporary: &str, now: &str) -> WriteOp {
         let record = format!("{now}#{}", user.id.as_str());
         let body = format!(
             "You have been invited to Forecast as {}.\n\nSign in at {} with\n  e-mail:             {}\n  temporary password: {temporary}\n\nYou will choose your own password when you first sign in. The temporary password works for 7 days.\n",
@@ -249,7 +249,7 @@ impl EmbeddedDirectory {
             user.email.as_str(),
         );
         let message = json!({"to": user.email.as_str(), "body": body, "user": user.id.as_str(), "sent_at": now});
-        Ok(WriteOp::Put { item: Item { key: Key::new(OUTBOX, record), version: 1, body: message }, condition: Condition::Absent })
+        WriteOp::Put { item: Item { key: Key::new(OUTBOX, record), version: 1, body: message }, condition: Condition::Absent }
     }
 }
 
@@ -285,13 +285,13 @@ impl UserDirectory for EmbeddedDirectory {
         let now = time::OffsetDateTime::now_utc();
         let (user, temporary, mut writes) = self.stage_account(invitation, now).await?;
         let sent_at = user.created_at.clone();
-        writes.push(self.stage_invitation_mail(&user, &temporary, &sent_at).await?);
+        writes.push(self.stage_invitation_mail(&user, &temporary, &sent_at));
         Ok(Staged::writes(user, writes))
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, DirectoryError> {
         match self.account(id).await? {
-            Some((_, record)) => Ok(Some(self.open_user(id.clone(), &record).await?)),
+            Some((_, record)) => Ok(Some(Self::open_user(id.clone(), &record)?)),
             None => Ok(None),
         }
     }
