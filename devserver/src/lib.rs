@@ -7,6 +7,7 @@
 
 pub mod aws_local;
 pub mod idp;
+pub mod web;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -76,6 +77,8 @@ pub struct DevConfig {
     pub mfa_required_for_admins: bool,
     /// Password hashing (the default: Argon2id with RFC 9106's parameters).
     pub hasher: PasswordHasher,
+    /// The built web app (`npm run build` in `web/`), served at `/`.
+    pub web_dir: PathBuf,
 }
 
 /// Where the local server keeps items and blobs.
@@ -104,6 +107,7 @@ impl Default for DevConfig {
             logout_uris: vec!["http://localhost:5173/".into()],
             mfa_required_for_admins: false,
             hasher: PasswordHasher::default(),
+            web_dir: PathBuf::from("web/dist"),
         }
     }
 }
@@ -156,13 +160,34 @@ struct App {
     issuer: Arc<LocalIssuer>,
     openapi: String,
     body_timeout: Duration,
+    web: web::WebApp,
+    /// `host:port` of the server's own origin: navigations to another name are sent there.
+    own_host: String,
 }
 
 /// Binds 127.0.0.1 and starts serving in the background.
-pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
     let issuer = Arc::new(local_issuer(&config, addr.port())?);
+    // The web app is served here, on the issuer's origin: it signs in and calls the API
+    // from there, so that origin is allowed, and its callback and sign-out pages registered.
+    let own_origin = issuer.issuer().trim_end_matches('/').to_owned();
+    config.cors_origins.push(own_origin.clone());
+    config.redirect_uris.push(format!("{own_origin}/callback"));
+    config.logout_uris.push(format!("{own_origin}/"));
+    let web = web::WebApp::load(
+        &config.web_dir,
+        &web::WebConfig {
+            api_base_url: String::new(),
+            authorize_url: format!("{own_origin}/oauth2/authorize"),
+            logout_url: format!("{own_origin}/logout"),
+            client_id: BACKEND_CLIENT_ID.to_owned(),
+            scope: idp::SCOPES.join(" "),
+            redirect_uri: format!("{own_origin}/callback"),
+            logout_redirect_uri: format!("{own_origin}/"),
+        },
+    )?;
 
     let mut auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
     auth.client_ids.push(BACKEND_CLIENT_ID.to_owned());
@@ -230,6 +255,8 @@ pub async fn spawn(config: DevConfig) -> Result<DevServer, Box<dyn std::error::E
         issuer: Arc::clone(&issuer),
         openapi: shared::openapi::json(),
         body_timeout: config.body_timeout,
+        web,
+        own_host: addr.to_string(),
     });
     let router = axum::Router::new().fallback(serve).with_state(app);
     let task = tokio::spawn(async move {
@@ -400,6 +427,24 @@ async fn serve(
     if let Some(document) = document {
         let meta = RequestMeta::from_request(&lambda_request(&parts, context));
         return to_axum(document_response(&app.state, &meta, document));
+    }
+    if matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+        let accepts_html =
+            parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
+        if let Some(mut response) = app.web.answer(&path, accepts_html) {
+            // `localhost` is another origin than the issuer's `127.0.0.1`: the sign-in
+            // cookies and the registered callback belong to the latter.
+            let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if accepts_html && !host.is_empty() && host != app.own_host {
+                let target = format!("http://{}{}", app.own_host, parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+                if let Ok(location) = header::HeaderValue::from_str(&target) {
+                    response = axum::response::Response::new(axum::body::Body::empty());
+                    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+            }
+            return response;
+        }
     }
 
     // A body that never completes must not hold a connection and a task forever.

@@ -1,7 +1,7 @@
 //! `devserver`: run the API locally, or mint a token for it.
 //!
 //! ```text
-//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa]
+//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa] [--web-dir web/dist]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! devserver rotate-keys [--data-dir .data]
 //! devserver rotate-master-key --purpose personal-data|dataset-content|audit-integrity [--data-dir .data]
@@ -17,10 +17,11 @@ use devserver::{Backend, DevConfig};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
-  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa]
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa] [--web-dir web/dist]
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
       api-rate: requests per minute per user, and per admin
       --admin-mfa: admins sign in with TOTP (and set it up at their next sign-in)
+      --web-dir: the built web app, served at / (`npm ci && npm run build` in web/ makes it)
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
       gives the user an account in that role (or moves theirs to it) and prints an access token
   devserver rotate-keys [--data-dir .data]
@@ -84,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
                 };
             }
             "--admin-mfa" => parsed.config.mfa_required_for_admins = true,
+            "--web-dir" => parsed.config.web_dir = PathBuf::from(value()?),
             "--user" => parsed.user = Some(value()?),
             "--role" => parsed.role = Some(value()?),
             "--sub" => parsed.sub = Some(value()?),
