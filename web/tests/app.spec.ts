@@ -86,9 +86,19 @@ test("the first admin signs in with PKCE and a checked state, then invites an an
 
 test("a callback whose state this tab did not start is refused", async ({ browser }) => {
   const stranger = await session(browser);
-  await stranger.page.goto(`${server().url}/callback?code=planted-code&state=not-ours`);
-  await expect(stranger.page.getByRole("alert")).toContainText("was not started here");
-  await expect(stranger.page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  const { page } = stranger;
+  // A code planted in a tab that never asked for one.
+  await page.goto(`${server().url}/callback?code=planted-code&state=not-ours`);
+  await expect(page.getByRole("alert")).toContainText("was not started here");
+  // A tab that did start a sign-in, brought back with another request's state.
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  const started = await page.evaluate(() => sessionStorage.length);
+  expect(started, "the pending sign-in is kept for the round trip").toBe(1);
+  await page.goto(`${server().url}/callback?code=planted-code&state=${"A".repeat(43)}`);
+  await expect(page.getByRole("alert")).toContainText("was not started here");
+  expect(await page.evaluate(() => sessionStorage.length), "and dropped on return").toBe(0);
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
   await checked(stranger, "a refused callback");
 });
 
