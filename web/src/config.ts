@@ -21,7 +21,8 @@ export interface AppConfig {
 const FIELDS = ["apiBaseUrl", "authorizeUrl", "logoutUrl", "clientId", "scope", "redirectUri", "logoutRedirectUri"] as const;
 
 export async function loadConfig(): Promise<AppConfig> {
-  const response = await fetch("/config.json", { cache: "no-cache" });
+  // Preloaded by index.html; it is served with `no-cache`, so a new deploy is seen at once.
+  const response = await fetch("/config.json");
   if (!response.ok) throw new Error(`the app's settings (/config.json) answered ${response.status}`);
   const raw: unknown = await response.json();
   if (typeof raw !== "object" || raw === null) throw new Error("the app's settings are not an object");

@@ -66,10 +66,19 @@ export function toast(message: string): void {
   }, 6000);
 }
 
-/** Dates as the reader's locale writes them. */
+/** When a record was made or changed, as the reader's locale writes it. */
 export function formatDate(iso: string): string {
   const time = Date.parse(iso);
   return Number.isNaN(time) ? iso : new Date(time).toLocaleString();
+}
+
+/** A series' timestamp: a midnight (how a daily or coarser series' steps read) as a date. */
+export function formatStamp(iso: string): string {
+  const time = Date.parse(iso);
+  if (Number.isNaN(time)) return iso;
+  const date = new Date(time);
+  const midnight = date.getUTCHours() === 0 && date.getUTCMinutes() === 0 && date.getUTCSeconds() === 0;
+  return midnight ? date.toLocaleDateString(undefined, { timeZone: "UTC" }) : date.toLocaleString(undefined, { timeZone: "UTC", timeZoneName: "short" });
 }
 
 export function formatNumber(value: number | null | undefined, digits = 3): string {

@@ -772,3 +772,108 @@ fn strings_of(value: &Yaml) -> Vec<String> {
     strings(value, &mut out);
     out
 }
+
+/// A CloudFront path pattern (`*` any run of characters) against a route's path.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == path,
+        Some((prefix, rest)) => path.starts_with(prefix) && (rest.is_empty() || path.ends_with(rest)),
+    }
+}
+
+/// The web app's hosting: a private bucket only its distribution reads, over TLS; the
+/// app's pages under the same strict policy the local server sends; every API route
+/// reachable on the app's origin and never cached; and a `config.json` with exactly the
+/// settings the app reads.
+#[test]
+fn the_web_app_is_served_privately_under_its_policy_with_the_api_on_its_origin() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let resources = &template["Resources"];
+
+    let bucket = &resources["WebBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(cfn(&block[setting]), "true", "{setting}");
+    }
+    let statements = resources["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    let allows: Vec<&Yaml> = statements.iter().filter(|s| s["Effect"].as_str() == Some("Allow")).collect();
+    assert_eq!(allows.len(), 1, "one reader");
+    assert_eq!(cfn(&allows[0]["Principal"]["Service"]), "cloudfront.amazonaws.com");
+    assert_eq!(cfn(&allows[0]["Action"]), "s3:GetObject");
+    assert!(cfn(&allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"]).ends_with(":distribution/${WebDistribution}"));
+    assert!(
+        statements.iter().any(|s| s["Effect"].as_str() == Some("Deny") && cfn(&s["Condition"]["Bool"]["aws:SecureTransport"]) == "false")
+    );
+
+    let distribution = &resources["WebDistribution"]["Properties"]["DistributionConfig"];
+    let default = &distribution["DefaultCacheBehavior"];
+    assert_eq!(cfn(&default["TargetOriginId"]), "app");
+    assert_eq!(cfn(&default["ViewerProtocolPolicy"]), "redirect-to-https");
+    assert_eq!(cfn(&default["ResponseHeadersPolicyId"]), "!Ref WebHeadersPolicy");
+    let origins = distribution["Origins"].as_sequence().unwrap();
+    let app_origin = origins.iter().find(|o| o["Id"].as_str() == Some("app")).unwrap();
+    assert_eq!(cfn(&app_origin["OriginAccessControlId"]), "!GetAtt WebOriginAccessControl.Id");
+    assert_eq!(cfn(&app_origin["S3OriginConfig"]["OriginAccessIdentity"]), "", "origin access control, not the legacy identity");
+
+    // Every route the code serves goes to the API, uncached, with its headers and cookies.
+    let behaviors = distribution["CacheBehaviors"].as_sequence().unwrap();
+    for route in Route::ALL {
+        let behavior = behaviors
+            .iter()
+            .find(|b| path_matches(b["PathPattern"].as_str().unwrap(), route.path()))
+            .unwrap_or_else(|| panic!("{} is served from the app's bucket", route.path()));
+        assert_eq!(cfn(&behavior["TargetOriginId"]), "api", "{}", route.path());
+        assert_eq!(cfn(&behavior["CachePolicyId"]), "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "{}: CachingDisabled", route.path());
+        assert_eq!(
+            cfn(&behavior["OriginRequestPolicyId"]),
+            "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+            "{}: AllViewerExceptHostHeader",
+            route.path()
+        );
+        assert!(cfn(&behavior["AllowedMethods"]).split(',').any(|m| m == route.method().as_str()), "{}", route.path());
+    }
+
+    // The same policy as the local server's, and strict on its own terms.
+    let security = &resources["WebHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let policy = cfn(&security["ContentSecurityPolicy"]["ContentSecurityPolicy"]);
+    assert_eq!(policy, shared::http::headers::WEB_CONTENT_SECURITY_POLICY);
+    for directive in
+        ["default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "require-trusted-types-for 'script'"]
+    {
+        assert!(policy.split("; ").any(|d| d == directive), "{directive}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert_eq!(cfn(&security["FrameOptions"]["FrameOption"]), "DENY");
+    assert!(security["StrictTransportSecurity"]["AccessControlMaxAgeSec"].as_u64().unwrap() >= 31_536_000);
+
+    // config.json: the fields the app reads, no more, no fewer; the scope the authorizer wants.
+    let config_source = std::fs::read_to_string(repo_file("web/src/config.ts")).unwrap();
+    let fields_line = config_source.lines().find(|l| l.starts_with("const FIELDS")).expect("config.ts lists its fields");
+    let mut wanted: Vec<String> = fields_line.split('"').skip(1).step_by(2).map(str::to_owned).collect();
+    wanted.sort();
+    let output = cfn(&template["Outputs"]["WebConfig"]["Value"]);
+    let json_text = output.strip_prefix("!Sub ").unwrap();
+    let placeholders = without_references(json_text);
+    let config: serde_json::Value = serde_json::from_str(&placeholders).unwrap();
+    let mut given: Vec<String> = config.as_object().unwrap().keys().cloned().collect();
+    given.sort();
+    assert_eq!(given, wanted);
+    let authorizer_scopes = cfn(&resources["ForecastApi"]["Properties"]["Auth"]["Authorizers"]["CognitoAuthorizer"]["AuthorizationScopes"]);
+    assert!(config["scope"].as_str().unwrap().split(' ').any(|s| s == authorizer_scopes), "{config}");
+    assert_eq!(config["apiBaseUrl"], "", "the API is on the app's origin");
+}
+
+/// `${Name}` references replaced by a placeholder, so a `!Sub` of JSON parses.
+fn without_references(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        out.push('X');
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -25,3 +25,4 @@ mod session;
 mod sign_in;
 mod standing;
 mod users;
+mod web_app;

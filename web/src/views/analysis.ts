@@ -4,7 +4,7 @@
 import { api } from "../api";
 import * as app from "../app";
 import { chart, colorFor, type ChartSpec } from "../chart";
-import { formatDate, formatNumber, h, replace, scrollable } from "../dom";
+import { formatNumber, formatStamp, h, replace, scrollable } from "../dom";
 import * as router from "../router";
 import { loadSeries, numericColumns, type Series } from "../series";
 import { describeFrequency, toEpochSeconds } from "../time";
@@ -86,7 +86,7 @@ function columnSection(column: ColumnAnalysis, index: number, series: Series | n
           ? "the detector could not run"
           : column.changepoints.length === 0
             ? "none"
-            : column.changepoints.map((c) => `${formatDate(c.timestamp)}: mean ${formatNumber(c.mean_before)} → ${formatNumber(c.mean_after)}`).join("; "),
+            : column.changepoints.map((c) => `${formatStamp(c.timestamp)}: mean ${formatNumber(c.mean_before)} → ${formatNumber(c.mean_after)}`).join("; "),
       ),
     ),
     scrollable(
