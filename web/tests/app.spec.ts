@@ -169,6 +169,31 @@ async function bandPixels(page: Page): Promise<number> {
   });
 }
 
+test("the owner renames a dataset, then deletes it after confirming", async () => {
+  const analyst = person("analyst");
+  const { page } = analyst;
+  await page.goto(`${server().url}/datasets`);
+  await page.getByRole("link", { name: "dropped", exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "dropped" })).toBeVisible();
+  const rename = page.getByRole("form", { name: "Rename" });
+  await rename.getByLabel("Name").fill("thirty days");
+  await rename.getByLabel("Description").fill("A month of sales");
+  await rename.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "thirty days" })).toBeVisible();
+  await expect(page.getByRole("paragraph").filter({ hasText: "A month of sales" })).toBeVisible();
+
+  await page.getByRole("button", { name: "Delete dataset" }).click();
+  await expect(page.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "thirty days" })).toBeVisible();
+  await page.getByRole("button", { name: "Delete dataset" }).click();
+  await page.getByRole("button", { name: "Yes, delete the dataset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Datasets" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "thirty days" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "daily-sales", exact: true })).toBeVisible();
+  await checked(analyst, "after a deletion");
+});
+
 test("a forecast shows its progress, then history, forecast and both bands, and every candidate's scores", async () => {
   const analyst = person("analyst");
   const { page } = analyst;
@@ -262,6 +287,35 @@ test("shared with the viewer, the dataset and its forecast are read-only for the
   await page.goto(`${server().url}/users`);
   await expect(page.getByRole("heading", { level: 1, name: "You don't have access" })).toBeVisible();
   await checked(viewer, "the refusal pages");
+});
+
+test("an admin changes a role, disables and deletes an account, and the API's refusals read as words", async () => {
+  const admin = person("admin");
+  const { page } = admin;
+  await page.goto(`${server().url}/users`);
+  const invite = page.getByRole("form", { name: "Invite someone" });
+  await invite.getByLabel("E-mail").fill("walter@example.com");
+  await invite.getByRole("button", { name: "Send invitation" }).click();
+  const walter = page.getByRole("listitem").filter({ has: page.getByRole("heading", { level: 3, name: "walter@example.com" }) });
+  await expect(walter).toContainText("invited, not signed in yet");
+  await walter.getByLabel("Role of walter@example.com").selectOption("analyst");
+  await walter.getByRole("button", { name: "Change role" }).click();
+  await expect(page.getByRole("status")).toContainText("walter@example.com is now analyst");
+  await expect(walter.getByLabel("Role of walter@example.com")).toHaveValue("analyst");
+  await walter.getByRole("button", { name: "Disable" }).click();
+  await expect(walter).toContainText("disabled");
+  await expect(walter.getByRole("button", { name: "Enable" })).toBeVisible();
+
+  // Inviting the same address again: the API's conflict, in its words.
+  await invite.getByLabel("E-mail").fill("walter@example.com");
+  await invite.getByRole("button", { name: "Send invitation" }).click();
+  await expect(invite.getByRole("alert")).toContainText("an account with this e-mail address exists");
+  await expect(invite.getByRole("alert")).toContainText("Reference: urn:request:");
+
+  await walter.getByRole("button", { name: "Delete account" }).click();
+  await walter.getByRole("button", { name: "Yes, delete the account" }).click();
+  await expect(page.getByRole("heading", { level: 3, name: "walter@example.com" })).toHaveCount(0);
+  await checked(admin, "users after changes");
 });
 
 test("a session survives a reload and refreshes itself before the token expires", async () => {

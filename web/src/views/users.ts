@@ -61,7 +61,8 @@ function userCard(user: UserView): HTMLElement {
   const self = app.current()?.id === user.id;
   const outcome = h("div");
   const role = h("select", { name: "role" }, ROLES.map((value) => h("option", { value, selected: value === user.role }, value)));
-  const act = (label: string, run: () => Promise<unknown>, done: string) =>
+  // `done` is worded after the change, from the controls as they were when it was made.
+  const act = (label: string, run: () => Promise<unknown>, done: () => string) =>
     h(
       "button",
       {
@@ -69,7 +70,7 @@ function userCard(user: UserView): HTMLElement {
         onclick: async () => {
           try {
             await run();
-            toast(done);
+            toast(done());
             await router.render();
           } catch (error) {
             outcome.replaceChildren(alertFor(error));
@@ -93,15 +94,15 @@ function userCard(user: UserView): HTMLElement {
       "div",
       { class: "inline" },
       field(`Role of ${user.email}`, role),
-      act("Change role", () => api("PATCH", `/v1/users/${user.id}`, { body: { role: role.value } }), `${user.email} is now ${role.value}`),
+      act("Change role", () => api("PATCH", `/v1/users/${user.id}`, { body: { role: role.value } }), () => `${user.email} is now ${role.value}`),
     ),
     h(
       "div",
       { class: "actions" },
       user.enabled
-        ? act("Disable", () => api("PATCH", `/v1/users/${user.id}`, { body: { enabled: false } }), `${user.email} is disabled`)
-        : act("Enable", () => api("PATCH", `/v1/users/${user.id}`, { body: { enabled: true } }), `${user.email} is enabled`),
-      act("Sign out everywhere", () => api("POST", `/v1/users/${user.id}/sign-out`), `${user.email} is signed out everywhere`),
+        ? act("Disable", () => api("PATCH", `/v1/users/${user.id}`, { body: { enabled: false } }), () => `${user.email} is disabled`)
+        : act("Enable", () => api("PATCH", `/v1/users/${user.id}`, { body: { enabled: true } }), () => `${user.email} is enabled`),
+      act("Sign out everywhere", () => api("POST", `/v1/users/${user.id}/sign-out`), () => `${user.email} is signed out everywhere`),
     ),
     self
       ? null
