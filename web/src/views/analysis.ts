@@ -8,18 +8,15 @@ import { formatNumber, formatStamp, h, replace, scrollable } from "../dom";
 import * as router from "../router";
 import { loadSeries, numericColumns, type Series } from "../series";
 import { describeFrequency, toEpochSeconds } from "../time";
-import type { AnalysisView, ColumnAnalysis, DatasetView } from "../types";
-import { alertFor, show } from "./problems";
+import type { AnalysisView, ColumnAnalysis } from "../types";
+import { fetchDataset, screenData } from "./loading";
+import { alertFor } from "./problems";
 
 export async function analysisView(params: { id?: string }): Promise<void> {
   const since = router.currentRender();
-  let dataset: DatasetView;
-  try {
-    dataset = (await api<DatasetView>("GET", `/v1/datasets/${encodeURIComponent(params.id ?? "")}`)).data;
-  } catch (error) {
-    return show(error);
-  }
-  if (router.stale(since)) return;
+  const loaded = await screenData(() => fetchDataset(params.id));
+  if (!loaded) return;
+  const dataset = loaded.data;
   const results = h("div", { "aria-live": "polite" });
   const progress = h("div", { class: "progress" }, h("progress", { "aria-label": "Analysis running" }), h("p", { role: "status" }, "Analysing every numeric column…"));
   replace(

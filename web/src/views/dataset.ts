@@ -12,18 +12,14 @@ import type { DatasetView, ForecastSummary, Page, UserView } from "../types";
 import { deleteControl, exportButtons } from "./controls";
 import { columnsTable } from "./datasets";
 import { forecastsTable } from "./forecasts";
-import { alertFor, show } from "./problems";
+import { fetchDataset, screenData } from "./loading";
+import { alertFor } from "./problems";
 
 export async function datasetView(params: { id?: string }): Promise<void> {
   const since = router.currentRender();
-  const id = params.id ?? "";
-  let dataset: DatasetView;
-  let etag: string | null;
-  try {
-    ({ data: dataset, etag } = await api<DatasetView>("GET", `/v1/datasets/${encodeURIComponent(id)}`));
-  } catch (error) {
-    return show(error);
-  }
+  const loaded = await screenData(() => fetchDataset(params.id));
+  if (!loaded) return;
+  const { data: dataset, etag } = loaded;
   const columns = numericColumns(dataset).slice(0, 4);
   const [series, forecasts, users] = await Promise.all([
     loadSeries(dataset, columns).catch(() => null),

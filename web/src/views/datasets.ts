@@ -5,30 +5,21 @@
 import { api } from "../api";
 import * as app from "../app";
 import { field, formatDate, h, replace, scrollable } from "../dom";
-import * as router from "../router";
 import { describeFrequency } from "../time";
-import type { DatasetSummary, DatasetView, Page } from "../types";
-import { alertFor, show } from "./problems";
+import type { DatasetSummary, DatasetView } from "../types";
+import { Pager, screenData } from "./loading";
+import { alertFor } from "./problems";
 
 /** The API's own limit on an upload's CSV text. */
 const MAX_CSV_BYTES = 5 * 1024 * 1024;
 
 export async function datasetsView(): Promise<void> {
-  const since = router.currentRender();
-  let page: Page<DatasetSummary>;
-  try {
-    page = (await api<Page<DatasetSummary>>("GET", "/v1/datasets", { query: { limit: 50 } })).data;
-  } catch (error) {
-    return show(error);
-  }
-  if (router.stale(since)) return;
-
-  const items = [...page.items];
-  let cursor = page.next_cursor ?? null;
+  const pager = new Pager<DatasetSummary>("/v1/datasets");
+  if ((await screenData(() => pager.next())) === null) return;
+  const items = pager.items;
   const body = h("tbody");
   const status = h("p", { class: "hint", role: "status" });
   const search = h("input", { type: "search", name: "search", autocomplete: "off", placeholder: "Name or description" });
-  const more = h("button", { type: "button" }, "Load more");
   const table = h(
     "table",
     {},
@@ -59,20 +50,10 @@ export async function datasetsView(): Promise<void> {
         ? app.canAuthor()
           ? "No datasets yet: upload a CSV below."
           : "Nothing has been shared with you yet."
-        : `${shown.length} of ${items.length} datasets shown${cursor ? " (more to load)" : ""}.`;
-    more.hidden = cursor === null;
+        : `${shown.length} of ${items.length} datasets shown${pager.hasMore ? " (more to load)" : ""}.`;
   };
   search.addEventListener("input", renderRows);
-  more.addEventListener("click", async () => {
-    try {
-      const next = (await api<Page<DatasetSummary>>("GET", "/v1/datasets", { query: { limit: 50, cursor: cursor ?? undefined } })).data;
-      items.push(...next.items);
-      cursor = next.next_cursor ?? null;
-      renderRows();
-    } catch (error) {
-      status.replaceChildren(alertFor(error));
-    }
-  });
+  const more = pager.moreButton(renderRows, status);
   renderRows();
 
   replace(

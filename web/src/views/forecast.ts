@@ -10,7 +10,8 @@ import { loadSeries, numericColumns, type Series } from "../series";
 import { axisOf, describeFrequency } from "../time";
 import type { DatasetView, ForecastView, MissingPolicy, ModelChoice } from "../types";
 import { deleteControl, exportButtons } from "./controls";
-import { alertFor, show } from "./problems";
+import { fetchDataset, screenData } from "./loading";
+import { alertFor } from "./problems";
 
 const MODELS: [ModelChoice, string][] = [
   ["auto", "Automatic: backtest every model, keep the best"],
@@ -29,14 +30,9 @@ const MISSING: [MissingPolicy, string][] = [
 ];
 
 export async function newForecastView(params: { id?: string }): Promise<void> {
-  const since = router.currentRender();
-  let dataset: DatasetView;
-  try {
-    dataset = (await api<DatasetView>("GET", `/v1/datasets/${encodeURIComponent(params.id ?? "")}`)).data;
-  } catch (error) {
-    return show(error);
-  }
-  if (router.stale(since)) return;
+  const loaded = await screenData(() => fetchDataset(params.id));
+  if (!loaded) return;
+  const dataset = loaded.data;
   const timeColumn = dataset.time_axis?.column;
   const targets = numericColumns(dataset);
   const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/datasets", "data-link": true }, "Datasets"), " › ", h("a", { href: `/datasets/${dataset.id}`, "data-link": true }, dataset.name));
@@ -102,13 +98,9 @@ export async function newForecastView(params: { id?: string }): Promise<void> {
 
 export async function forecastView(params: { id?: string }): Promise<void> {
   const since = router.currentRender();
-  let forecast: ForecastView;
-  let etag: string | null;
-  try {
-    ({ data: forecast, etag } = await api<ForecastView>("GET", `/v1/forecasts/${encodeURIComponent(params.id ?? "")}`));
-  } catch (error) {
-    return show(error);
-  }
+  const loaded = await screenData(() => api<ForecastView>("GET", `/v1/forecasts/${encodeURIComponent(params.id ?? "")}`));
+  if (!loaded) return;
+  const { data: forecast, etag } = loaded;
   // The history is the dataset's, when it can still be read.
   const dataset = await api<DatasetView>("GET", `/v1/datasets/${forecast.dataset_id}`).then((a) => a.data).catch(() => null);
   const history = dataset ? await loadSeries(dataset, [forecast.request.target_column]).catch(() => null) : null;

@@ -1,11 +1,9 @@
 // The forecasts list.
 
-import { api } from "../api";
 import * as app from "../app";
 import { formatDate, h, replace, scrollable } from "../dom";
-import * as router from "../router";
-import type { ForecastSummary, Page } from "../types";
-import { alertFor, show } from "./problems";
+import type { ForecastSummary } from "../types";
+import { Pager, screenData } from "./loading";
 
 export function forecastsTable(items: ForecastSummary[], withDataset: boolean): HTMLElement {
   return scrollable(
@@ -34,36 +32,18 @@ export function forecastsTable(items: ForecastSummary[], withDataset: boolean): 
 }
 
 export async function forecastsView(): Promise<void> {
-  const since = router.currentRender();
-  let page: Page<ForecastSummary>;
-  try {
-    page = (await api<Page<ForecastSummary>>("GET", "/v1/forecasts", { query: { limit: 50 } })).data;
-  } catch (error) {
-    return show(error);
-  }
-  if (router.stale(since)) return;
-  const items = [...page.items];
-  let cursor = page.next_cursor ?? null;
+  const pager = new Pager<ForecastSummary>("/v1/forecasts");
+  if ((await screenData(() => pager.next())) === null) return;
+  const items = pager.items;
   const holder = h("div");
-  const more = h("button", { type: "button", hidden: cursor === null }, "Load more");
   const draw = () => {
     holder.replaceChildren(
       items.length === 0
         ? h("p", {}, app.canAuthor() ? "No forecasts yet: open a dataset and choose Forecast." : "No forecast has been shared with you yet.")
         : forecastsTable(items, true),
     );
-    more.hidden = cursor === null;
   };
-  more.addEventListener("click", async () => {
-    try {
-      const next = (await api<Page<ForecastSummary>>("GET", "/v1/forecasts", { query: { limit: 50, cursor: cursor ?? undefined } })).data;
-      items.push(...next.items);
-      cursor = next.next_cursor ?? null;
-      draw();
-    } catch (error) {
-      holder.append(alertFor(error));
-    }
-  });
+  const problems = h("div");
   draw();
-  replace(app.main(), h("h1", {}, "Forecasts"), holder, more);
+  replace(app.main(), h("h1", {}, "Forecasts"), holder, problems, pager.moreButton(draw, problems));
 }

@@ -7,20 +7,15 @@ import { field, formatDate, h, replace, toast } from "../dom";
 import * as router from "../router";
 import type { Page, Role, UserView } from "../types";
 import { deleteControl } from "./controls";
-import { alertFor, forbidden, show } from "./problems";
+import { screenData } from "./loading";
+import { alertFor, forbidden } from "./problems";
 
 const ROLES: Role[] = ["viewer", "analyst", "admin"];
 
 export async function usersView(): Promise<void> {
   if (!app.isAdmin()) return forbidden();
-  const since = router.currentRender();
-  let users: UserView[];
-  try {
-    users = (await api<Page<UserView>>("GET", "/v1/users", { query: { limit: 100 } })).data.items;
-  } catch (error) {
-    return show(error);
-  }
-  if (router.stale(since)) return;
+  const users = await screenData(async () => (await api<Page<UserView>>("GET", "/v1/users", { query: { limit: 100 } })).data.items);
+  if (!users) return;
   replace(
     app.main(),
     h("h1", {}, "Users"),
