@@ -69,6 +69,8 @@ pub struct DevConfig {
     pub backend: Backend,
     /// Requests per minute per user (SR-08).
     pub api_rate: shared::state::ApiRate,
+    /// Calls to `/auth/*` per minute per IP address.
+    pub auth_rate_per_ip: u64,
     /// Where the identity provider may send a browser back with a code...
     pub redirect_uris: Vec<String>,
     /// ...and after signing out.
@@ -103,6 +105,7 @@ impl Default for DevConfig {
             body_timeout: Duration::from_secs(10),
             backend: Backend::Embedded,
             api_rate: shared::state::ApiRate::default(),
+            auth_rate_per_ip: shared::state::Limits::default().auth_rate_per_ip,
             redirect_uris: vec!["http://localhost:5173/callback".into()],
             logout_uris: vec!["http://localhost:5173/".into()],
             mfa_required_for_admins: false,
@@ -199,6 +202,7 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
     state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
     state.limits.api_rate = config.api_rate;
+    state.limits.auth_rate_per_ip = config.auth_rate_per_ip;
     // The session routes reach this server's own identity provider, as the deployed ones
     // reach Cognito's domain: over HTTP, as the confidential client.
     let backend_secret = client_secret(&config.data_dir)?;

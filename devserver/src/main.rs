@@ -1,7 +1,7 @@
 //! `devserver`: run the API locally, or mint a token for it.
 //!
 //! ```text
-//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa] [--web-dir web/dist]
+//! devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin http://localhost:5173] [--backend embedded|aws-local] [--api-rate 100,200] [--auth-rate 30] [--admin-mfa] [--web-dir web/dist]
 //! devserver token --user alice --role analyst [--sub local-alice] [--port 3000] [--data-dir .data]
 //! devserver rotate-keys [--data-dir .data]
 //! devserver rotate-master-key --purpose personal-data|dataset-content|audit-integrity [--data-dir .data]
@@ -17,9 +17,10 @@ use devserver::{Backend, DevConfig};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
-  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--admin-mfa] [--web-dir web/dist]
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--auth-rate 30] [--admin-mfa] [--web-dir web/dist]
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
       api-rate: requests per minute per user, and per admin
+      auth-rate: calls to /auth/* per minute per IP address (each page load of the app is one)
       --admin-mfa: admins sign in with TOTP (and set it up at their next sign-in)
       --web-dir: the built web app, served at / (`npm ci && npm run build` in web/ makes it)
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
@@ -83,6 +84,9 @@ fn parse_args() -> Result<Args, String> {
                         return Err(format!("`--api-rate {text}`: give requests per minute per user, optionally `,` and those for admins"));
                     }
                 };
+            }
+            "--auth-rate" => {
+                parsed.config.auth_rate_per_ip = value()?.parse().map_err(|_| "`--auth-rate` must be a number of calls per minute".to_owned())?;
             }
             "--admin-mfa" => parsed.config.mfa_required_for_admins = true,
             "--web-dir" => parsed.config.web_dir = PathBuf::from(value()?),

@@ -27,6 +27,9 @@ pub struct Limits {
     pub max_request_time: Option<std::time::Duration>,
     /// Requests a user may make per minute (SR-08), by role.
     pub api_rate: ApiRate,
+    /// Calls to `/auth/*` an IP address may make per minute (SR-08). Every page load of the
+    /// app renews its session there, so this counts page loads per address.
+    pub auth_rate_per_ip: u64,
 }
 
 /// Requests per minute per user: admins do bulk work (reviews, exports) and get more.
@@ -58,6 +61,7 @@ impl Default for Limits {
             csv: CsvLimits::default(),
             max_request_time: None,
             api_rate: ApiRate::default(),
+            auth_rate_per_ip: 30,
         }
     }
 }

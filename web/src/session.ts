@@ -13,6 +13,9 @@ import { challengeOf, randomToken } from "./pkce";
 const PENDING_KEY = "forecast.pending-sign-in";
 /** Refresh this long before the access token expires. */
 const REFRESH_MARGIN_SECONDS = 60;
+/** Tries of one refresh when the backend is busy or failing, and the wait after them. */
+const REFRESH_ATTEMPTS = 3;
+const RETRY_LATER_SECONDS = 30;
 /** A pending sign-in older than this is not completed (the code would have expired). */
 const PENDING_MAX_AGE_MS = 10 * 60 * 1000;
 
@@ -140,13 +143,32 @@ export function refresh(): Promise<boolean> {
 }
 
 async function refreshOnce(): Promise<boolean> {
-  const answer = await backend("/auth/refresh");
-  if (!answer.ok) {
+  for (let attempt = 1; ; attempt++) {
+    const answer = await backend("/auth/refresh");
+    if (answer.ok) {
+      accept((await answer.json()) as SessionTokens);
+      return true;
+    }
+    // A limit or an outage says nothing about the session: wait as told and try again,
+    // and while the current token lasts, keep it and try later.
+    const transient = answer.status === 429 || answer.status >= 500;
+    if (transient && attempt < REFRESH_ATTEMPTS) {
+      await new Promise((resume) => window.setTimeout(resume, retryAfterMs(answer)));
+      continue;
+    }
+    if (transient && token()) {
+      schedule(RETRY_LATER_SECONDS);
+      return true;
+    }
     forget();
     return false;
   }
-  accept((await answer.json()) as SessionTokens);
-  return true;
+}
+
+/** The answer's `Retry-After`, within reason. */
+function retryAfterMs(answer: Response): number {
+  const seconds = Number(answer.headers.get("retry-after"));
+  return Math.min(Number.isFinite(seconds) && seconds > 0 ? seconds : 2, 15) * 1000;
 }
 
 /** Runs `task` while holding the tabs' shared refresh lock (where the browser has one). */
@@ -175,10 +197,13 @@ export async function signOut(): Promise<never> {
 function accept(tokens: SessionTokens): void {
   accessToken = tokens.access_token;
   expiresAt = Date.now() + tokens.expires_in * 1000;
-  window.clearTimeout(refreshTimer);
-  const lead = Math.max(tokens.expires_in - REFRESH_MARGIN_SECONDS, tokens.expires_in / 2);
-  refreshTimer = window.setTimeout(() => void refresh(), lead * 1000);
+  schedule(Math.max(tokens.expires_in - REFRESH_MARGIN_SECONDS, tokens.expires_in / 2));
   notify();
+}
+
+function schedule(seconds: number): void {
+  window.clearTimeout(refreshTimer);
+  refreshTimer = window.setTimeout(() => void refresh(), seconds * 1000);
 }
 
 function forget(): void {

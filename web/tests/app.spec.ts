@@ -5,7 +5,9 @@
 // in web storage, CSP violations and accessibility.
 
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { freePort } from "./global-setup";
 import { ADMIN, dailyCsv, PASSWORDS, server, signIn, temporaryPassword, Watched } from "./support";
 
 test.describe.configure({ mode: "serial" });
@@ -327,10 +329,23 @@ test("a session survives a reload and refreshes itself before the token expires"
   await page.goto(`${server().url}/datasets`);
   await resumed;
   await expect(page.getByRole("heading", { level: 1, name: "Datasets" })).toBeVisible();
+  // A reload meets a busy backend first: the app waits as told and tries again, and the
+  // person stays signed in.
+  let refusals = 0;
+  await page.route("**/auth/refresh", async (route) => {
+    if (refusals++ === 0) {
+      await route.fulfill({ status: 429, headers: { "retry-after": "1", "content-type": "application/problem+json" }, body: '{"type":"about:blank","title":"Too Many Requests","status":429}' });
+    } else {
+      await route.continue();
+    }
+  });
   const reloaded = page.waitForResponse((response) => response.url().endsWith("/auth/refresh") && response.status() === 200);
   await page.reload();
+  await page.clock.runFor(1500); // the Retry-After
   await reloaded;
   await expect(page.getByRole("heading", { level: 1, name: "Datasets" })).toBeVisible();
+  expect(refusals).toBe(2);
+  await page.unroute("**/auth/refresh");
 
   const before = new Set(analyst.tokens);
   const refreshed = page.waitForResponse((response) => response.url().endsWith("/auth/refresh") && response.status() === 200);
@@ -342,6 +357,40 @@ test("a session survives a reload and refreshes itself before the token expires"
   expect(fresh.length, "calls after the refresh carry a new token").toBeGreaterThan(0);
   await checked(analyst, "after a refresh");
   await page.close();
+});
+
+test("another origin's page can't use the session: CORS refuses it, and the cookie stays home", async () => {
+  const analyst = person("analyst");
+  const page = await analyst.page.context().newPage();
+  // Pages on two other loopback origins: the server allows the first, not the second.
+  const allowed = server().allowedPort;
+  const other = await freePort();
+  const sites = [allowed, other].map((port) => {
+    const site = createServer((_request, response) => response.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>elsewhere</title>"));
+    site.listen(port, "127.0.0.1");
+    return site;
+  });
+  const attempt = (target: string) =>
+    page.evaluate(async (url) => {
+      try {
+        const answer = await fetch(url, { method: "POST", credentials: "include", headers: { "x-csrf-token": "1" } });
+        return `status ${answer.status}`;
+      } catch (error) {
+        return `refused: ${(error as Error).name}`;
+      }
+    }, target);
+
+  await page.goto(`http://localhost:${other}/`);
+  expect(await attempt(`${server().url}/auth/refresh`), "an unlisted origin").toBe("refused: TypeError");
+  await page.goto(`http://localhost:${allowed}/`);
+  // Listed, so the call goes through, but the session cookie belongs to the app's own
+  // site and is SameSite=Strict: it is not sent, and there is no session to renew.
+  expect(await attempt(`${server().url}/auth/refresh`), "a listed origin on another site").toBe("status 401");
+  await page.close();
+  for (const site of sites) site.close();
+  // The app's own tab is still signed in.
+  await analyst.page.goto(`${server().url}/datasets`);
+  await expect(analyst.page.getByRole("heading", { level: 1, name: "Datasets" })).toBeVisible();
 });
 
 test("keyboard only: skip link, navigation order, and focus on each new page's heading", async () => {

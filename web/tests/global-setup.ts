@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 const root = resolve(import.meta.dirname, "..", "..");
 export const stateFile = resolve(import.meta.dirname, "..", "test-results", "server.json");
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const probe = createServer();
     probe.once("error", fail);
@@ -25,7 +25,13 @@ export default async function globalSetup(): Promise<void> {
   const binary = process.env.FORECAST_DEVSERVER ?? join(root, "target", "debug", "devserver");
   const dataDir = mkdtempSync(join(tmpdir(), "forecast-web-"));
   const port = await freePort();
-  const server = spawn(binary, ["serve", "--port", String(port), "--data-dir", dataDir, "--web-dir", join(root, "web", "dist")], {
+  // Another origin the server allows (as it allows the Vite dev server's), for the CORS test.
+  const allowedPort = await freePort();
+  const server = spawn(binary, ["serve", "--port", String(port), "--data-dir", dataDir, "--web-dir", join(root, "web", "dist"), "--cors-origin", `http://localhost:${allowedPort}`,
+    // Every test browser is 127.0.0.1, and each page load renews its session at /auth/*:
+    // the per-address limit (30 a minute) is for an address's real users, and has its own
+    // test (api::session).
+    "--auth-rate", "600"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
@@ -49,7 +55,7 @@ export default async function globalSetup(): Promise<void> {
   server.stderr.removeAllListeners("data");
   server.stdout.resume();
   server.stderr.resume();
-  const state = { url: `http://127.0.0.1:${port}`, dataDir, pid: server.pid, adminPassword: password, binary };
+  const state = { url: `http://127.0.0.1:${port}`, dataDir, pid: server.pid, adminPassword: password, binary, allowedPort };
   mkdirSync(resolve(stateFile, ".."), { recursive: true });
   writeFileSync(stateFile, JSON.stringify(state));
   server.unref();

@@ -14,6 +14,8 @@ export interface ServerState {
   dataDir: string;
   adminPassword: string;
   binary: string;
+  /** A port whose `http://localhost:` origin the server allows. */
+  allowedPort: number;
 }
 
 export function server(): ServerState {

@@ -25,8 +25,6 @@ use crate::store::rate::{RateLimit, Verdict};
 pub const REFRESH_COOKIE: &str = "__Host-refresh";
 /// The header every `/auth/*` call must carry (it is in the CORS allow-list).
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Calls to `/auth/*` per IP address (SR-08).
-pub const AUTH_PER_IP: RateLimit = RateLimit { name: "auth-ip", max: 30, window_seconds: 60 };
 /// The refresh token lives 7 days at the IdP; the cookie no longer.
 const COOKIE_SECONDS: u64 = 7 * 24 * 3600;
 /// The largest code or URI accepted.
@@ -83,7 +81,9 @@ async fn guard<'s>(ctx: &mut Ctx<'s>, req: &Request) -> Result<&'s dyn TokenEndp
     }
     let ip = ctx.meta.source_ip.clone().unwrap_or_default();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if let Verdict::Limited { retry_after } = AUTH_PER_IP.hit(ctx.state.store.as_ref(), &ip, now).await.map_err(super::store_error)? {
+    // Calls to `/auth/*` per IP address (SR-08): `Limits::auth_rate_per_ip`, 30 by default.
+    let per_ip = RateLimit { name: "auth-ip", max: ctx.state.limits.auth_rate_per_ip, window_seconds: 60 };
+    if let Verdict::Limited { retry_after } = per_ip.hit(ctx.state.store.as_ref(), &ip, now).await.map_err(super::store_error)? {
         ctx.audit.reason = Some("rate-limited-ip".to_owned());
         return Err(ApiError::TooManyRequests { retry_after });
     }

@@ -145,3 +145,31 @@ async fn bad_code_exchanges_are_4xx_and_say_which_field() {
     refresh.assert_problem(401);
     assert_eq!(app.audit_for(&refresh).await.reason.as_deref(), Some("no-session-cookie"));
 }
+
+/// Each address may call `/auth/*` 30 times a minute by default (every page load of the app
+/// is one call), a limit the local server's `--auth-rate` changes; past it, a 429 with
+/// `Retry-After`, audited, and the session itself untouched.
+#[tokio::test]
+async fn session_calls_per_address_are_limited_and_the_limit_is_a_setting() {
+    assert_eq!(devserver::DevConfig::default().auth_rate_per_ip, 30);
+    let app = crate::helpers::spawn_app_with(devserver::DevConfig {
+        hasher: crate::helpers::cheap_hasher(),
+        auth_rate_per_ip: 4,
+        ..devserver::DevConfig::default()
+    })
+    .await;
+    crate::helpers::with_a_minute_window_of(10).await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(auth_call(&client, &app, "/auth/refresh", None, &[]).await);
+    }
+    let codes: Vec<u16> = statuses.iter().map(|a| a.status.as_u16()).collect();
+    assert_eq!(codes, [401, 401, 401, 401, 429, 429], "no cookie: 401 until the limit, then 429");
+    let limited = &statuses[4];
+    limited.assert_problem(429);
+    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let record = app.audit_for(limited).await;
+    assert_eq!(record.reason.as_deref(), Some("rate-limited-ip"));
+}
