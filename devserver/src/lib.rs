@@ -191,6 +191,9 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
             logout_redirect_uri: format!("{own_origin}/"),
         },
     )?;
+    if !web.is_built() {
+        tracing::warn!(web_dir = %config.web_dir.display(), "the web app is not built: `bash scripts/serve.sh` builds it (or `npm ci && npm run build` in web/); the API is served all the same");
+    }
 
     let mut auth = AuthSettings::for_issuer(issuer.issuer(), LOCAL_CLIENT_ID);
     auth.client_ids.push(BACKEND_CLIENT_ID.to_owned());

@@ -86,7 +86,8 @@ fn parse_args() -> Result<Args, String> {
                 };
             }
             "--auth-rate" => {
-                parsed.config.auth_rate_per_ip = value()?.parse().map_err(|_| "`--auth-rate` must be a number of calls per minute".to_owned())?;
+                parsed.config.auth_rate_per_ip =
+                    value()?.parse().map_err(|_| "`--auth-rate` must be a number of calls per minute".to_owned())?;
             }
             "--admin-mfa" => parsed.config.mfa_required_for_admins = true,
             "--web-dir" => parsed.config.web_dir = PathBuf::from(value()?),
@@ -277,13 +278,14 @@ fn serve(config: DevConfig) -> ExitCode {
         if let Some(password) = &server.first_admin {
             // Shown this once: the account must choose its own password at first sign-in.
             println!(
-                "\nFirst start: an admin account was created.\n  e-mail:             {}\n  temporary password: {password}\nSign in with `python3 scripts/sign-in.py {} --base {}` (or in a browser: see the README); you will choose your own password.\n",
+                "\nFirst start: an admin account was created.\n  e-mail:             {}\n  temporary password: {password}\nOpen {}/ in a browser and sign in (or, from a shell, `python3 scripts/sign-in.py {} --base {}`); you will choose your own password.\n",
                 devserver::FIRST_ADMIN_EMAIL,
+                server.base_url(),
                 devserver::FIRST_ADMIN_EMAIL,
                 server.base_url()
             );
         }
-        tracing::info!(url = %server.base_url(), data_dir, "local server ready; sign in with `python3 scripts/sign-in.py EMAIL`, or mint a script token with `cargo run -p devserver -- token --user alice --role analyst`");
+        tracing::info!(url = %server.base_url(), data_dir, "local server ready: the web app at the url; from a shell, sign in with `python3 scripts/sign-in.py EMAIL`, or mint a script token with `cargo run -p devserver -- token --user alice --role analyst`");
         tokio::select! {
             () = server.wait() => ExitCode::FAILURE,
             _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
