@@ -393,6 +393,42 @@ test("another origin's page can't use the session: CORS refuses it, and the cook
   await expect(analyst.page.getByRole("heading", { level: 1, name: "Datasets" })).toBeVisible();
 });
 
+test("two tabs renewing the session at once take turns, so neither looks like a stolen token", async () => {
+  const context = person("analyst").page.context();
+  const tabs = [await context.newPage(), await context.newPage()];
+  // Each renewal is held a moment at the network, so that the second tab has long started
+  // (its settings fetched) while the first renewal is still on its way: without turns,
+  // both would send the same refresh token, and the second use would end the sign-in.
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const settingsFetched: number[] = [];
+  const renewalsDone: number[] = [];
+  await context.route("**/auth/refresh", async (route) => {
+    inFlight++;
+    mostInFlight = Math.max(mostInFlight, inFlight);
+    await new Promise((resume) => setTimeout(resume, 1000));
+    const response = await route.fetch();
+    inFlight--;
+    renewalsDone.push(Date.now());
+    await route.fulfill({ response });
+  });
+  for (const tab of tabs) {
+    tab.on("request", (request) => request.url().endsWith("/config.json") && settingsFetched.push(Date.now()));
+  }
+  await Promise.all(tabs.map((tab) => tab.goto(`${server().url}/forecasts`)));
+  for (const tab of tabs) await expect(tab.getByRole("heading", { level: 1, name: "Forecasts" })).toBeVisible();
+  await context.unroute("**/auth/refresh");
+
+  expect(settingsFetched).toHaveLength(2);
+  expect(renewalsDone).toHaveLength(2);
+  expect(Math.max(...settingsFetched), "both tabs were up before the first renewal came back").toBeLessThan(Math.min(...renewalsDone));
+  expect(mostInFlight, "the renewals took turns").toBe(1);
+  // And the session lives on.
+  await tabs[0]?.reload();
+  await expect(tabs[0]!.getByRole("heading", { level: 1, name: "Forecasts" })).toBeVisible();
+  for (const tab of tabs) await tab.close();
+});
+
 test("keyboard only: skip link, navigation order, and focus on each new page's heading", async () => {
   const viewer = person("viewer");
   const { page } = viewer;
