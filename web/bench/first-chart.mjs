@@ -62,7 +62,9 @@ async function measure(path) {
       last = await tab.evaluate(() =>
         performance
           .getEntriesByType("resource")
-          .map((e) => `${new URL(e.name).pathname.replace(/[0-9a-f-]{36}/g, "{id}")} ${e.startTime.toFixed(0)}–${e.responseEnd.toFixed(0)} ms`),
+          .map((e) => `${new URL(e.name).pathname.replace(/[0-9a-f-]{36}/g, "{id}")} ${e.startTime.toFixed(0)}–${e.responseEnd.toFixed(0)} ms`)
+          .concat(performance.getEntriesByType("mark").map((m) => `mark ${m.name} ${m.startTime.toFixed(0)} ms`))
+          .concat([`domContentLoaded ${performance.getEntriesByType("navigation")[0]?.domContentLoadedEventStart.toFixed(0)} ms`]),
       );
     }
     await tab.close();

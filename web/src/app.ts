@@ -4,9 +4,26 @@
 import type { Me, Role } from "./types";
 
 let me: Me | null = null;
+let known: Promise<unknown> = Promise.resolve();
 
 export function setMe(value: Me | null): void {
   me = value;
+}
+
+/** Who is signed in, once `load` says: screens fetch their data meanwhile, and wait for
+ * it only to draw. */
+export function learnMe(load: Promise<Me>): Promise<Me> {
+  const learnt = load.then((value) => {
+    me = value;
+    return value;
+  });
+  known = learnt.catch(() => undefined);
+  return learnt;
+}
+
+/** Settles once who is signed in is known (or could not be). */
+export function meKnown(): Promise<unknown> {
+  return known;
 }
 
 export function current(): Me | null {

@@ -1,9 +1,18 @@
 // Charts of series over time (uPlot on a canvas). Drag across a chart to zoom in, or use
 // its buttons from the keyboard; double-click or "Reset zoom" shows everything again.
 
-import uPlot from "uplot";
+import type uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { h } from "./dom";
+
+// uPlot is most of the script: it loads as its own file, started at boot (`preloadCharts`)
+// so that it arrives while the screen's data is still on its way.
+let engine: Promise<typeof uPlot> | null = null;
+
+export function preloadCharts(): Promise<typeof uPlot> {
+  engine ??= import("uplot").then((module) => module.default);
+  return engine;
+}
 
 export interface Line {
   label: string;
@@ -82,17 +91,19 @@ export function chart(spec: ChartSpec): HTMLElement {
   );
   const figure = h("figure", { class: "chart" }, plotArea, legend, controls);
 
-  const draw = (width: number) => {
+  const draw = async (width: number) => {
     const height = Math.max(220, Math.min(360, Math.round(width * 0.5)));
     if (plot) {
       plot.setSize({ width, height });
       return;
     }
-    plot = new uPlot(options(spec, width, height), [spec.x, ...spec.lines.map((line) => line.values)] as uPlot.AlignedData, plotArea);
+    const UPlot = await preloadCharts();
+    if (plot) return; // drawn meanwhile, at an earlier width
+    plot = new UPlot(options(spec, width, height), [spec.x, ...spec.lines.map((line) => line.values)] as uPlot.AlignedData, plotArea);
   };
   const observer = new ResizeObserver((entries) => {
     const width = Math.floor(entries[0]?.contentRect.width ?? 0);
-    if (width > 0) draw(width);
+    if (width > 0) void draw(width);
   });
   observer.observe(plotArea);
   return figure;

@@ -4,6 +4,7 @@
 import "./styles.css";
 import { api, configure as configureApi } from "./api";
 import * as app from "./app";
+import { preloadCharts } from "./chart";
 import { loadConfig } from "./config";
 import * as router from "./router";
 import * as session from "./session";
@@ -33,13 +34,19 @@ function routes(): void {
 }
 
 async function signedIn(): Promise<void> {
-  app.setMe((await api<Me>("GET", "/v1/me")).data);
+  // Who they are and the screen's own data, at once.
+  const me = app.learnMe(api<Me>("GET", "/v1/me").then((answer) => answer.data));
+  const screen = router.render();
+  await me;
   renderHeader();
-  await router.render();
+  await screen;
 }
 
 async function boot(): Promise<void> {
+  performance.mark("boot");
+  void preloadCharts();
   const config = await loadConfig();
+  performance.mark("configured");
   configureApi(config.apiBaseUrl);
   session.configure(config);
   routes();

@@ -2,6 +2,7 @@
 // and lists come a page at a time.
 
 import { api } from "../api";
+import * as app from "../app";
 import { h } from "../dom";
 import * as router from "../router";
 import type { DatasetView, Page } from "../types";
@@ -12,7 +13,7 @@ import { alertFor, show } from "./problems";
 export async function screenData<T>(load: () => Promise<T>): Promise<T | null> {
   const since = router.currentRender();
   try {
-    const value = await load();
+    const [value] = await Promise.all([load(), app.meKnown()]);
     return router.stale(since) ? null : value;
   } catch (error) {
     if (!router.stale(since)) await show(error);

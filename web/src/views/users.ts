@@ -13,6 +13,7 @@ import { alertFor, forbidden } from "./problems";
 const ROLES: Role[] = ["viewer", "analyst", "admin"];
 
 export async function usersView(): Promise<void> {
+  await app.meKnown();
   if (!app.isAdmin()) return forbidden();
   const users = await screenData(async () => (await api<Page<UserView>>("GET", "/v1/users", { query: { limit: 100 } })).data.items);
   if (!users) return;
