@@ -57,32 +57,18 @@ impl BlobBackend for NoBlobs {
 /// The SDK's configuration (region, credentials) is loaded once per cold start and shared
 /// by every client a function builds.
 pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) -> Result<AppState, StartupError> {
-    let table = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(config),
-        settings.aws.table_name.clone(),
-        settings.aws.audit_table_name.clone(),
-    ));
-    // Records are sealed under data keys from KMS; none is asked for until a record is
-    // read or written, and each then serves many records (`crypto::cache`).
-    let kms =
-        KmsKeys::new(aws_sdk_kms::Client::new(config), HashMap::from([(Purpose::PersonalData, settings.aws.personal_data_key_id.clone())]));
-    let envelopes = Arc::new(Envelopes::new(Arc::new(kms), CacheLimits::default()));
-    let store = Arc::new(SealedItems::new(table, envelopes));
+    let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(config), aws_sdk_kms::Client::new(config));
     let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
     AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 
-/// DynamoDB with every record sealed under data keys derived from a KMS-wrapped branch key:
-/// KMS is not asked until a record is read or written.
-fn sealed_items(settings: &Settings, config: &SdkConfig) -> Arc<SealedItems> {
-    let table = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(config),
-        settings.aws.table_name.clone(),
-        settings.aws.audit_table_name.clone(),
-    ));
-    let kms =
-        KmsKeys::new(aws_sdk_kms::Client::new(config), HashMap::from([(Purpose::PersonalData, settings.aws.personal_data_key_id.clone())]))
-            .with_retired(settings.aws.personal_data_retired_key_ids.clone());
+/// The item store of every function and job: DynamoDB with every record sealed under data
+/// keys derived from a branch key that KMS wraps (retired keys still unwrap what they
+/// wrapped). KMS is not asked until a record is read or written.
+pub fn sealed_items(aws: &AwsSettings, dynamodb: aws_sdk_dynamodb::Client, kms: aws_sdk_kms::Client) -> Arc<SealedItems> {
+    let table = Arc::new(DynamoStore::new(dynamodb, aws.table_name.clone(), aws.audit_table_name.clone()));
+    let kms = KmsKeys::new(kms, HashMap::from([(Purpose::PersonalData, aws.personal_data_key_id.clone())]))
+        .with_retired(aws.personal_data_retired_key_ids.clone());
     // Data keys derive from a branch key KMS wraps: one KMS call per instance per branch
     // key, however many records it reads (`shared::branch_keys`).
     let branches = BranchKeys::new(Arc::new(kms), table.clone());
@@ -95,7 +81,8 @@ fn sealed_items(settings: &Settings, config: &SdkConfig) -> Arc<SealedItems> {
 /// than a minute of the invocation is left; it answers with what it did.
 pub fn run_reseal() -> ExitCode {
     start(|settings| async move {
-        let store = sealed_items(&settings, &sdk_config().await);
+        let config = sdk_config().await;
+        let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(&config), aws_sdk_kms::Client::new(&config));
         let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
             let store = Arc::clone(&store);
             async move { reseal_until(&store, &event.context).await }

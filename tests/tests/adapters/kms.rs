@@ -83,3 +83,35 @@ async fn a_replaced_key_still_unwraps_while_retired_and_the_current_key_is_named
     let forgotten = KmsKeys::new(client.clone(), by_alias);
     assert_eq!(forgotten.unwrap(Purpose::PersonalData, &wrapped, &table()).await, Err(KeyError::Refused), "no longer retired");
 }
+
+/// What the functions seal records with: branch keys that KMS wraps, stored beside the
+/// records, so a cold reader asks KMS once per branch key rather than once per writer's
+/// data key (the route functions once sealed under KMS data keys directly, which only the
+/// re-sealing job did not).
+#[tokio::test]
+async fn the_functions_seal_records_under_a_branch_key_that_kms_wraps() {
+    let client = client();
+    let key = client.create_key().description("test personal data").send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    let dynamodb = crate::services::dynamodb_client();
+    let (items, audit) = (format!("items-{}", uuid::Uuid::new_v4().simple()), format!("audit-{}", uuid::Uuid::new_v4().simple()));
+    for table in [&items, &audit] {
+        devserver::aws_local::ensure_table(&dynamodb, table).await.unwrap();
+    }
+    let aws = shared::config::AwsSettings {
+        table_name: items,
+        audit_table_name: audit,
+        bucket_name: String::new(),
+        bucket_kms_key_id: String::new(),
+        personal_data_key_id: key,
+        personal_data_retired_key_ids: Vec::new(),
+    };
+    let store = functions::sealed_items(&aws, dynamodb, client.clone());
+    let meta = shared::http::RequestMeta { request_id: "branch-key-test".into(), ..Default::default() };
+    let record = shared::audit::AuditDraft::new("test-grant", "user").finish(&meta, 200);
+    shared::auth::standing::grant_role(store.as_ref(), "ada", shared::auth::Role::Analyst, &record).await.unwrap();
+    assert_eq!(shared::auth::standing::read(store.as_ref(), "ada").await.unwrap().map(|(_, r)| r.role), Some(shared::auth::Role::Analyst));
+
+    let keys = store.inner().scan_keys(None, 100).await.unwrap().keys;
+    let branch = shared::branch_keys::branch_key_item(shared::crypto::keys::Purpose::PersonalData, 1);
+    assert!(keys.contains(&branch), "no branch key beside the records: {keys:?}");
+}
