@@ -58,7 +58,7 @@ impl BlobBackend for NoBlobs {
 /// by every client a function builds.
 pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) -> Result<AppState, StartupError> {
     let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(config), aws_sdk_kms::Client::new(config));
-    let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())?), settings.auth.jwks_min_refresh);
+    let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())), settings.auth.jwks_min_refresh);
     AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 

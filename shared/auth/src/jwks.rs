@@ -28,7 +28,12 @@ pub trait JwksSource: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub struct HttpJwks {
     url: String,
-    client: reqwest::Client,
+    connect: Duration,
+    total: Duration,
+    /// Built at the first fetch, not at start: building a TLS client reads the system's
+    /// root certificates, and a function behind API Gateway's authorizer never fetches
+    /// (the authorizer verified the token).
+    client: tokio::sync::OnceCell<reqwest::Client>,
 }
 
 /// A key set larger than this is not a key set.
@@ -37,18 +42,25 @@ const MAX_JWKS_BYTES: usize = 64 * 1024;
 impl HttpJwks {
     /// A client that gives up after 2 s connecting and 3 s in all: an unknown `kid` waits
     /// at most that long, once per refresh interval.
-    pub fn new(url: String) -> Result<Self, AuthError> {
+    pub fn new(url: String) -> Self {
         Self::with_timeouts(url, Duration::from_secs(2), Duration::from_secs(3))
     }
 
-    pub fn with_timeouts(url: String, connect: Duration, total: Duration) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
-            .timeout(total)
-            .connect_timeout(connect)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
-        Ok(Self { url, client })
+    pub fn with_timeouts(url: String, connect: Duration, total: Duration) -> Self {
+        Self { url, connect, total, client: tokio::sync::OnceCell::new() }
+    }
+
+    async fn client(&self) -> Result<&reqwest::Client, AuthError> {
+        self.client
+            .get_or_try_init(|| async {
+                reqwest::Client::builder()
+                    .timeout(self.total)
+                    .connect_timeout(self.connect)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| AuthError::KeysUnavailable(e.to_string()))
+            })
+            .await
     }
 }
 
@@ -56,7 +68,8 @@ impl HttpJwks {
 impl JwksSource for HttpJwks {
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
         let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.to_string());
-        let mut response = self.client.get(&self.url).send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?;
+        let mut response =
+            self.client().await?.get(&self.url).send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?;
         // Read in chunks and stop at the cap: a hostile or broken endpoint can't make us
         // buffer an endless body.
         let mut bytes = Vec::new();
@@ -164,6 +177,17 @@ mod tests {
     use super::*;
     use crate::local::LocalIssuer;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// No TLS client (and no read of the system's root certificates) until a key set is
+    /// needed: a function behind the authorizer never needs one.
+    #[tokio::test]
+    async fn the_https_client_is_built_at_the_first_fetch_not_at_start() {
+        let source =
+            HttpJwks::with_timeouts("https://127.0.0.1:9/jwks.json".into(), Duration::from_millis(100), Duration::from_millis(200));
+        assert!(!source.client.initialized(), "built at start");
+        assert!(matches!(source.fetch().await, Err(AuthError::KeysUnavailable(_))), "nothing listens on port 9");
+        assert!(source.client.initialized(), "the fetch needed it");
+    }
 
     /// Serves a fixed set and counts fetches.
     #[derive(Debug)]
