@@ -130,7 +130,41 @@ pub fn run<B: BlobBackend + 'static, E: Endpoint>() -> ExitCode {
 }
 
 async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await
+}
+
+/// The HTTPS client every SDK client of a function shares: rustls on aws-lc trusting
+/// Mozilla's root certificates, compiled in (`webpki-root-certs`). The SDK's default reads
+/// the system's store, a directory scan of a hundred and fifty files, at every cold start.
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(root_certificates_pem());
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Not reachable with a trust store and no extra names; if it were, the SDK's
+        // default client still verifies against the system's store.
+        Err(error) => {
+            tracing::warn!(%error, "compiled-in root certificates refused; using the system's");
+            builder.build_https()
+        }
+    }
+}
+
+/// The compiled-in root certificates as one PEM bundle (the form the SDK's trust store takes).
+fn root_certificates_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for certificate in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let text = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in text.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
 }
 
 /// [`run`] for a session route: the state also holds the identity provider's token
@@ -216,4 +250,26 @@ fn start<F: Future<Output = ExitCode>>(main: impl FnOnce(Settings) -> F) -> Exit
         shared::telemetry::init(settings.json_logs);
         main(settings).await
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code: a failed step fails the test loudly")]
+mod tests {
+    use super::*;
+
+    /// The bundle the SDK's trust store parses holds every compiled-in root, byte for byte.
+    #[test]
+    fn the_compiled_in_roots_survive_the_trip_through_pem() {
+        use rustls_pki_types::pem::PemObject as _;
+        let pem = root_certificates_pem();
+        let parsed: Vec<rustls_pki_types::CertificateDer<'_>> =
+            rustls_pki_types::CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().unwrap();
+        assert!(parsed.len() > 100, "{} roots", parsed.len());
+        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        for (read, compiled) in parsed.iter().zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS) {
+            assert_eq!(read.as_ref(), compiled.as_ref());
+        }
+        let trust = aws_smithy_http_client::tls::TrustStore::empty().with_pem_certificate(pem);
+        assert!(aws_smithy_http_client::tls::TlsContext::builder().with_trust_store(trust).build().is_ok());
+    }
 }
