@@ -112,6 +112,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env("AUTH_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE")
             .env("AUTH_CLIENT_IDS", "example-spa-client")
             .env("CORS_ALLOWED_ORIGINS", "https://app.example.com")
+            // What the directory and session routes need besides (no call is made at start).
+            .env("USER_POOL_ID", "eu-west-1_EXAMPLE")
+            .env("AUTH_TOKEN_URL", format!("http://{addr}/oauth2/token"))
+            .env("AUTH_REVOKE_URL", format!("http://{addr}/oauth2/revoke"))
+            .env("AUTH_BACKEND_CLIENT_ID", "example-backend-client")
+            .env("AUTH_BACKEND_CLIENT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:backend")
             .env("LOG_FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
