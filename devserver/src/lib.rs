@@ -176,9 +176,10 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
     // The web app is served here, on the issuer's origin: it signs in and calls the API
     // from there, so that origin is allowed, and its callback and sign-out pages registered.
     let own_origin = issuer.issuer().trim_end_matches('/').to_owned();
+    let (callback, signed_out) = (format!("{own_origin}/callback"), format!("{own_origin}/"));
     config.cors_origins.push(own_origin.clone());
-    config.redirect_uris.push(format!("{own_origin}/callback"));
-    config.logout_uris.push(format!("{own_origin}/"));
+    config.redirect_uris.push(callback.clone());
+    config.logout_uris.push(signed_out.clone());
     let web = web::WebApp::load(
         &config.web_dir,
         &web::WebConfig {
@@ -187,8 +188,8 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
             logout_url: format!("{own_origin}/logout"),
             client_id: BACKEND_CLIENT_ID.to_owned(),
             scope: idp::SCOPES.join(" "),
-            redirect_uri: format!("{own_origin}/callback"),
-            logout_redirect_uri: format!("{own_origin}/"),
+            redirect_uri: callback,
+            logout_redirect_uri: signed_out,
         },
     )?;
     if !web.is_built() {
@@ -209,11 +210,10 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
     // The session routes reach this server's own identity provider, as the deployed ones
     // reach Cognito's domain: over HTTP, as the confidential client.
     let backend_secret = client_secret(&config.data_dir)?;
-    let base = issuer.issuer().trim_end_matches('/').to_owned();
     let secret_file = Arc::new(FileSecret(config.data_dir.join("secrets").join("backend-client-secret")));
     state.token_endpoint = Some(Arc::new(HttpTokenEndpoint::new(
-        format!("{base}/oauth2/token"),
-        format!("{base}/oauth2/revoke"),
+        format!("{own_origin}/oauth2/token"),
+        format!("{own_origin}/oauth2/revoke"),
         BACKEND_CLIENT_ID.to_owned(),
         secret_file,
     )?));

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use shared::http::headers::{WEB_CONTENT_SECURITY_POLICY, WEB_HEADERS};
@@ -19,8 +20,9 @@ const APP_PATHS: [&str; 6] = ["/callback", "/datasets", "/forecasts", "/users", 
 /// The built app.
 #[derive(Debug, Default)]
 pub struct WebApp {
-    files: HashMap<String, Vec<u8>>,
-    config: String,
+    /// Shared buffers: a response takes a reference, not a copy.
+    files: HashMap<String, Bytes>,
+    config: Bytes,
 }
 
 /// What the app needs to know about where it runs: see `web/src/config.ts`.
@@ -46,7 +48,7 @@ impl WebApp {
         if dir.is_dir() {
             collect(dir, dir, &mut files)?;
         }
-        Ok(Self { files, config: serde_json::to_string(config).map_err(std::io::Error::other)? })
+        Ok(Self { files, config: Bytes::from(serde_json::to_vec(config).map_err(std::io::Error::other)?) })
     }
 
     /// Whether `npm run build` had been run.
@@ -58,7 +60,7 @@ impl WebApp {
     /// request is a browser navigation.
     pub fn answer(&self, path: &str, accepts_html: bool) -> Option<Response> {
         if path == "/config.json" {
-            return Some(respond(self.config.clone().into_bytes(), "application/json", "no-cache"));
+            return Some(respond(self.config.clone(), "application/json", "no-cache"));
         }
         if let Some(bytes) = self.files.get(path).filter(|_| path != "/index.html") {
             // Vite names built assets by their content hash: they never change.
@@ -72,7 +74,7 @@ impl WebApp {
         Some(match self.files.get("/index.html") {
             Some(index) => respond(index.clone(), "text/html; charset=utf-8", "no-cache"),
             None => {
-                let mut response = respond(NOT_BUILT.as_bytes().to_vec(), "text/plain; charset=utf-8", "no-cache");
+                let mut response = respond(Bytes::from_static(NOT_BUILT.as_bytes()), "text/plain; charset=utf-8", "no-cache");
                 *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
                 response
             }
@@ -82,7 +84,7 @@ impl WebApp {
 
 const NOT_BUILT: &str = "The web app is not built: run `npm ci && npm run build` in web/ (or start the server with `bash scripts/serve.sh`, which does it), then restart the server.\nThe API is served here all the same.\n";
 
-fn collect(root: &Path, dir: &Path, files: &mut HashMap<String, Vec<u8>>) -> std::io::Result<()> {
+fn collect(root: &Path, dir: &Path, files: &mut HashMap<String, Bytes>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -90,7 +92,7 @@ fn collect(root: &Path, dir: &Path, files: &mut HashMap<String, Vec<u8>>) -> std
             collect(root, &path, files)?;
         } else if let Ok(relative) = path.strip_prefix(root) {
             let key = format!("/{}", relative.to_string_lossy().replace('\\', "/"));
-            files.insert(key, std::fs::read(&path)?);
+            files.insert(key, Bytes::from(std::fs::read(&path)?));
         }
     }
     Ok(())
@@ -111,7 +113,7 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-fn respond(body: Vec<u8>, content_type: &'static str, cache: &'static str) -> Response {
+fn respond(body: Bytes, content_type: &'static str, cache: &'static str) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -178,8 +180,9 @@ mod tests {
         let (_dir, app) = built();
         let response = app.answer("/config.json", false).unwrap();
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
-        assert!(app.config.contains(r#""redirectUri":"http://127.0.0.1:1/callback""#), "{}", app.config);
-        assert!(app.config.contains(r#""clientId":"local-backend""#));
+        let config = std::str::from_utf8(&app.config).unwrap();
+        assert!(config.contains(r#""redirectUri":"http://127.0.0.1:1/callback""#), "{config}");
+        assert!(config.contains(r#""clientId":"local-backend""#));
     }
 
     #[test]
