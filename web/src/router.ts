@@ -14,6 +14,7 @@ interface Route {
 
 const routes: Route[] = [];
 let fallback: View = async () => {};
+const rendered = new Set<() => void>();
 let renderCount = 0;
 let loaded = false;
 
@@ -31,6 +32,12 @@ export function route(path: string, view: View): void {
 
 export function notFound(view: View): void {
   fallback = view;
+}
+
+/** Runs `listener` after every render, whatever started it (a link, Back, a screen's own
+ * navigation): what shows the current place, such as the header's links, follows it. */
+export function onRendered(listener: () => void): void {
+  rendered.add(listener);
 }
 
 export function navigate(path: string, options: { replace?: boolean } = {}): Promise<void> {
@@ -51,11 +58,17 @@ export async function render(): Promise<void> {
       params[name] = decodeURIComponent(match[index + 1] ?? "");
     });
     await view(params, searchParams);
-    if (current === renderCount) focusHeading();
+    settled(current);
     return;
   }
   await fallback({}, searchParams);
-  if (current === renderCount) focusHeading();
+  settled(current);
+}
+
+function settled(render: number): void {
+  if (render !== renderCount) return;
+  focusHeading();
+  for (const listener of rendered) listener();
 }
 
 /** Whether a later navigation has replaced the page a view is still loading. */

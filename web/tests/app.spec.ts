@@ -216,6 +216,9 @@ test("a forecast shows its progress, then history, forecast and both bands, and 
   await expect(page.getByRole("status").filter({ hasText: "Fitting and backtesting" })).toBeVisible();
   await expect(page.getByRole("heading", { level: 1, name: "Forecast of sales" })).toBeVisible();
   forecastUrl = page.url();
+  // The app went there on its own (no link): the header follows.
+  await expect(mainNav(page).getByRole("link", { name: "Forecasts" })).toHaveAttribute("aria-current", "page");
+  await expect(mainNav(page).getByRole("link", { name: "Datasets" })).not.toHaveAttribute("aria-current", "page");
 
   const legend = page.locator(".legend");
   for (const label of ["history", "forecast", "95 % interval", "80 % interval"]) await expect(legend).toContainText(label);

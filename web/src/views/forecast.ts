@@ -8,7 +8,7 @@ import { field, formatDate, formatNumber, h, replace, scrollable, toast } from "
 import * as router from "../router";
 import { loadSeries, numericColumns, type Series } from "../series";
 import { axisOf, describeFrequency } from "../time";
-import type { DatasetView, ForecastView, MissingPolicy, ModelChoice } from "../types";
+import type { ForecastView, MissingPolicy, ModelChoice } from "../types";
 import { deleteControl, exportButtons } from "./controls";
 import { fetchDataset, screenData } from "./loading";
 import { alertFor } from "./problems";
@@ -102,7 +102,7 @@ export async function forecastView(params: { id?: string }): Promise<void> {
   if (!loaded) return;
   const { data: forecast, etag } = loaded;
   // The history is the dataset's, when it can still be read.
-  const dataset = await api<DatasetView>("GET", `/v1/datasets/${forecast.dataset_id}`).then((a) => a.data).catch(() => null);
+  const dataset = await fetchDataset(forecast.dataset_id).then((a) => a.data).catch(() => null);
   const history = dataset ? await loadSeries(dataset, [forecast.request.target_column]).catch(() => null) : null;
   if (router.stale(since)) return;
   const { result } = forecast;

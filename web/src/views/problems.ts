@@ -5,24 +5,18 @@ import * as app from "../app";
 import { h, replace } from "../dom";
 import * as session from "../session";
 
-export function notFound(): Promise<void> {
-  replace(
-    app.main(),
-    h("h1", {}, "Not found"),
-    h("p", {}, "There is nothing here, or it was not shared with you. If someone sent you a link, ask them to share it with your account."),
-    h("p", {}, h("a", { href: "/datasets", "data-link": true }, "Go to your datasets")),
-  );
+/** A page that says why there is nothing to show, and where to go instead. */
+function refusal(title: string, explanation: string): Promise<void> {
+  replace(app.main(), h("h1", {}, title), h("p", {}, explanation), h("p", {}, h("a", { href: "/datasets", "data-link": true }, "Go to your datasets")));
   return Promise.resolve();
 }
 
+export function notFound(): Promise<void> {
+  return refusal("Not found", "There is nothing here, or it was not shared with you. If someone sent you a link, ask them to share it with your account.");
+}
+
 export function forbidden(): Promise<void> {
-  replace(
-    app.main(),
-    h("h1", {}, "You don't have access"),
-    h("p", {}, "Your role does not allow this page. An admin can change your role if you need it."),
-    h("p", {}, h("a", { href: "/datasets", "data-link": true }, "Go to your datasets")),
-  );
-  return Promise.resolve();
+  return refusal("You don't have access", "Your role does not allow this page. An admin can change your role if you need it.");
 }
 
 export function failure(message: string, reference?: string | null): Promise<void> {
