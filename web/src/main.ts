@@ -51,10 +51,7 @@ async function boot(): Promise<void> {
   session.configure(config);
   routes();
   router.start();
-  window.addEventListener("popstate", renderHeader);
-  document.addEventListener("click", (event) => {
-    if ((event.target as Element | null)?.closest?.("a[data-link]")) window.setTimeout(renderHeader);
-  });
+  router.onRendered(renderHeader);
   session.onChange((isSignedIn) => {
     if (!isSignedIn) {
       app.setMe(null);
