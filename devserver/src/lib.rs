@@ -216,7 +216,8 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
         format!("{own_origin}/oauth2/revoke"),
         BACKEND_CLIENT_ID.to_owned(),
         secret_file,
-    )?));
+        https::aws_tls(None),
+    )));
     // One process: the list cursor key is loaded (created on the first run, audited as a
     // start-up event) before any request, so no request's trail carries that record.
     let startup = RequestMeta { request_id: format!("devserver-start-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };

@@ -3,14 +3,19 @@
 //! blobs, the issuer's JWKS) once per cold start and serves one endpoint from
 //! `shared::routes`.
 
+pub mod aws_env;
+mod init_steps;
 pub mod secret;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 use lambda_http::{Request, service_fn};
+
+use aws_env::AwsEnv;
+use init_steps::InitSteps;
 
 use keys_kms::KmsKeys;
 use shared::Route;
@@ -53,12 +58,20 @@ impl BlobBackend for NoBlobs {
     }
 }
 
+/// What a function talks to AWS with, read once per cold start: the SDK's configuration
+/// (region, credentials, one shared HTTPS client) and the TLS settings its other HTTPS
+/// clients (key set, token endpoint) use.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub config: SdkConfig,
+    pub tls: https::TlsContext,
+}
+
 /// The state of a deployed function: DynamoDB, the blob backend `B`, the issuer's JWKS.
-/// The SDK's configuration (region, credentials) is loaded once per cold start and shared
-/// by every client a function builds.
-pub async fn aws_state<B: BlobBackend>(settings: &Settings, config: &SdkConfig) -> Result<AppState, StartupError> {
+pub async fn aws_state<B: BlobBackend>(settings: &Settings, aws: &Aws) -> Result<AppState, StartupError> {
+    let config = &aws.config;
     let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(config), aws_sdk_kms::Client::new(config));
-    let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone())), settings.auth.jwks_min_refresh);
+    let keys = KeyCache::new(Box::new(HttpJwks::new(settings.auth.jwks_url.clone(), aws.tls.clone())), settings.auth.jwks_min_refresh);
     AppState::new(settings.auth.clone(), keys, store, B::build(config, &settings.aws), CorsPolicy::new(&settings.cors_allowed_origins)?)
 }
 
@@ -80,9 +93,8 @@ pub fn sealed_items(aws: &AwsSettings, dynamodb: aws_sdk_dynamodb::Client, kms: 
 /// stopped (`shared::reseal`), in slices of a few pages, until the pass completes or less
 /// than a minute of the invocation is left; it answers with what it did.
 pub fn run_reseal() -> ExitCode {
-    start(|settings| async move {
-        let config = sdk_config().await;
-        let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(&config), aws_sdk_kms::Client::new(&config));
+    start(|Started { settings, aws, .. }| async move {
+        let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(&aws.config), aws_sdk_kms::Client::new(&aws.config));
         let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
             let store = Arc::clone(&store);
             async move { reseal_until(&store, &event.context).await }
@@ -118,69 +130,24 @@ async fn reseal_until(store: &SealedItems, context: &lambda_http::Context) -> Re
     }
 }
 
-/// Builds the state once (settings, clients, validated policies) and serves endpoint `E`
-/// until the Lambda runtime stops the process.
+/// Builds the state once (settings, clients, policies) and serves endpoint `E` until the
+/// Lambda runtime stops the process.
 pub fn run<B: BlobBackend + 'static, E: Endpoint>() -> ExitCode {
-    host::<E>(|settings| {
-        Box::pin(async move {
-            let config = sdk_config().await;
-            aws_state::<B>(settings, &config).await
-        })
-    })
-}
-
-async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await
-}
-
-/// The HTTPS client every SDK client of a function shares: rustls on aws-lc trusting
-/// Mozilla's root certificates, compiled in (`webpki-root-certs`). The SDK's default reads
-/// the system's store, a directory scan of a hundred and fifty files, at every cold start.
-fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(root_certificates_pem());
-    let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-    match TlsContext::builder().with_trust_store(trust).build() {
-        Ok(context) => builder.tls_context(context).build_https(),
-        // Not reachable with a trust store and no extra names; if it were, the SDK's
-        // default client still verifies against the system's store.
-        Err(error) => {
-            tracing::warn!(%error, "compiled-in root certificates refused; using the system's");
-            builder.build_https()
-        }
-    }
-}
-
-/// The compiled-in root certificates as one PEM bundle (the form the SDK's trust store takes).
-fn root_certificates_pem() -> Vec<u8> {
-    use base64::Engine as _;
-    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
-    for certificate in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        let text = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
-        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-        for line in text.as_bytes().chunks(64) {
-            pem.extend_from_slice(line);
-            pem.push(b'\n');
-        }
-        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    }
-    pem
+    host::<E>(|settings, aws| Box::pin(async move { aws_state::<B>(settings, aws).await }))
 }
 
 /// [`run`] for a session route: the state also holds the identity provider's token
 /// endpoint, with the backend client's secret from Secrets Manager. Only these functions
 /// link the Secrets Manager SDK.
 pub fn run_session<E: Endpoint>() -> ExitCode {
-    host::<E>(|settings| Box::pin(session_state(settings)))
+    host::<E>(|settings, aws| Box::pin(session_state(settings, aws)))
 }
 
-async fn session_state(settings: &Settings) -> Result<AppState, StartupError> {
-    let config = sdk_config().await;
-    let mut state = aws_state::<NoBlobs>(settings, &config).await?;
+async fn session_state(settings: &Settings, aws: &Aws) -> Result<AppState, StartupError> {
+    let mut state = aws_state::<NoBlobs>(settings, aws).await?;
     let session = settings.session.clone().ok_or(shared::config::ConfigError::Missing("AUTH_TOKEN_URL"))?;
-    let secret = Arc::new(secret::SecretsManagerSecret::new(aws_sdk_secretsmanager::Client::new(&config), session.client_secret_arn));
-    let endpoint = HttpTokenEndpoint::new(session.token_url, session.revoke_url, session.client_id, secret)
-        .map_err(|e| StartupError::Session(e.to_string()))?;
+    let secret = Arc::new(secret::SecretsManagerSecret::new(aws_sdk_secretsmanager::Client::new(&aws.config), session.client_secret_arn));
+    let endpoint = HttpTokenEndpoint::new(session.token_url, session.revoke_url, session.client_id, secret, aws.tls.clone());
     state.token_endpoint = Some(Arc::new(endpoint));
     Ok(state)
 }
@@ -189,31 +156,32 @@ async fn session_state(settings: &Settings) -> Result<AppState, StartupError> {
 /// also holds the Cognito user pool as the user directory. Only these functions link the
 /// Cognito SDK.
 pub fn run_directory<E: Endpoint>() -> ExitCode {
-    host::<E>(|settings| Box::pin(directory_state(settings)))
+    host::<E>(|settings, aws| Box::pin(directory_state(settings, aws)))
 }
 
-async fn directory_state(settings: &Settings) -> Result<AppState, StartupError> {
-    let config = sdk_config().await;
-    let mut state = aws_state::<NoBlobs>(settings, &config).await?;
+async fn directory_state(settings: &Settings, aws: &Aws) -> Result<AppState, StartupError> {
+    let mut state = aws_state::<NoBlobs>(settings, aws).await?;
     let pool_id = settings.user_pool_id.clone().ok_or(shared::config::ConfigError::Missing("USER_POOL_ID"))?;
-    let client = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let client = aws_sdk_cognitoidentityprovider::Client::new(&aws.config);
     state.directory = Some(Arc::new(identity_cognito::CognitoDirectory::new(client, pool_id)));
     Ok(state)
 }
 
 type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, StartupError>> + 'a>>;
 
-fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings) -> StateFuture<'a>) -> ExitCode {
+fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings, &'a Aws) -> StateFuture<'a>) -> ExitCode {
     let route: Route = E::ROUTE;
-    start(|settings| async move {
-        let state = match build(&settings).await {
+    start(|started| async move {
+        let Started { settings, aws, mut steps } = started;
+        let state = match build(&settings, &aws).await {
             Ok(state) => Arc::new(state),
             Err(error) => {
                 tracing::error!(%error, "start-up failed");
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(route = route.function_name(), stage = %settings.stage, "ready");
+        steps.done("state");
+        tracing::info!(route = route.function_name(), stage = %settings.stage, init = %steps, "ready");
         let served = lambda_http::run(service_fn(move |req: Request| {
             let state = Arc::clone(&state);
             async move { Ok::<_, std::convert::Infallible>(serve::<E>(&state, req).await) }
@@ -229,8 +197,17 @@ fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings) -> StateFuture<'a>
     })
 }
 
-/// What every function does first: an async runtime, the settings, logging; then `main`.
-fn start<F: Future<Output = ExitCode>>(main: impl FnOnce(Settings) -> F) -> ExitCode {
+/// What [`start`] hands a function's `main`.
+struct Started {
+    settings: Settings,
+    aws: Aws,
+    steps: InitSteps,
+}
+
+/// What every function does first: an async runtime, the settings, logging, the SDK's
+/// configuration; then `main`. Each step is timed ([`InitSteps`]).
+fn start<F: Future<Output = ExitCode>>(main: impl FnOnce(Started) -> F) -> ExitCode {
+    let mut steps = InitSteps::new();
     // One request at a time per instance: a current-thread runtime starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -239,37 +216,31 @@ fn start<F: Future<Output = ExitCode>>(main: impl FnOnce(Settings) -> F) -> Exit
             return ExitCode::FAILURE;
         }
     };
+    steps.done("runtime");
     runtime.block_on(async move {
-        let settings = match Settings::from_env() {
-            Ok(settings) => settings,
-            Err(error) => {
-                eprintln!("configuration error: {error}");
-                return ExitCode::FAILURE;
-            }
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let settings = Settings::from_vars(&vars);
+        let aws = AwsEnv::from_vars(&vars);
+        let (settings, aws) = match (settings, aws) {
+            (Ok(settings), Ok(aws)) => (settings, aws),
+            (Err(error), _) => return configuration_error(&error),
+            (_, Err(error)) => return configuration_error(&error),
         };
+        steps.done("settings");
         shared::telemetry::init(settings.json_logs);
-        main(settings).await
+        steps.done("logging");
+        let extra_roots = match aws.extra_roots() {
+            Ok(roots) => roots,
+            Err(error) => return configuration_error(&error),
+        };
+        let tls = https::aws_tls(extra_roots);
+        let config = aws.sdk_config(https::sdk_http_client(tls.clone()));
+        steps.done("sdk");
+        main(Started { settings, aws: Aws { config, tls }, steps }).await
     })
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "test code: a failed step fails the test loudly")]
-mod tests {
-    use super::*;
-
-    /// The bundle the SDK's trust store parses holds every compiled-in root, byte for byte.
-    #[test]
-    fn the_compiled_in_roots_survive_the_trip_through_pem() {
-        use rustls_pki_types::pem::PemObject as _;
-        let pem = root_certificates_pem();
-        let parsed: Vec<rustls_pki_types::CertificateDer<'_>> =
-            rustls_pki_types::CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().unwrap();
-        assert!(parsed.len() > 100, "{} roots", parsed.len());
-        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
-        for (read, compiled) in parsed.iter().zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS) {
-            assert_eq!(read.as_ref(), compiled.as_ref());
-        }
-        let trust = aws_smithy_http_client::tls::TrustStore::empty().with_pem_certificate(pem);
-        assert!(aws_smithy_http_client::tls::TlsContext::builder().with_trust_store(trust).build().is_ok());
-    }
+fn configuration_error(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("configuration error: {error}");
+    ExitCode::FAILURE
 }

@@ -60,51 +60,45 @@ impl ClientSecret for FileSecret {
 /// The answer bodies read at most (a token response is a few KiB).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// The endpoints over HTTPS (or loopback HTTP locally) with `client_secret_basic`.
+/// The endpoints over HTTPS (or loopback HTTP locally) with `client_secret_basic`, on the
+/// SDK's HTTP stack ([`https::HttpsClient`]).
 #[derive(Debug)]
 pub struct HttpTokenEndpoint {
     token_url: String,
     revoke_url: String,
     client_id: String,
     secret: Arc<dyn ClientSecret>,
-    client: reqwest::Client,
+    client: https::HttpsClient,
 }
 
 impl HttpTokenEndpoint {
-    pub fn new(token_url: String, revoke_url: String, client_id: String, secret: Arc<dyn ClientSecret>) -> Result<Self, EndpointError> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(2))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| EndpointError::Unavailable(e.to_string()))?;
-        Ok(Self { token_url, revoke_url, client_id, secret, client })
+    /// Trusting `tls`; gives up after 2 s connecting and 5 s in all.
+    pub fn new(token_url: String, revoke_url: String, client_id: String, secret: Arc<dyn ClientSecret>, tls: https::TlsContext) -> Self {
+        let client = https::HttpsClient::new(tls, Duration::from_secs(2), Duration::from_secs(5));
+        Self { token_url, revoke_url, client_id, secret, client }
     }
 
     async fn post(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Vec<u8>), EndpointError> {
-        let unavailable = |e: reqwest::Error| EndpointError::Unavailable(e.to_string());
+        let unavailable = |e: &dyn std::fmt::Display| EndpointError::Unavailable(e.to_string());
         let secret = self.secret.get().await?;
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         // RFC 6749 section 2.3.1: the id and secret are form-encoded inside Basic.
         let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-        let mut response = self
-            .client
-            .post(url)
-            .basic_auth(encode(&self.client_id), Some(encode(&secret)))
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_ANSWER_BYTES {
-                return Err(EndpointError::Unavailable("identity provider answer too large".into()));
-            }
-        }
-        Ok((status, body))
+        let credentials = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(&self.client_id), encode(&secret)))
+        };
+        let request = lambda_http::http::Request::post(url)
+            .header("authorization", format!("Basic {credentials}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body.into_bytes())
+            .map_err(|e| unavailable(&e))?;
+        let answer = self.client.send(request, MAX_ANSWER_BYTES).await.map_err(|e| match e {
+            https::HttpsError::TooLarge(_) => EndpointError::Unavailable("identity provider answer too large".into()),
+            other => unavailable(&other),
+        })?;
+        Ok((answer.status, answer.body))
     }
 
     async fn grant(&self, form: &[(&str, &str)]) -> Result<Tokens, EndpointError> {

@@ -24,62 +24,43 @@ pub trait JwksSource: Send + Sync + std::fmt::Debug {
     async fn fetch(&self) -> Result<JwkSet, AuthError>;
 }
 
-/// Fetches the key set over HTTPS.
+/// Fetches the key set over HTTPS, on the SDK's HTTP stack ([`https::HttpsClient`]: its
+/// connection is built at the first fetch, and a function behind API Gateway's authorizer
+/// never fetches, the authorizer verified the token).
 #[derive(Debug)]
 pub struct HttpJwks {
     url: String,
-    connect: Duration,
-    total: Duration,
-    /// Built at the first fetch, not at start: building a TLS client reads the system's
-    /// root certificates, and a function behind API Gateway's authorizer never fetches
-    /// (the authorizer verified the token).
-    client: tokio::sync::OnceCell<reqwest::Client>,
+    client: https::HttpsClient,
 }
 
 /// A key set larger than this is not a key set.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 impl HttpJwks {
-    /// A client that gives up after 2 s connecting and 3 s in all: an unknown `kid` waits
-    /// at most that long, once per refresh interval.
-    pub fn new(url: String) -> Self {
-        Self::with_timeouts(url, Duration::from_secs(2), Duration::from_secs(3))
+    /// Trusting `tls`; gives up after 2 s connecting and 3 s in all: an unknown `kid`
+    /// waits at most that long, once per refresh interval.
+    pub fn new(url: String, tls: https::TlsContext) -> Self {
+        Self::with_timeouts(url, tls, Duration::from_secs(2), Duration::from_secs(3))
     }
 
-    pub fn with_timeouts(url: String, connect: Duration, total: Duration) -> Self {
-        Self { url, connect, total, client: tokio::sync::OnceCell::new() }
-    }
-
-    async fn client(&self) -> Result<&reqwest::Client, AuthError> {
-        self.client
-            .get_or_try_init(|| async {
-                reqwest::Client::builder()
-                    .timeout(self.total)
-                    .connect_timeout(self.connect)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| AuthError::KeysUnavailable(e.to_string()))
-            })
-            .await
+    pub fn with_timeouts(url: String, tls: https::TlsContext, connect: Duration, total: Duration) -> Self {
+        Self { url, client: https::HttpsClient::new(tls, connect, total) }
     }
 }
 
 #[async_trait::async_trait]
 impl JwksSource for HttpJwks {
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
-        let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.to_string());
-        let mut response =
-            self.client().await?.get(&self.url).send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?;
-        // Read in chunks and stop at the cap: a hostile or broken endpoint can't make us
-        // buffer an endless body.
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() > MAX_JWKS_BYTES {
-                return Err(AuthError::KeysUnavailable("key set too large".into()));
-            }
+        let unavailable = |e: &dyn std::fmt::Display| AuthError::KeysUnavailable(e.to_string());
+        let request = http::Request::get(&self.url).header("accept", "application/json").body(Vec::new()).map_err(|e| unavailable(&e))?;
+        let answer = self.client.send(request, MAX_JWKS_BYTES).await.map_err(|e| match e {
+            https::HttpsError::TooLarge(_) => AuthError::KeysUnavailable("key set too large".into()),
+            other => unavailable(&other),
+        })?;
+        if answer.status != 200 {
+            return Err(AuthError::KeysUnavailable(format!("the issuer answered {} for its key set", answer.status)));
         }
-        serde_json::from_slice(&bytes).map_err(|e| AuthError::KeysUnavailable(format!("key set is not a JWK set: {e}")))
+        serde_json::from_slice(&answer.body).map_err(|e| AuthError::KeysUnavailable(format!("key set is not a JWK set: {e}")))
     }
 }
 
@@ -178,15 +159,19 @@ mod tests {
     use crate::local::LocalIssuer;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// No TLS client (and no read of the system's root certificates) until a key set is
-    /// needed: a function behind the authorizer never needs one.
+    /// No TLS client (and no parse of the trusted roots) until a key set is needed: a
+    /// function behind the authorizer never needs one.
     #[tokio::test]
     async fn the_https_client_is_built_at_the_first_fetch_not_at_start() {
-        let source =
-            HttpJwks::with_timeouts("https://127.0.0.1:9/jwks.json".into(), Duration::from_millis(100), Duration::from_millis(200));
-        assert!(!source.client.initialized(), "built at start");
+        let source = HttpJwks::with_timeouts(
+            "https://127.0.0.1:9/jwks.json".into(),
+            https::aws_tls(None),
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+        );
+        assert!(!source.client.connector_built(), "built at start");
         assert!(matches!(source.fetch().await, Err(AuthError::KeysUnavailable(_))), "nothing listens on port 9");
-        assert!(source.client.initialized(), "the fetch needed it");
+        assert!(source.client.connector_built(), "the fetch needed it");
     }
 
     /// Serves a fixed set and counts fetches.

@@ -77,7 +77,8 @@ impl Stub {
     }
 
     fn cache(&self, min_refresh: Duration) -> KeyCache {
-        let source = HttpJwks::with_timeouts(self.url.clone(), Duration::from_millis(200), Duration::from_millis(300));
+        let source =
+            HttpJwks::with_timeouts(self.url.clone(), https::aws_tls(None), Duration::from_millis(200), Duration::from_millis(300));
         KeyCache::new(Box::new(source), min_refresh)
     }
 }

@@ -211,7 +211,7 @@ async fn the_verifier_fetches_the_issuers_key_set_over_http() {
     let settings = shared::config::AuthSettings::for_issuer(app.server.issuer.issuer(), app.server.issuer.client_id());
     assert_eq!(settings.jwks_url, format!("{}/.well-known/jwks.json", app.base));
     let keys = shared::auth::jwks::KeyCache::new(
-        Box::new(shared::auth::jwks::HttpJwks::new(settings.jwks_url.clone())),
+        Box::new(shared::auth::jwks::HttpJwks::new(settings.jwks_url.clone(), https::aws_tls(None))),
         settings.jwks_min_refresh,
     );
     let verifier = shared::auth::TokenVerifier::new(settings, keys);
