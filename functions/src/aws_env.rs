@@ -95,7 +95,7 @@ mod tests {
     #[tokio::test]
     async fn the_region_and_the_execution_roles_keys_come_from_lambdas_variables() {
         let env = AwsEnv::from_vars(&lambda_vars()).unwrap();
-        let config = env.sdk_config(aws_smithy_http_client::Builder::new().build_http());
+        let config = env.sdk_config(https::sdk_http_client(https::aws_tls(None)));
         assert_eq!(config.region().unwrap().as_ref(), "eu-west-1");
         assert_eq!(config.endpoint_url(), None);
         let credentials = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
@@ -126,7 +126,7 @@ mod tests {
         let bundle = dir.path().join("ca.pem");
         vars.insert("AWS_CA_BUNDLE".into(), bundle.display().to_string());
         let env = AwsEnv::from_vars(&vars).unwrap();
-        assert_eq!(env.sdk_config(aws_smithy_http_client::Builder::new().build_http()).endpoint_url(), Some("https://127.0.0.1:4443"));
+        assert_eq!(env.sdk_config(https::sdk_http_client(https::aws_tls(None))).endpoint_url(), Some("https://127.0.0.1:4443"));
 
         assert!(matches!(env.extra_roots(), Err(AwsEnvError::CaBundle(m)) if m.contains("ca.pem")), "a missing file is refused");
         std::fs::write(&bundle, "not a certificate").unwrap();

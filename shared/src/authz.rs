@@ -19,9 +19,12 @@ use crate::auth::Principal;
 use crate::domain::dataset::{DatasetRecord, ListedDataset};
 use crate::domain::forecast::ForecastRecord;
 
-/// The sources: what people edit and review.
-pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
-pub const POLICIES: &str = include_str!("../policies/policies.cedar");
+/// The sources: what people edit and review. Only the tests read them ([`compile`]); the
+/// binaries carry the compiled form alone.
+#[cfg(test)]
+const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
+#[cfg(test)]
+const POLICIES: &str = include_str!("../policies/policies.cedar");
 /// What the functions load: [`compile`]d from the sources (see the module's comment).
 const COMPILED: &str = include_str!("../policies/compiled.json");
 
@@ -354,7 +357,8 @@ impl DecisionMemo<'_> {
     }
 }
 
-/// Validated policies and the schema, built once per cold start.
+/// The shipped policies, loaded once per cold start (each action's converted at its
+/// first decision).
 #[derive(Debug)]
 pub struct Authorizer {
     /// Per action, the policies that can apply to it (see [`Slice`]).
