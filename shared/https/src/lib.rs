@@ -138,7 +138,7 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "test code: a failed step fails the test loudly")]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
 mod tests {
     use super::*;
     use rustls_pki_types::CertificateDer;
@@ -161,5 +161,88 @@ mod tests {
             assert_eq!(holding.len(), 1, "{name}");
             assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().any(|c| c.as_ref() == holding[0].as_ref()), "{name}");
         }
+    }
+
+    /// A loopback HTTPS server for `localhost` whose certificate a fresh authority
+    /// signed: it answers each connection `200 ok`. Returns its URL and the
+    /// authority's certificate (PEM).
+    async fn server() -> (String, Vec<u8>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Each authority has a name of its own, so a certificate's issuer is found only
+        // among the roots it really chains to.
+        let mut authority = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        authority.distinguished_name.push(rcgen::DnType::CommonName, format!("test authority {port}"));
+        authority.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let authority_key = rcgen::KeyPair::generate().unwrap();
+        let authority_pem = authority.self_signed(&authority_key).unwrap().pem();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &rcgen::Issuer::from_params(&authority, &authority_key))
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut request = Vec::new();
+                    let mut chunk = [0_u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (format!("https://localhost:{port}/keys"), authority_pem.into_bytes())
+    }
+
+    fn get(url: &str) -> http::Request<Vec<u8>> {
+        http::Request::get(url).body(Vec::new()).unwrap()
+    }
+
+    fn client(extra_roots: Option<Vec<u8>>) -> HttpsClient {
+        HttpsClient::new(aws_tls(extra_roots), Duration::from_secs(2), Duration::from_secs(3))
+    }
+
+    #[tokio::test]
+    async fn a_server_whose_authority_was_added_is_answered() {
+        let (url, authority) = server().await;
+        let answer = client(Some(authority)).send(get(&url), 1024).await.unwrap();
+        assert_eq!(answer, Answer { status: 200, body: b"ok".to_vec() });
+    }
+
+    /// The system's store is not consulted, and a root the deployer added for one
+    /// authority doesn't vouch for another's certificates.
+    #[tokio::test]
+    async fn a_server_chaining_to_no_trusted_root_is_refused() {
+        let (url, _) = server().await;
+        let (_, other_authority) = server().await;
+        for roots in [None, Some(other_authority)] {
+            let added = roots.is_some();
+            let error = client(roots).send(get(&url), 1024).await.unwrap_err();
+            let HttpsError::Failed(message) = error else { panic!("added root {added}: {error:?}") };
+            assert!(message.contains("UnknownIssuer"), "added root {added}: {message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_refused() {
+        let (url, authority) = server().await;
+        assert_eq!(client(Some(authority)).send(get(&url), 1).await, Err(HttpsError::TooLarge(1)));
     }
 }

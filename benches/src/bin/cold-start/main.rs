@@ -98,6 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(Arc::clone(&runtime));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    // No Nagle delay on the stand-in's side, as over TLS (`tls::TlsListener`).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
     // AWS calls go to the runtime stand-in's fallback, or to the same over TLS.
     let ca_path = logs.path().join("ca.pem");
