@@ -37,7 +37,7 @@ pub struct AwsEnv {
 
 impl AwsEnv {
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, AwsEnvError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+        let get = |name: &str| shared::config::var(vars, name).map(str::to_owned);
         let require = |name: &'static str| get(name).ok_or(AwsEnvError::Missing(name));
         Ok(Self {
             region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")).ok_or(AwsEnvError::Missing("AWS_REGION"))?,

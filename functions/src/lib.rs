@@ -133,7 +133,7 @@ async fn reseal_until(store: &SealedItems, context: &lambda_http::Context) -> Re
 /// Builds the state once (settings, clients, policies) and serves endpoint `E` until the
 /// Lambda runtime stops the process.
 pub fn run<B: BlobBackend + 'static, E: Endpoint>() -> ExitCode {
-    host::<E>(|settings, aws| Box::pin(async move { aws_state::<B>(settings, aws).await }))
+    host::<E>(|settings, aws| Box::pin(aws_state::<B>(settings, aws)))
 }
 
 /// [`run`] for a session route: the state also holds the identity provider's token

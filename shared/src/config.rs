@@ -73,7 +73,7 @@ impl Settings {
 
     /// Reads settings from a map of variables (the environment, or a test's map).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |name: &'static str| var(vars, name);
         let require = |name: &'static str| get(name).map(str::to_owned).ok_or(ConfigError::Missing(name));
 
         let aws = AwsSettings {
@@ -181,6 +181,12 @@ pub fn parse_origin(value: &str) -> Result<String, String> {
         return Err(format!("`{value}` is not an origin; write it as `{canonical}`"));
     }
     Ok(canonical)
+}
+
+/// A variable's value, trimmed; one set to blank counts as unset. Every host reads its
+/// settings through this one rule.
+pub fn var<'v>(vars: &'v HashMap<String, String>, name: &str) -> Option<&'v str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 fn split_list(value: &str) -> Vec<String> {
