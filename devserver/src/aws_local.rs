@@ -7,9 +7,12 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
 use shared::store::BlobStore;
 use shared::store::ItemStore;
+use shared::store::audit::AuditIndex;
 use store_aws::DynamoStore;
 use store_aws::S3BlobStore;
 
@@ -50,9 +53,7 @@ impl AwsLocal {
     /// The item store and blob store, creating the tables and the bucket if missing.
     pub async fn adapters(&self) -> Result<(Arc<dyn ItemStore>, Arc<dyn BlobStore>), AwsLocalError> {
         let dynamodb = dynamodb_client(&self.dynamodb_url)?;
-        for table in [&self.items_table, &self.audit_table] {
-            ensure_table(&dynamodb, table).await?;
-        }
+        ensure_tables(&dynamodb, &self.items_table, &self.audit_table).await?;
         let s3 = s3_client(&self.s3_url)?;
         ensure_bucket(&s3, &self.bucket).await?;
         let store = DynamoStore::new(dynamodb, self.items_table.clone(), self.audit_table.clone());
@@ -99,23 +100,37 @@ pub fn s3_client(url: &str) -> Result<aws_sdk_s3::Client, AwsLocalError> {
     Ok(aws_sdk_s3::Client::from_conf(config))
 }
 
-/// Creates a table shaped as in `template.yaml` (string `pk` and `sk`, on demand) unless
-/// it exists.
-pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), AwsLocalError> {
+/// Creates the item table and the audit table shaped as in `template.yaml` (string `pk`
+/// and `sk`, on demand; the audit table with its indexes) unless they exist.
+pub async fn ensure_tables(client: &aws_sdk_dynamodb::Client, items: &str, audit: &str) -> Result<(), AwsLocalError> {
+    ensure_table(client, items, &[]).await?;
+    ensure_table(client, audit, &AuditIndex::ALL).await
+}
+
+async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str, indexes: &[AuditIndex]) -> Result<(), AwsLocalError> {
     let failed = |cause: String| AwsLocalError::Create { what: format!("table {name}"), cause };
     let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
     let attribute = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
-    let result = client
+    let mut request = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("pk").map_err(|e| failed(e.to_string()))?)
         .attribute_definitions(attribute("sk").map_err(|e| failed(e.to_string()))?)
         .key_schema(key("pk", KeyType::Hash).map_err(|e| failed(e.to_string()))?)
-        .key_schema(key("sk", KeyType::Range).map_err(|e| failed(e.to_string()))?)
-        .send()
-        .await;
-    match result {
+        .key_schema(key("sk", KeyType::Range).map_err(|e| failed(e.to_string()))?);
+    for index in indexes {
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(index.name())
+            .key_schema(key(index.attribute(), KeyType::Hash).map_err(|e| failed(e.to_string()))?)
+            .key_schema(key("sk", KeyType::Range).map_err(|e| failed(e.to_string()))?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        request =
+            request.attribute_definitions(attribute(index.attribute()).map_err(|e| failed(e.to_string()))?).global_secondary_indexes(gsi);
+    }
+    match request.send().await {
         Ok(_) => Ok(()),
         Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
         Err(error) => Err(failed(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())),

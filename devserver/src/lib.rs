@@ -304,6 +304,7 @@ async fn first_admin(idp: &LocalIdp, startup: &RequestMeta) -> Result<Option<Str
     writes.extend(shared::auth::roster::standing_writes(&roster, user.id.as_str(), None, Some(&record))?);
     let mut audit = AuditDraft::new("devserver-first-admin", "user");
     audit.resource_id = Some(user.id.as_str().to_owned());
+    audit.subject = Some(user.id.as_str().to_owned());
     idp.store.commit(writes, &audit.finish(startup, 201)).await?;
     Ok(Some(temporary))
 }
@@ -317,6 +318,10 @@ pub async fn open_stores(config: &DevConfig) -> Result<(Arc<SealedItems>, Arc<dy
             (items, Some(blobs))
         }
     };
+    // Every audit record is tagged under a key the local audit-integrity key wraps.
+    let master: Arc<dyn shared::crypto::keys::KeyProvider> = Arc::new(shared::crypto::keys::LocalKeys::new(master_keys_dir(config)));
+    let tagged = Arc::new(shared::audit_tags::TaggedAudit::new(items, master));
+    let items: Arc<dyn ItemStore> = tagged.clone();
     // One set of keys for records and files: each branch key is unwrapped once.
     let envelopes = shared::branch_keys::local_envelopes(&items, &master_keys_dir(config));
     // S3 encrypts itself (SSE-KMS); the folder would keep uploads in clear, so each is
@@ -325,7 +330,7 @@ pub async fn open_stores(config: &DevConfig) -> Result<(Arc<SealedItems>, Arc<dy
         Arc::new(shared::sealed_blobs::SealedBlobs::new(FsBlobStore::new(config.data_dir.join("blobs")), Arc::clone(&envelopes)))
     });
     // Every record is sealed as its type declares, whichever database holds it.
-    Ok((Arc::new(SealedItems::new(items, envelopes)), blobs))
+    Ok((Arc::new(SealedItems::new(tagged, envelopes)), blobs))
 }
 
 /// What the `token` command does: gives `subject` an account in `role` (or moves it
@@ -340,6 +345,7 @@ pub async fn mint_token(
     let meta = RequestMeta { request_id: format!("devserver-token-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
     let mut audit = AuditDraft::new("devserver-token", "user");
     audit.resource_id = Some(subject.to_owned());
+    audit.subject = Some(subject.to_owned());
     shared::auth::standing::grant_role(store.as_ref(), subject, role, &audit.finish(&meta, 200)).await?;
     Ok(local_issuer(config, config.port)?.mint_access_token(subject, username, role)?)
 }

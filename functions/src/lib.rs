@@ -19,6 +19,7 @@ use init_steps::InitSteps;
 
 use keys_kms::KmsKeys;
 use shared::Route;
+use shared::audit_tags::TaggedAudit;
 use shared::auth::jwks::{HttpJwks, KeyCache};
 use shared::branch_keys::BranchKeys;
 use shared::config::{AwsSettings, Settings};
@@ -80,13 +81,23 @@ pub async fn aws_state<B: BlobBackend>(settings: &Settings, aws: &Aws) -> Result
 /// wrapped). KMS is not asked until a record is read or written.
 pub fn sealed_items(aws: &AwsSettings, dynamodb: aws_sdk_dynamodb::Client, kms: aws_sdk_kms::Client) -> Arc<SealedItems> {
     let table = Arc::new(DynamoStore::new(dynamodb, aws.table_name.clone(), aws.audit_table_name.clone()));
-    let kms = KmsKeys::new(kms, HashMap::from([(Purpose::PersonalData, aws.personal_data_key_id.clone())]))
-        .with_retired(aws.personal_data_retired_key_ids.clone());
+    let kms: Arc<KmsKeys> = Arc::new(
+        KmsKeys::new(
+            kms,
+            HashMap::from([
+                (Purpose::PersonalData, aws.personal_data_key_id.clone()),
+                (Purpose::AuditIntegrity, aws.audit_integrity_key_id.clone()),
+            ]),
+        )
+        .with_retired(aws.personal_data_retired_key_ids.clone()),
+    );
+    // Audit records are tagged under a key KMS wraps, unwrapped once per instance.
+    let tagged = Arc::new(TaggedAudit::new(table, kms.clone()));
     // Data keys derive from a branch key KMS wraps: one KMS call per instance per branch
     // key, however many records it reads (`shared::branch_keys`).
-    let branches = BranchKeys::new(Arc::new(kms), table.clone());
+    let branches = BranchKeys::new(kms, tagged.clone());
     let envelopes = Arc::new(Envelopes::new(Arc::new(branches), CacheLimits::default()));
-    Arc::new(SealedItems::new(table, envelopes))
+    Arc::new(SealedItems::new(tagged, envelopes))
 }
 
 /// The scheduled re-sealing job: each invocation re-seals records from where the last one

@@ -16,6 +16,8 @@ pub struct AuditDraft {
     pub action: &'static str,
     pub resource_type: &'static str,
     pub resource_id: Option<String>,
+    /// The user the request is about, if any ([`AuditRecord::subject`]).
+    pub subject: Option<String>,
     pub actor: Option<(String, Role)>,
     pub decision: AuditDecision,
     pub policies: Vec<String>,
@@ -28,6 +30,7 @@ impl AuditDraft {
             action,
             resource_type,
             resource_id: None,
+            subject: None,
             actor: None,
             decision: AuditDecision::NotEvaluated,
             policies: Vec::new(),
@@ -51,6 +54,7 @@ impl AuditDraft {
             action: self.action.to_owned(),
             resource_type: self.resource_type.to_owned(),
             resource_id: self.resource_id.clone(),
+            subject: self.subject.clone(),
             decision: self.decision,
             policies: self.policies.clone(),
             outcome: AuditOutcome::from_status(status),
@@ -58,6 +62,7 @@ impl AuditDraft {
             reason: self.reason.clone(),
             source_ip: meta.source_ip.clone(),
             user_agent: meta.user_agent.clone(),
+            tag: None,
         }
     }
 }

@@ -93,7 +93,8 @@ mod tests {
 
     fn sealed_store(keys: &std::path::Path, raw: &Arc<dyn ItemStore>) -> Arc<dyn ItemStore> {
         let envelopes = Envelopes::new(Arc::new(LocalKeys::new(keys)), CacheLimits::default());
-        Arc::new(SealedItems::new(Arc::clone(raw), Arc::new(envelopes)))
+        let tagged = Arc::new(crate::audit_tags::TaggedAudit::new(Arc::clone(raw), Arc::new(LocalKeys::new(keys))));
+        Arc::new(SealedItems::new(tagged, Arc::new(envelopes)))
     }
 
     #[tokio::test]

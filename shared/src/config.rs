@@ -21,6 +21,8 @@ pub struct AwsSettings {
     /// Key ARNs that wrapped them before (a replaced key), still accepted for unwrapping
     /// until every record is re-sealed (`PERSONAL_DATA_RETIRED_KEY_IDS`, comma-separated).
     pub personal_data_retired_key_ids: Vec<String>,
+    /// KMS key that wraps the keys audit records are tagged with (SR-19).
+    pub audit_integrity_key_id: String,
 }
 
 pub use auth::AuthSettings;
@@ -83,6 +85,7 @@ impl Settings {
             bucket_kms_key_id: require("BUCKET_KMS_KEY_ID")?,
             personal_data_key_id: require("PERSONAL_DATA_KEY_ID")?,
             personal_data_retired_key_ids: get("PERSONAL_DATA_RETIRED_KEY_IDS").map(split_list).unwrap_or_default(),
+            audit_integrity_key_id: require("AUDIT_INTEGRITY_KEY_ID")?,
         };
 
         let issuer = require("AUTH_ISSUER")?;
@@ -212,6 +215,7 @@ mod tests {
             ("BUCKET_NAME", "bucket"),
             ("BUCKET_KMS_KEY_ID", "alias/data"),
             ("PERSONAL_DATA_KEY_ID", "alias/personal"),
+            ("AUDIT_INTEGRITY_KEY_ID", "alias/audit"),
             ("AUTH_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"),
             ("AUTH_CLIENT_IDS", "client-a, client-b"),
         ]

@@ -337,6 +337,15 @@ mod tests {
         async fn append_audit(&self, audit: &crate::audit::AuditRecord) -> Result<(), StoreError> {
             self.inner.append_audit(audit).await
         }
+        async fn audit_newest_first(
+            &self,
+            source: crate::store::audit::AuditSource<'_>,
+            range: &crate::store::audit::PositionRange,
+            limit: usize,
+        ) -> Result<crate::store::Page<crate::audit::AuditRecord>, crate::store::StoreError> {
+            self.inner.audit_newest_first(source, range, limit).await
+        }
+
         async fn audit_partition(
             &self,
             pk: &str,

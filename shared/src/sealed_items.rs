@@ -23,6 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::audit::AuditRecord;
+use crate::audit_tags::{AuditKeys, TaggedAudit};
 use crate::records::{RecordType, record_type};
 use crate::store::{Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp};
 use crypto::cache::{Envelopes, SealError};
@@ -39,25 +40,38 @@ const TABLE: &str = "items";
 /// An item store whose records are sealed on the way in and opened on the way out.
 #[derive(Debug)]
 pub struct SealedItems {
+    /// The layer underneath, which tags audit records (SR-19), as a store.
     inner: Arc<dyn ItemStore>,
+    tagged: Arc<TaggedAudit>,
     envelopes: Arc<Envelopes>,
 }
 
 impl SealedItems {
-    pub fn new(inner: Arc<dyn ItemStore>, envelopes: Arc<Envelopes>) -> Self {
-        Self { inner, envelopes }
+    /// Records sealed with `envelopes`, over a store that tags every audit record: the
+    /// type admits no other, so no host writes audit records without their tag.
+    pub fn new(tagged: Arc<TaggedAudit>, envelopes: Arc<Envelopes>) -> Self {
+        let inner: Arc<dyn ItemStore> = tagged.clone();
+        Self { inner, tagged, envelopes }
     }
 
-    /// Sealed under branch keys kept in `inner`, wrapped by the local master keys kept in
-    /// `master_keys` (created there on first use).
-    pub fn with_local_keys(inner: Arc<dyn ItemStore>, master_keys: &std::path::Path) -> Self {
+    /// Over `raw`, with the local master keys kept in `master_keys` (created there on first
+    /// use): audit records tagged under keys they wrap, records sealed under branch keys
+    /// they wrap, both kept in `raw`.
+    pub fn with_local_keys(raw: Arc<dyn ItemStore>, master_keys: &std::path::Path) -> Self {
+        let tagged = Arc::new(TaggedAudit::new(raw, Arc::new(crypto::keys::LocalKeys::new(master_keys))));
+        let inner: Arc<dyn ItemStore> = tagged.clone();
         let envelopes = crate::branch_keys::local_envelopes(&inner, master_keys);
-        Self::new(inner, envelopes)
+        Self::new(tagged, envelopes)
     }
 
     /// The store underneath, which sees records as they are at rest.
     pub fn inner(&self) -> &Arc<dyn ItemStore> {
         &self.inner
+    }
+
+    /// The keys audit records are tagged and verified with.
+    pub fn audit_keys(&self) -> &Arc<AuditKeys> {
+        self.tagged.keys()
     }
 
     /// The stored form of `body`, the body of a record at `key`.
@@ -296,6 +310,15 @@ impl ItemStore for SealedItems {
 
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
         self.inner.append_audit(audit).await
+    }
+
+    async fn audit_newest_first(
+        &self,
+        source: crate::store::audit::AuditSource<'_>,
+        range: &crate::store::audit::PositionRange,
+        limit: usize,
+    ) -> Result<crate::store::Page<crate::audit::AuditRecord>, crate::store::StoreError> {
+        self.inner.audit_newest_first(source, range, limit).await
     }
 
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {

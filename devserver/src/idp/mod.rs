@@ -237,6 +237,7 @@ fn repeated(params: &HashMap<String, Vec<String>>) -> bool {
 fn event(action: &'static str, meta: &RequestMeta, subject: Option<&str>, status: u16, reason: Option<&str>) -> AuditRecord {
     let mut draft = AuditDraft::new(action, "session");
     draft.resource_id = subject.map(str::to_owned);
+    draft.subject = subject.map(str::to_owned);
     draft.reason = reason.map(str::to_owned);
     let mut record = draft.finish(meta, status);
     record.actor = subject.map(str::to_owned);

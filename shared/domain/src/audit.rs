@@ -57,6 +57,10 @@ pub struct AuditRecord {
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<String>,
+    /// The user the request was about, when it was about one (user administration, a
+    /// share to them, their own profile or session): what finds the records about a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     pub decision: AuditDecision,
     /// Policies that determined the decision.
     pub policies: Vec<String>,
@@ -66,6 +70,89 @@ pub struct AuditRecord {
     pub reason: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Integrity tag: `<key version>.<base64url HMAC-SHA256>` over the record's
+    /// pseudonymised form (see the API's `audit_tags`), set by the store layer that writes
+    /// the record, never by a handler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+impl AuditRecord {
+    /// Where the record sorts: time, then id (unique, so a position in any of its indexes).
+    pub fn position(&self) -> String {
+        format!("{}#{}", self.time, self.id)
+    }
+}
+
+/// What an audit search asks for: records from `from` to `to` (both included) that match
+/// every filter given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    pub actor: Option<String>,
+    /// The user the records are about ([`AuditRecord::subject`]).
+    pub subject: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub outcome: Option<AuditOutcome>,
+    pub source_ip: Option<String>,
+}
+
+impl AuditQuery {
+    /// Every record of the `days` days up to `now`.
+    pub fn last_days(now: OffsetDateTime, days: i64) -> Self {
+        Self {
+            from: now - time::Duration::days(days),
+            to: now,
+            actor: None,
+            subject: None,
+            action: None,
+            resource_type: None,
+            resource_id: None,
+            outcome: None,
+            source_ip: None,
+        }
+    }
+
+    /// Whether any filter beyond the time range is set.
+    pub fn has_filters(&self) -> bool {
+        self.actor.is_some()
+            || self.subject.is_some()
+            || self.action.is_some()
+            || self.resource_type.is_some()
+            || self.resource_id.is_some()
+            || self.outcome.is_some()
+            || self.source_ip.is_some()
+    }
+
+    /// Whether `record` is one this query asks for.
+    pub fn matches(&self, record: &AuditRecord) -> bool {
+        fn holds(wanted: &Option<String>, actual: Option<&str>) -> bool {
+            wanted.as_deref().is_none_or(|wanted| actual == Some(wanted))
+        }
+        let time = record.time.as_str();
+        time >= self.oldest_time().as_str()
+            && time <= self.newest_time().as_str()
+            && holds(&self.actor, record.actor.as_deref())
+            && holds(&self.subject, record.subject.as_deref())
+            && holds(&self.action, Some(&record.action))
+            && holds(&self.resource_type, Some(&record.resource_type))
+            && holds(&self.resource_id, record.resource_id.as_deref())
+            && holds(&self.source_ip, record.source_ip.as_deref())
+            && self.outcome.is_none_or(|outcome| record.outcome == outcome)
+    }
+
+    /// `from` as records store times.
+    pub fn oldest_time(&self) -> String {
+        format_time(self.from)
+    }
+
+    /// `to` as records store times.
+    pub fn newest_time(&self) -> String {
+        format_time(self.to)
+    }
 }
 
 /// RFC 3339, UTC, millisecond precision: sorts as text in time order.

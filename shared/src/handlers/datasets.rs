@@ -406,5 +406,6 @@ async fn share_target(ctx: &mut Ctx<'_>, req: &Request) -> Result<(Loaded, UserI
     ctx.precondition(req, dataset.version, false)?;
     let user = UserId::parse(&path_param(req, "userId")?)?;
     ctx.audit.resource_id = Some(format!("{}:{}", dataset.id, user.as_str()));
+    ctx.audit.subject = Some(user.as_str().to_owned());
     Ok((dataset, user))
 }

@@ -35,6 +35,7 @@ pub struct Me {
 pub async fn get(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
     let principal = ctx.authenticate(req).await?;
     ctx.audit.resource_id = Some(principal.subject.clone());
+    ctx.audit.subject = Some(principal.subject.clone());
     ctx.authorize(&principal, Action::ReadOwnProfile, &Resource::User(&principal.subject))?;
     let account = match (&ctx.state.directory, UserId::parse(&principal.subject)) {
         (Some(directory), Ok(id)) => directory.get(&id).await.map_err(super::users::directory_error)?.map(UserView::from),

@@ -101,6 +101,7 @@ async fn session_reply(ctx: &mut Ctx<'_>, tokens: &Tokens) -> Result<Reply, ApiE
         .await
         .map_err(|e| ApiError::Unavailable { cause: format!("the identity provider's access token does not verify: {e}") })?;
     ctx.audit.set_actor(&principal);
+    ctx.audit.subject = Some(principal.subject.clone());
     ctx.audit.resource_id = Some(principal.subject);
     Reply::ok(&SessionTokens {
         access_token: tokens.access_token.clone(),

@@ -114,6 +114,7 @@ async fn target(ctx: &mut Ctx<'_>, req: &Request, action: Action) -> Result<(Pri
     let principal = ctx.authenticate(req).await?;
     let id = UserId::parse(&path_param(req, "userId")?)?;
     ctx.audit.resource_id = Some(id.as_str().to_owned());
+    ctx.audit.subject = Some(id.as_str().to_owned());
     ctx.authorize(&principal, action, &Resource::User(id.as_str()))?;
     Ok((principal, id))
 }
@@ -244,6 +245,7 @@ pub async fn invite(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let mut change = DirectoryChange::new(directory);
     let user = change.step(directory.invite(&invitation).await).await?;
     ctx.audit.resource_id = Some(user.id.as_str().to_owned());
+    ctx.audit.subject = Some(user.id.as_str().to_owned());
     let record = SecurityRecord::new(invitation.role);
     let writes = match roster::standing_writes(&roster, user.id.as_str(), None, Some(&record)) {
         Ok(writes) => writes,

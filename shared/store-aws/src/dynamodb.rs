@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use domain::audit::AuditRecord;
-use store::audit::{partition, sort_key};
+use store::audit::{AuditIndex, AuditSource, PositionRange, partition, sort_key};
 use store::{Condition, Item, ItemStore, Key, Page, ScanPage, StoreError, WriteOp, check_size};
 
 use crate::attr::{from_attr, from_map, to_attr};
@@ -90,15 +90,31 @@ fn condition_parts(condition: Condition) -> (Option<String>, Option<HashMap<Stri
 
 fn audit_put(table: &str, audit: &AuditRecord) -> Result<Put, StoreError> {
     let record = serde_json::to_value(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Put::builder()
+    let mut put = Put::builder()
         .table_name(table)
         .item("pk", AttributeValue::S(partition(audit)))
         .item("sk", AttributeValue::S(sort_key(audit)))
-        .item("record", to_attr(&record))
+        .item("record", to_attr(&record));
+    // Sparse: a record is entered only in the indexes it has a value for.
+    for index in AuditIndex::ALL {
+        if let Some(key) = index.key_of(audit) {
+            put = put.item(index.attribute(), AttributeValue::S(key));
+        }
+    }
+    put
         // INVARIANT: audit records are never overwritten; IAM allows only this conditional put.
         .condition_expression("attribute_not_exists(pk)")
         .build()
         .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The record an audit item holds.
+fn audit_record(row: &Row) -> Result<AuditRecord, StoreError> {
+    let record = match row.get("record") {
+        Some(AttributeValue::M(map)) => serde_json::Value::Object(from_map(map)?),
+        _ => return Err(StoreError::Corrupt("audit item without record".into())),
+    };
+    serde_json::from_value::<AuditRecord>(record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl DynamoStore {
@@ -324,14 +340,63 @@ impl ItemStore for DynamoStore {
 
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         let page = self.query_rows(&self.audit_table, RowQuery { pk, prefix: "", keys_only: false }, after, limit).await?;
-        let mut records = Vec::with_capacity(page.items.len());
-        for row in &page.items {
-            let record = match row.get("record") {
-                Some(AttributeValue::M(map)) => serde_json::Value::Object(from_map(map)?),
-                _ => return Err(StoreError::Corrupt("audit item without record".into())),
-            };
-            records.push(serde_json::from_value::<AuditRecord>(record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-        }
+        let records = page.items.iter().map(audit_record).collect::<Result<_, _>>()?;
         Ok(Page { items: records, next: page.next })
+    }
+
+    async fn audit_newest_first(
+        &self,
+        source: AuditSource<'_>,
+        range: &PositionRange,
+        limit: usize,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        let limit = limit.max(1);
+        let (index, attribute, key) = match source {
+            AuditSource::Day(pk) => (None, "pk", pk),
+            AuditSource::Index(index, pk) => (Some(index.name()), index.attribute(), pk),
+        };
+        // `before` is exclusive and BETWEEN is not: the record at `before` itself, if any,
+        // is the first one back and is dropped.
+        let newest = match range.before.as_deref() {
+            Some(before) if before < range.newest.as_str() => before,
+            _ => range.newest.as_str(),
+        };
+        if newest < range.oldest.as_str() {
+            return Ok(Page { items: Vec::new(), next: None });
+        }
+        let mut records = Vec::with_capacity(limit.min(128));
+        let mut start = None;
+        loop {
+            let remaining = i32::try_from(limit + 1 - records.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.audit_table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#key = :key AND sk BETWEEN :oldest AND :newest")
+                .expression_attribute_names("#key", attribute)
+                .expression_attribute_values(":key", AttributeValue::S(key.to_owned()))
+                .expression_attribute_values(":oldest", AttributeValue::S(range.oldest.clone()))
+                .expression_attribute_values(":newest", AttributeValue::S(newest.to_owned()))
+                .scan_index_forward(false)
+                // Index reads are eventually consistent; the table's day partitions need not be.
+                .set_consistent_read(index.is_none().then_some(true))
+                .limit(remaining)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for row in output.items() {
+                let record = audit_record(row)?;
+                if range.contains(&record.position()) {
+                    records.push(record);
+                }
+            }
+            match output.last_evaluated_key {
+                Some(last) if records.len() <= limit => start = Some(last),
+                _ => break,
+            }
+        }
+        Ok(store::paginate(records, limit, sort_key))
     }
 }

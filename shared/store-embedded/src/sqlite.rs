@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use domain::audit::AuditRecord;
-use store::audit::{partition, sort_key};
+use store::audit::{AuditIndex, AuditSource, PositionRange, partition, sort_key};
 use store::{Condition, Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp, check_size, paginate};
 
 const SCHEMA: &str = "
@@ -26,10 +26,18 @@ CREATE TABLE IF NOT EXISTS counters (
   PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
+-- The `i_*` columns are the record's keys in the audit indexes (`store::audit::AuditIndex`),
+-- the same values the DynamoDB table's index attributes hold.
 CREATE TABLE IF NOT EXISTS audit (
   pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,
+  i_actor TEXT, i_subject TEXT, i_resource TEXT, i_ip TEXT, i_action TEXT,
   PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (i_actor, sk) WHERE i_actor IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (i_subject, sk) WHERE i_subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_resource ON audit (i_resource, sk) WHERE i_resource IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_ip ON audit (i_ip, sk) WHERE i_ip IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_action ON audit (i_action, sk) WHERE i_action IS NOT NULL;
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -63,6 +71,7 @@ impl SqliteStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        add_index_columns(&conn)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
@@ -70,6 +79,51 @@ impl SqliteStore {
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))
     }
+}
+
+/// A file made before the audit indexes: their columns are added and filled in from each
+/// record (the append-only triggers are dropped for that and made again by [`SCHEMA`]).
+fn add_index_columns(conn: &Connection) -> Result<(), StoreError> {
+    let has_audit: bool = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit'", [], |row| row.get::<_, i64>(0))
+        .map_err(unavailable)?
+        > 0;
+    let indexed: bool = conn
+        .query_row("SELECT count(*) FROM pragma_table_info('audit') WHERE name = 'i_actor'", [], |row| row.get::<_, i64>(0))
+        .map_err(unavailable)?
+        > 0;
+    if !has_audit || indexed {
+        return Ok(());
+    }
+    let mut tx = conn.unchecked_transaction().map_err(unavailable)?;
+    tx.execute_batch(
+        "DROP TRIGGER IF EXISTS audit_no_update;
+         ALTER TABLE audit ADD COLUMN i_actor TEXT; ALTER TABLE audit ADD COLUMN i_subject TEXT;
+         ALTER TABLE audit ADD COLUMN i_resource TEXT; ALTER TABLE audit ADD COLUMN i_ip TEXT;
+         ALTER TABLE audit ADD COLUMN i_action TEXT;",
+    )
+    .map_err(unavailable)?;
+    let rows: Vec<(String, String, String)> = {
+        let mut statement = tx.prepare("SELECT pk, sk, body FROM audit").map_err(unavailable)?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).map_err(unavailable)?;
+        rows.collect::<Result<_, _>>().map_err(unavailable)?
+    };
+    for (pk, sk, body) in rows {
+        let record: AuditRecord = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let keys = index_keys(&record);
+        tx.execute(
+            "UPDATE audit SET i_actor = ?3, i_subject = ?4, i_resource = ?5, i_ip = ?6, i_action = ?7 WHERE pk = ?1 AND sk = ?2",
+            params![pk, sk, keys[0], keys[1], keys[2], keys[3], keys[4]],
+        )
+        .map_err(unavailable)?;
+    }
+    tx.set_drop_behavior(rusqlite::DropBehavior::Commit);
+    tx.commit().map_err(unavailable)
+}
+
+/// The record's key in each index, in [`AuditIndex::ALL`]'s order (the columns' order).
+fn index_keys(record: &AuditRecord) -> [Option<String>; 5] {
+    AuditIndex::ALL.map(|index| index.key_of(record))
 }
 
 fn unavailable(error: rusqlite::Error) -> StoreError {
@@ -94,6 +148,16 @@ const KEYS_AFTER: &str = "SELECT sk FROM items WHERE pk IN (?1) AND sk > ?2 AND 
 /// One page of an audit partition after a sort key: pk, after.
 const AUDIT_PAGE: &str = "SELECT body FROM audit WHERE pk IN (?1) AND sk > ?2 ORDER BY sk";
 
+/// Newest first, a range of positions of one day partition or index partition: the key,
+/// oldest, newest, before (exclusive).
+fn newest_first_sql(source: AuditSource<'_>) -> String {
+    let column = match source {
+        AuditSource::Day(_) => "pk",
+        AuditSource::Index(index, _) => index.attribute(),
+    };
+    format!("SELECT body FROM audit WHERE {column} IN (?1) AND sk >= ?2 AND sk <= ?3 AND sk < ?4 ORDER BY sk DESC")
+}
+
 fn current_version(conn: &Connection, key: &Key) -> Result<Option<u64>, StoreError> {
     let mut statement = conn.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2").map_err(unavailable)?;
     let version: Option<i64> = statement.query_row(params![key.pk, key.sk], |row| row.get(0)).optional().map_err(unavailable)?;
@@ -111,8 +175,13 @@ fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
 
 fn insert_audit(conn: &Connection, audit: &AuditRecord) -> Result<(), StoreError> {
     let body = serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut statement = conn.prepare_cached("INSERT INTO audit (pk, sk, body) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
-    match statement.execute(params![partition(audit), sort_key(audit), body]) {
+    let mut statement = conn
+        .prepare_cached(
+            "INSERT INTO audit (pk, sk, body, i_actor, i_subject, i_resource, i_ip, i_action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(unavailable)?;
+    let [actor, subject, resource, ip, action] = index_keys(audit);
+    match statement.execute(params![partition(audit), sort_key(audit), body, actor, subject, resource, ip, action]) {
         Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(StoreError::ConditionFailed),
         Err(e) => Err(unavailable(e)),
@@ -260,6 +329,28 @@ impl ItemStore for SqliteStore {
         insert_audit(&*self.conn()?, audit)
     }
 
+    async fn audit_newest_first(
+        &self,
+        source: AuditSource<'_>,
+        range: &PositionRange,
+        limit: usize,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        let key = match source {
+            AuditSource::Day(pk) | AuditSource::Index(_, pk) => pk,
+        };
+        let mut statement = conn.prepare_cached(&newest_first_sql(source)).map_err(unavailable)?;
+        let before = range.before.as_deref().unwrap_or("\u{10FFFF}");
+        let rows =
+            statement.query_map(params![key, range.oldest, range.newest, before], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+        let mut records = Vec::new();
+        for row in rows.take(limit.saturating_add(1)) {
+            let body = row.map_err(unavailable)?;
+            records.push(serde_json::from_str::<AuditRecord>(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        Ok(paginate(records, limit, sort_key))
+    }
+
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         let conn = self.conn()?;
         let mut statement = conn.prepare_cached(AUDIT_PAGE).map_err(unavailable)?;
@@ -300,6 +391,8 @@ mod tests {
                 reason: None,
                 source_ip: None,
                 user_agent: None,
+                subject: None,
+                tag: None,
             };
             let record = serde_json::to_string(&record).unwrap();
             for i in 0..5 {

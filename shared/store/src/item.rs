@@ -139,6 +139,17 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// Audit records of one audit partition (one shard of a UTC day), oldest first.
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError>;
 
+    /// Audit records of one day partition of the audit table, or of one partition of one
+    /// of its indexes, newest first, whose position ([`crate::audit::sort_key`]) lies in
+    /// `range`: `limit` or fewer, and in `next` the position of the last when there are
+    /// more. What searches read ([`crate::audit::search`]).
+    async fn audit_newest_first(
+        &self,
+        source: crate::audit::AuditSource<'_>,
+        range: &crate::audit::PositionRange,
+        limit: usize,
+    ) -> Result<Page<AuditRecord>, StoreError>;
+
     /// Audit records of one UTC day (`YYYY-MM-DD`), oldest first, read from every shard of
     /// the day (see [`crate::audit::day_partitions`]).
     async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {

@@ -94,16 +94,15 @@ async fn the_functions_seal_records_under_a_branch_key_that_kms_wraps() {
     let key = client.create_key().description("test personal data").send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
     let dynamodb = crate::services::dynamodb_client();
     let (items, audit) = (format!("items-{}", uuid::Uuid::new_v4().simple()), format!("audit-{}", uuid::Uuid::new_v4().simple()));
-    for table in [&items, &audit] {
-        devserver::aws_local::ensure_table(&dynamodb, table).await.unwrap();
-    }
+    devserver::aws_local::ensure_tables(&dynamodb, &items, &audit).await.unwrap();
     let aws = shared::config::AwsSettings {
         table_name: items,
         audit_table_name: audit,
         bucket_name: String::new(),
         bucket_kms_key_id: String::new(),
-        personal_data_key_id: key,
+        personal_data_key_id: key.clone(),
         personal_data_retired_key_ids: Vec::new(),
+        audit_integrity_key_id: key,
     };
     let store = functions::sealed_items(&aws, dynamodb, client.clone());
     let meta = shared::http::RequestMeta { request_id: "branch-key-test".into(), ..Default::default() };

@@ -42,16 +42,11 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_local::dynamodb_client(&endpoint("FORECAST_TEST_DYNAMODB_URL")).unwrap()
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    aws_local::ensure_table(client, name).await.unwrap();
-}
-
 /// Tables shaped as in `template.yaml`.
 pub async fn dynamo_store() -> Subject<dyn ItemStore> {
     let client = dynamodb_client();
     let (items, audit) = (unique("items"), unique("audit"));
-    create_table(&client, &items).await;
-    create_table(&client, &audit).await;
+    aws_local::ensure_tables(&client, &items, &audit).await.unwrap();
     Subject { adapter: Arc::new(DynamoStore::new(client, items, audit)), _dir: None }
 }
 

@@ -115,6 +115,15 @@ impl ItemStore for AuditDown {
     async fn append_audit(&self, _audit: &AuditRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("audit table unreachable".into()))
     }
+    async fn audit_newest_first(
+        &self,
+        source: shared::store::audit::AuditSource<'_>,
+        range: &shared::store::audit::PositionRange,
+        limit: usize,
+    ) -> Result<shared::store::Page<shared::audit::AuditRecord>, shared::store::StoreError> {
+        self.0.audit_newest_first(source, range, limit).await
+    }
+
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         self.0.audit_partition(pk, after, limit).await
     }

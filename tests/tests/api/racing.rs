@@ -88,6 +88,15 @@ impl ItemStore for RacingStore {
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
         self.inner.append_audit(audit).await
     }
+    async fn audit_newest_first(
+        &self,
+        source: shared::store::audit::AuditSource<'_>,
+        range: &shared::store::audit::PositionRange,
+        limit: usize,
+    ) -> Result<shared::store::Page<shared::audit::AuditRecord>, shared::store::StoreError> {
+        self.inner.audit_newest_first(source, range, limit).await
+    }
+
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         self.inner.audit_partition(pk, after, limit).await
     }
