@@ -9,6 +9,7 @@
 //! adapter rebuilds neither this crate nor the other adapter.
 
 pub mod audit;
+pub mod audit_digest;
 pub mod audit_tags;
 pub mod auth;
 pub mod authz;

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod envelope;
 pub mod keys;
 pub mod private_file;
+pub mod signing;
 
 #[cfg(test)]
 mod tests {

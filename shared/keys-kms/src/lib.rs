@@ -110,3 +110,56 @@ impl KeyProvider for KmsKeys {
             .ok_or_else(|| KeyError::Unavailable("DescribeKey answered without the key's ARN".into()))
     }
 }
+
+/// The digest signer on an asymmetric KMS key (`ECC_NIST_P256`, `SIGN_VERIFY`): the private
+/// key never leaves KMS, and only the role of the function that writes digests may `Sign`.
+#[derive(Debug, Clone)]
+pub struct KmsSigner {
+    client: Client,
+    /// The key's ARN: what `Sign` names in its answer, and the only id whose public key
+    /// this signer hands out.
+    key_arn: String,
+    public_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
+}
+
+impl KmsSigner {
+    pub fn new(client: Client, key_arn: String) -> Self {
+        Self { client, key_arn, public_key: std::sync::Arc::default() }
+    }
+}
+
+#[async_trait::async_trait]
+impl crypto::signing::Signer for KmsSigner {
+    fn key_id(&self) -> &str {
+        &self.key_arn
+    }
+
+    async fn sign(&self, message: &[u8]) -> Result<crypto::signing::Signature, KeyError> {
+        let output = self
+            .client
+            .sign()
+            .key_id(&self.key_arn)
+            .message(Blob::new(message))
+            .message_type(aws_sdk_kms::types::MessageType::Raw)
+            .signing_algorithm(aws_sdk_kms::types::SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let der = output.signature.ok_or_else(|| KeyError::Unavailable("KMS returned no signature".into()))?.into_inner();
+        Ok(crypto::signing::Signature { key_id: output.key_id.unwrap_or_else(|| self.key_arn.clone()), der })
+    }
+
+    async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, KeyError> {
+        if key_id != self.key_arn {
+            return Err(KeyError::UnknownMasterKey(key_id.to_owned()));
+        }
+        let key = self
+            .public_key
+            .get_or_try_init(|| async {
+                let output = self.client.get_public_key().key_id(&self.key_arn).send().await.map_err(unavailable)?;
+                output.public_key.map(Blob::into_inner).ok_or_else(|| KeyError::Unavailable("KMS returned no public key".into()))
+            })
+            .await?;
+        Ok(key.clone())
+    }
+}

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
 
+mod audit_integrity;
 #[path = "../support/audit_walk.rs"]
 mod audit_walk;
 mod blob_contract;
@@ -112,4 +113,14 @@ async fn s3_puts_ask_for_kms_encryption_with_the_bucket_key() {
 #[tokio::test]
 async fn the_client_secret_comes_from_secrets_manager_and_is_cached() {
     services::client_secret_comes_from_secrets_manager().await;
+}
+
+#[tokio::test]
+async fn tampering_with_the_embedded_audit_table_is_named_record_by_record() {
+    audit_integrity::one_changed_one_deleted_one_inserted_are_named_and_nothing_else(audit_integrity::on_sqlite().await).await;
+}
+
+#[tokio::test]
+async fn tampering_with_the_dynamodb_audit_table_is_named_record_by_record() {
+    audit_integrity::one_changed_one_deleted_one_inserted_are_named_and_nothing_else(audit_integrity::on_dynamodb().await).await;
 }
