@@ -154,12 +154,24 @@ pub async fn search(
     before: Option<&str>,
     limit: usize,
 ) -> Result<Page<AuditRecord>, StoreError> {
-    let limit = limit.max(1);
+    // Without filters every record read is a match; with them, read more per shard.
+    let batch = if query.has_filters() { limit.max(100) } else { limit };
+    search_in_batches(store, query, before, limit, batch).await
+}
+
+/// [`search`], reading `batch` records per shard and round (tests use small batches to
+/// make shards stop short).
+pub async fn search_in_batches(
+    store: &dyn ItemStore,
+    query: &AuditQuery,
+    before: Option<&str>,
+    limit: usize,
+    batch: usize,
+) -> Result<Page<AuditRecord>, StoreError> {
+    let (limit, batch) = (limit.max(1), batch.max(1));
     let mut range = PositionRange::of(query);
     range.before = before.map(str::to_owned);
     let index = index_for(query);
-    // Without filters every record read is a match; with them, read more per shard.
-    let batch = if query.has_filters() { limit.max(100) } else { limit };
     let oldest_day = range.oldest.get(..10).unwrap_or_default().to_owned();
     let mut day = day_of(range.before.as_deref().unwrap_or(&range.newest)).min(day_of(&range.newest));
     let mut found = Vec::new();

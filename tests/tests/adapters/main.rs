@@ -54,6 +54,7 @@ macro_rules! store_suite {
                 concurrent_increments_each_see_their_own_value,
                 a_rate_limit_lets_exactly_its_maximum_through_each_window,
                 a_scan_visits_every_item_once_and_no_counter,
+                audit_searches_filter_newest_first_and_page_without_repeats,
             ]
         );
     };
