@@ -81,6 +81,9 @@ pub struct DevConfig {
     pub hasher: PasswordHasher,
     /// The built web app (`npm run build` in `web/`), served at `/`.
     pub web_dir: PathBuf,
+    /// How often the server digests the audit hours that are due (the deployed job runs
+    /// hourly); `None` leaves it to the `audit-digest` command.
+    pub digest_every: Option<Duration>,
 }
 
 /// Where the local server keeps items and blobs.
@@ -111,6 +114,7 @@ impl Default for DevConfig {
             mfa_required_for_admins: false,
             hasher: PasswordHasher::default(),
             web_dir: PathBuf::from("web/dist"),
+            digest_every: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -225,7 +229,11 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
     let directory =
         EmbeddedDirectory::new(Arc::clone(&state.store), email_index(&state.store), config.hasher.clone(), issuer.issuer().to_owned());
     state.directory = Some(Arc::new(directory.clone()));
+    state.audit_digests = Some(digest_store(&config));
     let state = Arc::new(state);
+    if let Some(every) = config.digest_every {
+        tokio::spawn(digest_while_serving(Arc::downgrade(&state), every));
+    }
 
     let clients = vec![
         Client {
@@ -377,6 +385,78 @@ pub async fn rotate_master_key(
     let (sealed, _) = open_stores(config).await?;
     let branch = branch_keys(config, sealed.inner()).rotate(purpose).await?;
     Ok((master, branch))
+}
+
+/// Where the local server keeps the signed audit digests (a folder of the data folder, for
+/// either backend) and the key that signs them (a file beside the master keys).
+pub fn digest_store(config: &DevConfig) -> shared::audit_digest::DigestStore {
+    shared::audit_digest::DigestStore {
+        blobs: Arc::new(FsBlobStore::new(config.data_dir.join("audit-digests"))),
+        signer: Arc::new(shared::crypto::signing::LocalSigner::new(master_keys_dir(config))),
+    }
+}
+
+/// The deployed digest job's schedule, in process: every `every`, the hours that are due.
+/// Ends with the server (when the state is dropped).
+async fn digest_while_serving(state: std::sync::Weak<AppState>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        let Some(digests) = &state.audit_digests else { return };
+        let meta = RequestMeta { request_id: format!("devserver-digest-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
+        let now = time::OffsetDateTime::now_utc();
+        match shared::audit_digest::write_digests(
+            state.store.as_ref(),
+            &state.audit_keys,
+            digests.blobs.as_ref(),
+            digests.signer.as_ref(),
+            now,
+            24,
+            &meta,
+        )
+        .await
+        {
+            Ok(run) if run.digests > 0 => {
+                tracing::info!(digests = run.digests, records = run.records, through = ?run.digested_through, "audit digests")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "audit digests failed"),
+        }
+    }
+}
+
+/// What the `audit-digest` command does: digests every hour due at `now`.
+pub async fn write_audit_digests(
+    config: &DevConfig,
+    now: time::OffsetDateTime,
+) -> Result<shared::audit_digest::DigestRun, Box<dyn std::error::Error + Send + Sync>> {
+    let (store, _) = open_stores(config).await?;
+    let digests = digest_store(config);
+    let meta = RequestMeta { request_id: format!("devserver-digest-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
+    Ok(shared::audit_digest::write_digests(
+        store.as_ref(),
+        store.audit_keys(),
+        digests.blobs.as_ref(),
+        digests.signer.as_ref(),
+        now,
+        usize::MAX,
+        &meta,
+    )
+    .await?)
+}
+
+/// What the `audit-verify` command does: the range checked against its digests.
+pub async fn verify_audit(
+    config: &DevConfig,
+    from: time::OffsetDateTime,
+    to: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+) -> Result<shared::audit_digest::VerifyReport, Box<dyn std::error::Error + Send + Sync>> {
+    let (store, _) = open_stores(config).await?;
+    let digests = digest_store(config);
+    let keys = Arc::clone(store.audit_keys());
+    Ok(shared::audit_digest::verify(store.as_ref(), digests.blobs.as_ref(), &keys, digests.signer.as_ref(), from, to, now).await?)
 }
 
 /// E-mail addresses looked up by a keyed blind index, its key a record of `store`.

@@ -7,6 +7,8 @@
 //! devserver rotate-master-key --purpose personal-data|dataset-content|audit-integrity [--data-dir .data]
 //! devserver reseal [--data-dir .data] [--backend ...]
 //! devserver outbox [--data-dir .data]
+//! devserver audit-digest [--now TIME] [--data-dir .data] [--backend ...]
+//! devserver audit-verify [--from TIME] [--to TIME] [--now TIME] [--data-dir .data] [--backend ...]
 //! ```
 
 use std::path::PathBuf;
@@ -32,7 +34,12 @@ const USAGE: &str = "usage:
   devserver reseal [--data-dir .data] [--backend ...]
       re-seals every record sealed under an older personal-data master key; continues where a stopped run left off
   devserver outbox [--data-dir .data] [--backend ...]
-      prints the invitations sent (each with its temporary password), oldest first";
+      prints the invitations sent (each with its temporary password), oldest first
+  devserver audit-digest [--now TIME] [--data-dir .data] [--backend ...]
+      writes the signed digest of every audit hour that ended five minutes before now (or TIME) and has none yet
+  devserver audit-verify [--from TIME] [--to TIME] [--now TIME] [--data-dir .data] [--backend ...]
+      checks the audit hours from FROM to TO (default: the last day) against their digests; prints the
+      report as JSON and exits 1 if any record was modified, deleted or inserted, or a digest is missing";
 
 #[derive(Debug)]
 struct Args {
@@ -42,15 +49,26 @@ struct Args {
     role: Option<String>,
     sub: Option<String>,
     purpose: Option<String>,
+    from: Option<time::OffsetDateTime>,
+    to: Option<time::OffsetDateTime>,
+    now: Option<time::OffsetDateTime>,
+}
+
+fn parse_time(flag: &str, text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| format!("`{flag} {text}`: give an RFC 3339 time such as 2026-12-02T10:00:00Z"))
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1).peekable();
     let command = match args.peek().map(String::as_str) {
-        Some("serve" | "token" | "rotate-keys" | "rotate-master-key" | "reseal" | "outbox") => args.next().unwrap_or_default(),
+        Some("serve" | "token" | "rotate-keys" | "rotate-master-key" | "reseal" | "outbox" | "audit-digest" | "audit-verify") => {
+            args.next().unwrap_or_default()
+        }
         _ => "serve".to_owned(),
     };
-    let mut parsed = Args { command, config: DevConfig::default(), user: None, role: None, sub: None, purpose: None };
+    let mut parsed =
+        Args { command, config: DevConfig::default(), user: None, role: None, sub: None, purpose: None, from: None, to: None, now: None };
     let mut cors_given = false;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("`{flag}` needs a value"));
@@ -95,6 +113,9 @@ fn parse_args() -> Result<Args, String> {
             "--role" => parsed.role = Some(value()?),
             "--sub" => parsed.sub = Some(value()?),
             "--purpose" => parsed.purpose = Some(value()?),
+            "--from" => parsed.from = Some(parse_time(&flag, &value()?)?),
+            "--to" => parsed.to = Some(parse_time(&flag, &value()?)?),
+            "--now" => parsed.now = Some(parse_time(&flag, &value()?)?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -121,6 +142,8 @@ fn main() -> ExitCode {
         "rotate-master-key" => rotate_master_key(&args),
         "reseal" => reseal(&args.config),
         "outbox" => print_outbox(&args.config),
+        "audit-digest" => audit_digest(&args),
+        "audit-verify" => audit_verify(&args),
         _ => serve(args.config),
     }
 }
@@ -291,4 +314,42 @@ fn serve(config: DevConfig) -> ExitCode {
             _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
         }
     })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())
+}
+
+fn audit_digest(args: &Args) -> ExitCode {
+    let now = args.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+    match runtime().and_then(|rt| rt.block_on(devserver::write_audit_digests(&args.config, now)).map_err(|e| e.to_string())) {
+        Ok(run) => {
+            println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot write the audit digests: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn audit_verify(args: &Args) -> ExitCode {
+    let now = args.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let to = args.to.unwrap_or(now);
+    let from = args.from.unwrap_or(to - time::Duration::days(1));
+    if from > to {
+        eprintln!("`--from` must not be after `--to`");
+        return ExitCode::from(2);
+    }
+    match runtime().and_then(|rt| rt.block_on(devserver::verify_audit(&args.config, from, to, now)).map_err(|e| e.to_string())) {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            if report.clean { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(error) => {
+            eprintln!("cannot verify the audit trail: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -178,6 +178,67 @@ async fn directory_state(settings: &Settings, aws: &Aws) -> Result<AppState, Sta
     Ok(state)
 }
 
+/// [`run`] for the audit verification route ([`Route::reads_audit_digests`]): the state
+/// also holds the digest bucket and the digest key (whose public half it reads).
+pub fn run_audit_digests<E: Endpoint>() -> ExitCode {
+    host::<E>(|settings, aws| Box::pin(digests_state(settings, aws)))
+}
+
+async fn digests_state(settings: &Settings, aws: &Aws) -> Result<AppState, StartupError> {
+    let mut state = aws_state::<NoBlobs>(settings, aws).await?;
+    state.audit_digests = Some(digest_store(settings, aws)?);
+    Ok(state)
+}
+
+/// The digest bucket and the KMS key that signs what is kept there.
+fn digest_store(settings: &Settings, aws: &Aws) -> Result<shared::audit_digest::DigestStore, StartupError> {
+    let digests = settings.audit_digests.clone().ok_or(shared::config::ConfigError::Missing("AUDIT_DIGEST_BUCKET"))?;
+    let blobs = Arc::new(S3BlobStore::new(aws_sdk_s3::Client::new(&aws.config), digests.bucket, digests.bucket_kms_key_id));
+    let signer = Arc::new(keys_kms::KmsSigner::new(aws_sdk_kms::Client::new(&aws.config), digests.key_arn));
+    Ok(shared::audit_digest::DigestStore { blobs, signer })
+}
+
+/// The hourly digest job: each invocation digests every hour that is due and not yet
+/// digested (`shared::audit_digest::write_digests`), a day's worth per shard at most, and
+/// answers with what it did.
+pub fn run_digest_audit() -> ExitCode {
+    start(|Started { settings, aws, .. }| async move {
+        let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(&aws.config), aws_sdk_kms::Client::new(&aws.config));
+        let digests = match digest_store(&settings, &aws) {
+            Ok(digests) => digests,
+            Err(error) => return configuration_error(&error),
+        };
+        let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let (store, digests) = (Arc::clone(&store), digests.clone());
+            async move {
+                let meta =
+                    shared::http::RequestMeta { request_id: event.context.request_id.clone(), ..shared::http::RequestMeta::default() };
+                let now = time::OffsetDateTime::now_utc();
+                let run = shared::audit_digest::write_digests(
+                    store.as_ref(),
+                    store.audit_keys(),
+                    digests.blobs.as_ref(),
+                    digests.signer.as_ref(),
+                    now,
+                    24,
+                    &meta,
+                )
+                .await
+                .map_err(|error| lambda_http::Error::from(error.to_string()))?;
+                tracing::info!(digests = run.digests, records = run.records, through = ?run.digested_through, stopped_early = run.stopped_early, "audit digests");
+                serde_json::to_value(&run).map_err(lambda_http::Error::from)
+            }
+        });
+        match lambda_http::lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, StartupError>> + 'a>>;
 
 fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings, &'a Aws) -> StateFuture<'a>) -> ExitCode {

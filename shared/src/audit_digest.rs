@@ -43,8 +43,15 @@ const FORMAT: &str = "forecast-api/audit-digest/v1";
 /// Records read per page while digesting or verifying.
 const PAGE: usize = 1_000;
 
+/// Where digests are kept and the key that signs them (for verification, its public half).
+#[derive(Debug, Clone)]
+pub struct DigestStore {
+    pub blobs: Arc<dyn BlobStore>,
+    pub signer: Arc<dyn Signer>,
+}
+
 /// Where the chain of each shard stands: the last hour digested and its hash.
-fn head_key(shard: u32) -> Key {
+pub fn head_key(shard: u32) -> Key {
     Key::new("AUDIT_DIGESTS", format!("HEAD#{shard:02}"))
 }
 
@@ -113,10 +120,8 @@ fn parse_time(text: &str) -> Result<OffsetDateTime, DigestError> {
 
 /// The first hour of the log: the one its first tag key was made in (the first record
 /// ever written made it). `None` before anything was audited.
-pub async fn epoch(store: &dyn ItemStore) -> Result<Option<OffsetDateTime>, DigestError> {
-    let Some(item) = store.get(&crate::audit_tags::key_item(1)).await? else { return Ok(None) };
-    let created = item.body["created_at"].as_str().ok_or_else(|| DigestError::Corrupt("audit key 1 has no creation time".into()))?;
-    Ok(Some(period_of(parse_time(created)?)))
+pub async fn epoch(keys: &AuditKeys) -> Result<Option<OffsetDateTime>, DigestError> {
+    Ok(keys.first_made_at().await?.map(period_of))
 }
 
 /// The records of `shard` in the hour from `period`, oldest first.
@@ -181,13 +186,14 @@ pub struct DigestRun {
 /// its commit rather than interleave.
 pub async fn write_digests(
     store: &dyn ItemStore,
+    keys: &AuditKeys,
     digests: &dyn BlobStore,
     signer: &dyn Signer,
     now: OffsetDateTime,
     max_periods: usize,
     meta: &RequestMeta,
 ) -> Result<DigestRun, DigestError> {
-    let Some(epoch) = epoch(store).await? else { return Ok(DigestRun::default()) };
+    let Some(epoch) = epoch(keys).await? else { return Ok(DigestRun::default()) };
     let due = |period: OffsetDateTime| next_period(period) + GRACE <= now;
     let mut run = DigestRun::default();
     let mut writes = Vec::new();
@@ -327,7 +333,7 @@ pub async fn verify(
     now: OffsetDateTime,
 ) -> Result<VerifyReport, DigestError> {
     let mut report = VerifyReport { from: format_time(from), to: format_time(to), ..VerifyReport::default() };
-    let Some(epoch) = epoch(store).await? else {
+    let Some(epoch) = epoch(keys).await? else {
         report.clean = true;
         return Ok(report);
     };

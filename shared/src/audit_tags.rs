@@ -220,6 +220,16 @@ impl AuditKeys {
         Ok(version)
     }
 
+    /// When the first version was made: the first record ever written made it, so the audit
+    /// log begins then. `None` before anything was audited.
+    pub async fn first_made_at(&self) -> Result<Option<time::OffsetDateTime>, KeyError> {
+        let Some(item) = self.store.get(&key_item(1)).await.map_err(unavailable)? else { return Ok(None) };
+        let stored: StoredTagKey = serde_json::from_value(item.body).map_err(|_| KeyError::Refused)?;
+        time::OffsetDateTime::parse(&stored.created_at, &time::format_description::well_known::Rfc3339)
+            .map(Some)
+            .map_err(|_| KeyError::Refused)
+    }
+
     /// `record` with its tag under the active key.
     pub async fn tagged(&self, record: &AuditRecord) -> Result<AuditRecord, StoreError> {
         let key = self.active().await.map_err(key_unavailable)?;

@@ -49,10 +49,13 @@ pub enum Action {
     UpdateUser,
     DeleteUser,
     SignOutUser,
+    SearchAudit,
+    ExportAudit,
+    VerifyAudit,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -71,6 +74,9 @@ impl Action {
         Action::UpdateUser,
         Action::DeleteUser,
         Action::SignOutUser,
+        Action::SearchAudit,
+        Action::ExportAudit,
+        Action::VerifyAudit,
     ];
 
     /// The action's id in the Cedar schema.
@@ -94,6 +100,9 @@ impl Action {
             Action::UpdateUser => "UpdateUser",
             Action::DeleteUser => "DeleteUser",
             Action::SignOutUser => "SignOutUser",
+            Action::SearchAudit => "SearchAudit",
+            Action::ExportAudit => "ExportAudit",
+            Action::VerifyAudit => "VerifyAudit",
         }
     }
 }
@@ -609,7 +618,7 @@ mod tests {
     fn a_schema_action_the_code_does_not_know_is_refused() {
         let schema = SCHEMA.replace("action ReadOwnProfile appliesTo", "action ReadOwnProfile, ExportEverything appliesTo");
         let error = Authorizer::from_sources(&schema, POLICIES).unwrap_err();
-        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "ExportEverything","#), "{error}");
+        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "ExportAudit", "ExportEverything","#), "{error}");
     }
 
     #[test]

@@ -43,6 +43,20 @@ pub struct Settings {
     pub session: Option<SessionSettings>,
     /// The Cognito user pool the user routes manage (`USER_POOL_ID`); set for those only.
     pub user_pool_id: Option<String>,
+    /// Where the signed audit digests are kept; set for the digest job and the verification
+    /// route only.
+    pub audit_digests: Option<DigestSettings>,
+}
+
+/// The audit digests' bucket and the KMS key that signs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSettings {
+    /// `AUDIT_DIGEST_BUCKET`.
+    pub bucket: String,
+    /// `AUDIT_DIGEST_KEY_ARN`: the asymmetric key's ARN (what signatures name).
+    pub key_arn: String,
+    /// `AUDIT_DIGEST_BUCKET_KEY_ID`: the KMS key the bucket encrypts objects with.
+    pub bucket_kms_key_id: String,
 }
 
 /// The token-mediating backend's client at the identity provider.
@@ -127,8 +141,18 @@ impl Settings {
             }
         };
 
+        let audit_digests = match get("AUDIT_DIGEST_BUCKET") {
+            None => None,
+            Some(bucket) => Some(DigestSettings {
+                bucket: bucket.to_owned(),
+                key_arn: require("AUDIT_DIGEST_KEY_ARN")?,
+                bucket_kms_key_id: require("AUDIT_DIGEST_BUCKET_KEY_ID")?,
+            }),
+        };
+
         Ok(Self {
             session,
+            audit_digests,
             user_pool_id: get("USER_POOL_ID").map(str::to_owned),
             stage: get("STAGE").unwrap_or("dev").to_owned(),
             aws,
@@ -234,6 +258,18 @@ mod tests {
         assert_eq!(settings.auth.jwks_url, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json");
         assert_eq!(settings.auth.client_ids, ["client-a", "client-b"]);
         assert!(!settings.json_logs);
+    }
+
+    #[test]
+    fn digest_settings_come_whole_or_not_at_all() {
+        assert_eq!(Settings::from_vars(&vars(&aws_vars())).unwrap().audit_digests, None);
+        let mut pairs = aws_vars();
+        pairs.push(("AUDIT_DIGEST_BUCKET", "digests"));
+        assert_eq!(Settings::from_vars(&vars(&pairs)).unwrap_err(), ConfigError::Missing("AUDIT_DIGEST_KEY_ARN"));
+        pairs.push(("AUDIT_DIGEST_KEY_ARN", "arn:aws:kms:eu-west-1:1:key/d"));
+        pairs.push(("AUDIT_DIGEST_BUCKET_KEY_ID", "arn:aws:kms:eu-west-1:1:key/a"));
+        let digests = Settings::from_vars(&vars(&pairs)).unwrap().audit_digests.unwrap();
+        assert_eq!((digests.bucket.as_str(), digests.key_arn.as_str()), ("digests", "arn:aws:kms:eu-west-1:1:key/d"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! route, and the OpenAPI path list. The template, `events/`, the binaries and the
 //! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
 
-use crate::handlers::{analysis, datasets, forecasts, health, me, session, users};
+use crate::handlers::{analysis, audit_log, datasets, forecasts, health, me, session, users};
 use crate::http::routes::{Need, route_table};
 
 route_table! {
@@ -37,4 +37,7 @@ route_table! {
     UpdateUser     PATCH  "/v1/users/{userId}"                       "update-user"     users::update      "user"          [Directory];
     DeleteUser     DELETE "/v1/users/{userId}"                       "delete-user"     users::delete      "user"          [Directory];
     SignOutUser    POST   "/v1/users/{userId}/sign-out"              "sign-out-user"   users::sign_out    "user"          [Directory];
+    SearchAudit    GET    "/v1/admin/audit"                          "search-audit"    audit_log::search_records "audit"   [Pages];
+    ExportAudit    GET    "/v1/admin/audit/export"                   "export-audit"    audit_log::export  "audit"         [Pages];
+    VerifyAudit    GET    "/v1/admin/audit/verify"                   "verify-audit"    audit_log::verify  "audit"         [AuditDigests];
 }

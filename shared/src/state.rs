@@ -87,6 +87,10 @@ pub struct AppState {
     pub token_endpoint: Option<std::sync::Arc<dyn crate::session::TokenEndpoint>>,
     /// The user directory, for the user routes and `/v1/me` (`None` elsewhere).
     pub directory: Option<Arc<dyn crate::identity::directory::UserDirectory>>,
+    /// The keys audit records are tagged with, to verify them.
+    pub audit_keys: Arc<crate::audit_tags::AuditKeys>,
+    /// The signed audit digests, for the verification route (`None` elsewhere).
+    pub audit_digests: Option<crate::audit_digest::DigestStore>,
 }
 
 /// Start-up failed; the function cannot serve.
@@ -120,6 +124,8 @@ impl AppState {
         Ok(Self {
             verifier: TokenVerifier::new(auth.clone(), keys),
             auth,
+            audit_keys: Arc::clone(store.audit_keys()),
+            audit_digests: None,
             store,
             blobs,
             authorizer: Authorizer::new()?,

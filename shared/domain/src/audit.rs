@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::Role;
 
 /// What the policy engine said, if it was asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditDecision {
     Allow,
@@ -21,7 +21,7 @@ pub enum AuditDecision {
 }
 
 /// How the request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditOutcome {
     Success,
@@ -42,7 +42,7 @@ impl AuditOutcome {
 }
 
 /// One audit record, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecord {
     /// Time-ordered unique id (UUIDv7).
@@ -153,6 +153,67 @@ impl AuditQuery {
     pub fn newest_time(&self) -> String {
         format_time(self.to)
     }
+}
+
+/// The columns of an audit export in CSV, one per field.
+const CSV_COLUMNS: [&str; 17] = [
+    "id",
+    "time",
+    "request_id",
+    "actor",
+    "actor_role",
+    "action",
+    "resource_type",
+    "resource_id",
+    "subject",
+    "decision",
+    "policies",
+    "outcome",
+    "status",
+    "reason",
+    "source_ip",
+    "user_agent",
+    "tag",
+];
+
+/// The header line of an audit export in CSV.
+pub fn csv_header() -> String {
+    CSV_COLUMNS.join(",") + "\n"
+}
+
+/// A field's name in the API (`kebab-case` enums) as text.
+fn wire_name(value: &impl Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// One record as a CSV line, in [`csv_header`]'s order (policies joined with `;`), each
+/// cell neutralised so that no spreadsheet runs it as a formula: a user agent, for one, is
+/// whatever the caller sent.
+pub fn csv_line(record: &AuditRecord) -> Result<String, csv::Error> {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let cells = [
+        record.id.clone(),
+        record.time.clone(),
+        record.request_id.clone(),
+        text(&record.actor),
+        record.actor_role.map(|role| wire_name(&role)).unwrap_or_default(),
+        record.action.clone(),
+        record.resource_type.clone(),
+        text(&record.resource_id),
+        text(&record.subject),
+        wire_name(&record.decision),
+        record.policies.join(";"),
+        wire_name(&record.outcome),
+        record.status.to_string(),
+        text(&record.reason),
+        text(&record.source_ip),
+        text(&record.user_agent),
+        text(&record.tag),
+    ];
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    writer.write_record(cells.iter().map(|cell| crate::formula::neutralise(cell).into_owned()))?;
+    let bytes = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// RFC 3339, UTC, millisecond precision: sorts as text in time order.

@@ -5,6 +5,7 @@
 //! handler can forget any of them.
 
 pub mod analysis;
+pub mod audit_log;
 pub mod datasets;
 pub mod forecasts;
 pub mod health;

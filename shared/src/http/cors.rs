@@ -47,7 +47,7 @@ impl CorsPolicy {
         if let Some(origin) = self.allowed(origin).and_then(|o| HeaderValue::from_str(o).ok()) {
             headers.insert("access-control-allow-origin", origin);
             headers.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
-            headers.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id"));
+            headers.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id, x-next-cursor"));
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Reply {
     pub version: Option<u64>,
     /// A `Set-Cookie` value (the session routes only).
     pub cookie: Option<String>,
+    /// Where a download that stopped early continues (`X-Next-Cursor`).
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug)]
@@ -33,7 +35,14 @@ pub enum ReplyBody {
 
 impl Reply {
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
-        Ok(Self { status: StatusCode::OK, body: ReplyBody::Json(to_text(body)?), location: None, version: None, cookie: None })
+        Ok(Self {
+            status: StatusCode::OK,
+            body: ReplyBody::Json(to_text(body)?),
+            location: None,
+            version: None,
+            cookie: None,
+            next_cursor: None,
+        })
     }
 
     pub fn created(body: &impl Serialize, location: String) -> Result<Self, ApiError> {
@@ -43,11 +52,12 @@ impl Reply {
             location: Some(location),
             version: None,
             cookie: None,
+            next_cursor: None,
         })
     }
 
     pub fn no_content() -> Self {
-        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None, version: None, cookie: None }
+        Self { status: StatusCode::NO_CONTENT, body: ReplyBody::Empty, location: None, version: None, cookie: None, next_cursor: None }
     }
 
     /// A file download. `filename` is built from validated ids, never from user text.
@@ -58,12 +68,18 @@ impl Reply {
             location: None,
             version: None,
             cookie: None,
+            next_cursor: None,
         }
     }
 
     /// The same reply, setting a cookie.
     pub fn with_cookie(self, cookie: String) -> Self {
         Self { cookie: Some(cookie), ..self }
+    }
+
+    /// The same reply, saying where the rest of a download continues.
+    pub fn with_next_cursor(self, cursor: String) -> Self {
+        Self { next_cursor: Some(cursor), ..self }
     }
 
     /// The same reply, carrying the resource's version as its `ETag`.
@@ -94,6 +110,9 @@ impl Reply {
         }
         if let Some(cookie) = self.cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        if let Some(cursor) = self.next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert("x-next-cursor", cursor);
         }
         if let Some(etag) = self.version.and_then(|v| HeaderValue::from_str(&crate::http::conditional::etag(v)).ok()) {
             response.headers_mut().insert(header::ETAG, etag);

@@ -33,6 +33,9 @@ pub enum Need {
     /// Reads or changes users in the user directory: its function gets the Cognito client
     /// and the user pool's permissions (read-only unless it also writes standing).
     Directory,
+    /// Reads the signed audit digests: its function gets the digest bucket (read only) and
+    /// the digest key's public half.
+    AuditDigests,
 }
 
 /// One row of the route table.
@@ -178,6 +181,11 @@ impl Route {
         self.needs(Need::Directory)
     }
 
+    /// Whether the route reads the audit digests ([`Need::AuditDigests`]).
+    pub fn reads_audit_digests(self) -> bool {
+        self.needs(Need::AuditDigests)
+    }
+
     /// Whether API Gateway lets requests in without the Cognito authorizer: the public
     /// route and the session routes.
     pub fn skips_authorizer(self) -> bool {
@@ -290,6 +298,6 @@ mod tests {
     #[test]
     fn the_list_routes_are_the_ones_that_page() {
         let paging: Vec<Route> = Route::ALL.into_iter().filter(|r| r.pages()).collect();
-        assert_eq!(paging, [Route::ListDatasets, Route::ListForecasts, Route::ListUsers]);
+        assert_eq!(paging, [Route::ListDatasets, Route::ListForecasts, Route::ListUsers, Route::SearchAudit, Route::ExportAudit]);
     }
 }

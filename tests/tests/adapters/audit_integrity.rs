@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use shared::audit::{AuditDraft, AuditRecord};
 use shared::audit_digest::{self, VerifyReport};
 use shared::audit_tags::TaggedAudit;
@@ -13,92 +12,20 @@ use shared::crypto::keys::LocalKeys;
 use shared::crypto::signing::LocalSigner;
 use shared::http::RequestMeta;
 use shared::store::ItemStore;
-use shared::store::audit::{partition, sort_key};
 use store_aws::DynamoStore;
 use store_embedded::{FsBlobStore, SqliteStore};
 
-/// Direct access to where a store keeps its audit records.
-#[async_trait::async_trait]
-pub trait Backdoor: Send + Sync {
-    /// Replaces the stored record with `edited` (same key).
-    async fn overwrite(&self, edited: &AuditRecord);
-    async fn remove(&self, record: &AuditRecord);
-}
-
 pub struct Subject {
     pub raw: Arc<dyn ItemStore>,
-    pub backdoor: Box<dyn Backdoor>,
+    pub backdoor: Box<dyn crate::audit_backdoor::Backdoor>,
     pub dir: tempfile::TempDir,
-}
-
-struct SqliteBackdoor(std::path::PathBuf);
-
-#[async_trait::async_trait]
-impl Backdoor for SqliteBackdoor {
-    async fn overwrite(&self, edited: &AuditRecord) {
-        let conn = rusqlite::Connection::open(&self.0).unwrap();
-        // The append-only triggers stop the application, not whoever holds the file.
-        conn.execute_batch("DROP TRIGGER audit_no_update").unwrap();
-        let body = serde_json::to_string(edited).unwrap();
-        let changed = conn
-            .execute("UPDATE audit SET body = ?3 WHERE pk = ?1 AND sk = ?2", rusqlite::params![partition(edited), sort_key(edited), body])
-            .unwrap();
-        assert_eq!(changed, 1);
-    }
-
-    async fn remove(&self, record: &AuditRecord) {
-        let conn = rusqlite::Connection::open(&self.0).unwrap();
-        conn.execute_batch("DROP TRIGGER audit_no_delete").unwrap();
-        let removed =
-            conn.execute("DELETE FROM audit WHERE pk = ?1 AND sk = ?2", rusqlite::params![partition(record), sort_key(record)]).unwrap();
-        assert_eq!(removed, 1);
-    }
-}
-
-struct DynamoBackdoor {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-fn key_of(record: &AuditRecord) -> std::collections::HashMap<String, AttributeValue> {
-    [("pk".to_owned(), AttributeValue::S(partition(record))), ("sk".to_owned(), AttributeValue::S(sort_key(record)))].into()
-}
-
-#[async_trait::async_trait]
-impl Backdoor for DynamoBackdoor {
-    async fn overwrite(&self, edited: &AuditRecord) {
-        let status = AttributeValue::N(edited.status.to_string());
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(edited)))
-            .update_expression("SET #r.#s = :status")
-            .expression_attribute_names("#r", "record")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":status", status)
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await
-            .unwrap();
-    }
-
-    async fn remove(&self, record: &AuditRecord) {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(record)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await
-            .unwrap();
-    }
 }
 
 pub async fn on_sqlite() -> Subject {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite3");
     let raw: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&path).unwrap());
-    Subject { raw, backdoor: Box::new(SqliteBackdoor(path)), dir }
+    Subject { raw, backdoor: Box::new(crate::audit_backdoor::SqliteBackdoor(path)), dir }
 }
 
 pub async fn on_dynamodb() -> Subject {
@@ -107,7 +34,7 @@ pub async fn on_dynamodb() -> Subject {
     let (items, audit) = (format!("items-{id}"), format!("audit-{id}"));
     devserver::aws_local::ensure_tables(&client, &items, &audit).await.unwrap();
     let raw: Arc<dyn ItemStore> = Arc::new(DynamoStore::new(client.clone(), items, audit.clone()));
-    Subject { raw, backdoor: Box::new(DynamoBackdoor { client, table: audit }), dir: tempfile::tempdir().unwrap() }
+    Subject { raw, backdoor: Box::new(crate::audit_backdoor::DynamoBackdoor { client, table: audit }), dir: tempfile::tempdir().unwrap() }
 }
 
 fn ids(findings: &[shared::audit_digest::Finding]) -> Vec<(String, String)> {
@@ -138,7 +65,7 @@ pub async fn one_changed_one_deleted_one_inserted_are_named_and_nothing_else(sub
     // Digest this hour and the next as the scheduled run will once they are over.
     let later = started + time::Duration::hours(3);
     let run_meta = RequestMeta { request_id: "digest-run".into(), ..RequestMeta::default() };
-    let run = audit_digest::write_digests(&tagged, &digests, &signer, later, 24, &run_meta).await.unwrap();
+    let run = audit_digest::write_digests(&tagged, tagged.keys(), &digests, &signer, later, 24, &run_meta).await.unwrap();
     assert_eq!(run.records, 41, "the 40 and the tag key's creation: {run:?}");
     assert!(run.digests >= 16, "every shard of the hour: {run:?}");
     let hour = audit_digest::period_of(started);

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed step fails the test loudly")]
 
+#[path = "../support/audit_backdoor.rs"]
+mod audit_backdoor;
 mod audit_integrity;
 #[path = "../support/audit_walk.rs"]
 mod audit_walk;

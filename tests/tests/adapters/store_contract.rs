@@ -337,7 +337,8 @@ pub async fn audit_searches_filter_newest_first_and_page_without_repeats(store: 
     let (ids, pages) = all_pages(query.clone(), 7).await;
     assert_eq!(ids, expected(&|r| r.request_id.starts_with("s-")), "every record, newest first, in pages of 7");
     assert!(pages >= 9, "{pages}");
-    let cases: Vec<(AuditQuery, Box<dyn Fn(&AuditRecord) -> bool>)> = vec![
+    type Keep = Box<dyn Fn(&AuditRecord) -> bool>;
+    let cases: Vec<(AuditQuery, Keep)> = vec![
         (AuditQuery { actor: Some("actor-2".into()), ..query.clone() }, Box::new(|r| r.actor.as_deref() == Some("actor-2"))),
         (
             AuditQuery { source_ip: Some("198.51.100.1".into()), ..query.clone() },

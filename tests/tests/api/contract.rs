@@ -136,6 +136,10 @@ async fn event_state(dir: &std::path::Path) -> AppState {
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&["https://app.example.com"]).unwrap()).unwrap();
     state.token_endpoint = Some(Arc::new(RefusingEndpoint));
     state.directory = Some(Arc::new(event_directory(&state)));
+    state.audit_digests = Some(shared::audit_digest::DigestStore {
+        blobs: Arc::new(FsBlobStore::new(dir.join("audit-digests"))),
+        signer: Arc::new(shared::crypto::signing::LocalSigner::new(dir.join("master-keys"))),
+    });
     state
 }
 
@@ -283,6 +287,9 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::GetUser, 200),
         (Route::SignOutUser, 204),
         (Route::UpdateUser, 200),
+        (Route::SearchAudit, 200),
+        (Route::ExportAudit, 200),
+        (Route::VerifyAudit, 200),
         (Route::DeleteUser, 204),
     ];
     assert_eq!(expectations.len(), Route::ALL.len(), "every route's event is replayed");
@@ -368,6 +375,8 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
     for route in Route::ALL {
         let main = std::fs::read_to_string(repo_file(&format!("functions/src/bin/{}.rs", route.function_name()))).unwrap();
         let entry = match (route.is_session(), route.uses_directory(), route.uses_blobs()) {
+            // Only the verification route links the digests' bucket and key.
+            _ if route.reads_audit_digests() => format!("run_audit_digests::<shared::routes::endpoints::{route:?}>()"),
             // Only the session functions link the Secrets Manager SDK.
             (true, _, _) => format!("run_session::<shared::routes::endpoints::{route:?}>()"),
             // Only the user functions link the Cognito SDK.
@@ -400,10 +409,15 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
         assert!(actions.iter().any(|a| a.starts_with("kms:")), "{}: policies were not read: {actions:?}", route.function_name());
         assert_eq!(
             actions.iter().any(|a| a.starts_with("s3:")),
-            route.uses_blobs(),
+            route.uses_blobs() || route.reads_audit_digests(),
             "{}: S3 permissions must match Route::uses_blobs",
             route.function_name()
         );
+        if route.reads_audit_digests() {
+            let s3: Vec<&String> = actions.iter().filter(|a| a.starts_with("s3:")).collect();
+            assert_eq!(s3, ["s3:GetObject"], "{}: reads digests, writes none", route.function_name());
+            assert!(text_mentions_digest_bucket(function), "{}: on the digests' bucket", route.function_name());
+        }
         // UpdateItem comes only through CallerStandingPolicy, held to the counters.
         assert!(
             !actions.iter().any(|a| a.ends_with(":*") || a == "dynamodb:UpdateItem"),
@@ -455,7 +469,8 @@ fn record_functions_may_read_and_create_branch_keys_and_nothing_more_through_tha
     let actions = strings_of(&statements[0]["Action"]);
     assert_eq!(actions, ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"]);
     let leading = strings_of(&statements[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
-    assert_eq!(leading, [format!("{}*", shared::branch_keys::PARTITION_PREFIX)]);
+    let tag_keys = shared::audit_tags::PARTITION.split_once('#').map(|(prefix, _)| format!("{prefix}#*")).unwrap();
+    assert_eq!(leading, [format!("{}*", shared::branch_keys::PARTITION_PREFIX), tag_keys]);
 }
 
 /// The list functions may read the cursor key and create it, and that is all they may put
@@ -719,9 +734,12 @@ fn key_principals(template: &Yaml, key: &str, sid: &str) -> BTreeSet<String> {
 
 /// SR-25, SR-26: each application key is used only by the roles its policy names, and it
 /// names exactly the roles of the functions that use it: every function that reads or
-/// writes records for the personal-data key, the functions that touch blobs (through S3)
-/// for the dataset-content key, none yet for the audit-integrity key. Every key rotates,
-/// has an alias and outlives the stack, and no function's own policy grants these keys.
+/// writes records for the personal-data key and for the audit-integrity key (every one of
+/// them writes audit records, tagged under keys it wraps), the functions that touch blobs
+/// (through S3) for the dataset-content key, the digest job and the verification route for
+/// the digests' bucket; only the digest job signs, only the verification route reads the
+/// public key. Every symmetric key rotates; every key has an alias and outlives the stack,
+/// and no function's own policy grants these keys.
 #[test]
 fn application_keys_name_exactly_the_roles_that_use_them() {
     let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
@@ -729,15 +747,21 @@ fn application_keys_name_exactly_the_roles_that_use_them() {
     let roles = |uses: fn(Route) -> bool| -> BTreeSet<String> {
         Route::ALL.iter().copied().filter(|r| uses(*r)).map(|r| format!("{}Role", function_id(&template, r))).collect()
     };
+    let jobs = ["ResealRecordsFunctionRole".to_owned(), "DigestAuditFunctionRole".to_owned()];
     let mut sealing = roles(|r| r != Route::Health);
-    sealing.insert("ResealRecordsFunctionRole".to_owned());
+    sealing.extend(jobs.iter().cloned());
     assert_eq!(key_principals(&template, "PersonalDataKey", "SealAndOpenRecordFields"), sealing);
+    assert_eq!(key_principals(&template, "AuditIntegrityKey", "TagAuditRecords"), sealing);
     assert_eq!(key_principals(&template, "DatasetContentKey", "ObjectsThroughS3Only"), roles(Route::uses_blobs));
-    let audit_statements = template["Resources"]["AuditIntegrityKey"]["Properties"]["KeyPolicy"]["Statement"].as_sequence().unwrap();
-    assert_eq!(audit_statements.len(), 1, "only administration, until a function uses the key");
-    for key in ["PersonalDataKey", "DatasetContentKey", "AuditIntegrityKey"] {
+    let mut digests = roles(Route::reads_audit_digests);
+    digests.insert("DigestAuditFunctionRole".to_owned());
+    assert_eq!(key_principals(&template, "AuditIntegrityKey", "DigestsThroughS3Only"), digests);
+    assert_eq!(key_principals(&template, "AuditDigestKey", "SignDigests"), BTreeSet::from(["DigestAuditFunctionRole".to_owned()]));
+    assert_eq!(key_principals(&template, "AuditDigestKey", "ReadThePublicKey"), roles(Route::reads_audit_digests));
+    for key in ["PersonalDataKey", "DatasetContentKey", "AuditIntegrityKey", "AuditDigestKey"] {
         let resource = &template["Resources"][key];
-        assert_eq!(resource["Properties"]["EnableKeyRotation"].as_bool(), Some(true), "{key}");
+        let symmetric = resource["Properties"]["KeySpec"].is_null();
+        assert_eq!(resource["Properties"]["EnableKeyRotation"].as_bool(), symmetric.then_some(true), "{key}");
         assert_eq!(
             (resource["DeletionPolicy"].as_str(), resource["UpdateReplacePolicy"].as_str()),
             (Some("Retain"), Some("Retain")),
@@ -876,4 +900,9 @@ fn without_references(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether a function's policies name the digests' bucket.
+fn text_mentions_digest_bucket(function: &Yaml) -> bool {
+    serde_yaml_ng::to_string(&function["Properties"]["Policies"]).unwrap().contains("AuditDigestBucket.Arn")
 }

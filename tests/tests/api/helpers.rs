@@ -168,7 +168,10 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("user-agent", "api-tests/1.0");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("user-agent")) {
+            request = request.header("user-agent", "api-tests/1.0");
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

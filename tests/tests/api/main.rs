@@ -6,6 +6,9 @@
 mod analysis;
 mod at_rest;
 mod audit;
+mod audit_admin;
+#[path = "../support/audit_backdoor.rs"]
+mod audit_backdoor;
 #[path = "../support/audit_walk.rs"]
 mod audit_walk;
 mod bad_input;

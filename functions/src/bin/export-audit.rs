@@ -1,0 +1,4 @@
+//! Lambda for `export-audit`: see `shared::handlers::audit_log`.
+fn main() -> std::process::ExitCode {
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::ExportAudit>()
+}

@@ -1,0 +1,4 @@
+//! Lambda for `verify-audit`: see `shared::handlers::audit_log`.
+fn main() -> std::process::ExitCode {
+    functions::run_audit_digests::<shared::routes::endpoints::VerifyAudit>()
+}
