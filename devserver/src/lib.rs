@@ -383,7 +383,13 @@ pub async fn rotate_master_key(
 ) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
     let master = master_keys(config).rotate(purpose)?;
     let (sealed, _) = open_stores(config).await?;
-    let branch = branch_keys(config, sealed.inner()).rotate(purpose).await?;
+    // Audit records are tagged under keys of their own, not branch keys: a new version of
+    // those, wrapped under the new master key.
+    let branch = if purpose == shared::crypto::keys::Purpose::AuditIntegrity {
+        format!("audit-key:{}", sealed.audit_keys().rotate().await?)
+    } else {
+        branch_keys(config, sealed.inner()).rotate(purpose).await?
+    };
     Ok((master, branch))
 }
 

@@ -212,7 +212,11 @@ fn rotate_master_key(args: &Args) -> ExitCode {
             println!(
                 "new master key `{master}` and branch key `{branch}` under it: data keys derive from it from now on (in a running server within 5 minutes); the older versions still open what they sealed"
             );
-            if purpose == Purpose::PersonalData {
+            if purpose == Purpose::AuditIntegrity {
+                println!(
+                    "audit records are tagged with `{branch}` from now on (in a running server within 5 minutes); older records keep verifying under their version"
+                );
+            } else if purpose == Purpose::PersonalData {
                 println!("run `devserver reseal` to move every record to it; then the older versions can be retired");
             } else {
                 println!("files sealed before stay under their version: keep the older versions in `master-keys/{}/`", purpose.as_str());

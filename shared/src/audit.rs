@@ -22,6 +22,8 @@ pub struct AuditDraft {
     pub decision: AuditDecision,
     pub policies: Vec<String>,
     pub reason: Option<String>,
+    /// What the request changed, for an auditor ([`AuditRecord::detail`]).
+    pub detail: Option<String>,
 }
 
 impl AuditDraft {
@@ -35,6 +37,7 @@ impl AuditDraft {
             decision: AuditDecision::NotEvaluated,
             policies: Vec::new(),
             reason: None,
+            detail: None,
         }
     }
 
@@ -60,6 +63,7 @@ impl AuditDraft {
             outcome: AuditOutcome::from_status(status),
             status,
             reason: self.reason.clone(),
+            detail: self.detail.clone(),
             source_ip: meta.source_ip.clone(),
             user_agent: meta.user_agent.clone(),
             tag: None,

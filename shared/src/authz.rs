@@ -52,10 +52,12 @@ pub enum Action {
     SearchAudit,
     ExportAudit,
     VerifyAudit,
+    ReadSettings,
+    UpdateSettings,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 23] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -77,6 +79,8 @@ impl Action {
         Action::SearchAudit,
         Action::ExportAudit,
         Action::VerifyAudit,
+        Action::ReadSettings,
+        Action::UpdateSettings,
     ];
 
     /// The action's id in the Cedar schema.
@@ -103,6 +107,8 @@ impl Action {
             Action::SearchAudit => "SearchAudit",
             Action::ExportAudit => "ExportAudit",
             Action::VerifyAudit => "VerifyAudit",
+            Action::ReadSettings => "ReadSettings",
+            Action::UpdateSettings => "UpdateSettings",
         }
     }
 }

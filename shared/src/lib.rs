@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod records;
 pub mod reseal;
 pub mod routes;
+pub mod runtime_settings;
 pub mod sealed_blobs;
 pub mod sealed_items;
 pub mod session;

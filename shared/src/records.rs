@@ -73,6 +73,8 @@ pub const RECORD_TYPES: &[RecordType] = &[
     RecordType { name: "cursor-key", pk: Exact("CONFIG"), sk: Exact("CURSOR_KEY"), encrypted: &["key"], plain: &[] },
     RecordType { name: "blind-index-key", pk: Exact("CONFIG"), sk: Exact("BLIND_INDEX_KEY"), encrypted: &["key"], plain: &[] },
     signed("reseal-progress", Exact("CONFIG"), Exact("RESEAL_PROGRESS")),
+    // What admins change at run time (`crate::runtime_settings`).
+    signed("settings", Exact("SETTINGS"), Exact("CURRENT")),
     // Where each shard's chain of audit digests stands (`crate::audit_digest`).
     signed("audit-digest-head", Exact("AUDIT_DIGESTS"), Prefix("HEAD#")),
     // The embedded user directory (`identity::embedded`).
@@ -122,6 +124,7 @@ mod tests {
             ("blind-index-key", crate::blind_index::index_key_item()),
             ("reseal-progress", crate::reseal::progress_key()),
             ("audit-digest-head", crate::audit_digest::head_key(3)),
+            ("settings", crate::runtime_settings::key()),
         ]
     }
 

@@ -7,7 +7,7 @@
 //! route, and the OpenAPI path list. The template, `events/`, the binaries and the
 //! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
 
-use crate::handlers::{analysis, audit_log, datasets, forecasts, health, me, session, users};
+use crate::handlers::{analysis, audit_log, datasets, forecasts, health, me, session, settings, users};
 use crate::http::routes::{Need, route_table};
 
 route_table! {
@@ -40,4 +40,6 @@ route_table! {
     SearchAudit    GET    "/v1/admin/audit"                          "search-audit"    audit_log::search_records "audit"   [Pages];
     ExportAudit    GET    "/v1/admin/audit/export"                   "export-audit"    audit_log::export  "audit"         [Pages];
     VerifyAudit    GET    "/v1/admin/audit/verify"                   "verify-audit"    audit_log::verify  "audit"         [AuditDigests];
+    GetSettings    GET    "/v1/admin/settings"                       "get-settings"    settings::get      "settings"      [];
+    UpdateSettings PATCH  "/v1/admin/settings"                       "update-settings" settings::update   "settings"      [];
 }

@@ -89,6 +89,8 @@ pub struct AppState {
     pub directory: Option<Arc<dyn crate::identity::directory::UserDirectory>>,
     /// The keys audit records are tagged with, to verify them.
     pub audit_keys: Arc<crate::audit_tags::AuditKeys>,
+    /// The run-time settings, briefly cached.
+    pub settings: crate::runtime_settings::SettingsCache,
     /// The signed audit digests, for the verification route (`None` elsewhere).
     pub audit_digests: Option<crate::audit_digest::DigestStore>,
 }
@@ -126,6 +128,7 @@ impl AppState {
             auth,
             audit_keys: Arc::clone(store.audit_keys()),
             audit_digests: None,
+            settings: crate::runtime_settings::SettingsCache::default(),
             store,
             blobs,
             authorizer: Authorizer::new()?,

@@ -68,6 +68,9 @@ pub struct AuditRecord {
     pub status: u16,
     /// Stable reason code for failures (`not-found`, `expired`, …).
     pub reason: Option<String>,
+    /// What a change changed, where an auditor needs it (settings: `field old -> new`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     /// Integrity tag: `<key version>.<base64url HMAC-SHA256>` over the record's
@@ -156,7 +159,7 @@ impl AuditQuery {
 }
 
 /// The columns of an audit export in CSV, one per field.
-const CSV_COLUMNS: [&str; 17] = [
+const CSV_COLUMNS: [&str; 18] = [
     "id",
     "time",
     "request_id",
@@ -171,6 +174,7 @@ const CSV_COLUMNS: [&str; 17] = [
     "outcome",
     "status",
     "reason",
+    "detail",
     "source_ip",
     "user_agent",
     "tag",
@@ -206,6 +210,7 @@ pub fn csv_line(record: &AuditRecord) -> Result<String, csv::Error> {
         wire_name(&record.outcome),
         record.status.to_string(),
         text(&record.reason),
+        text(&record.detail),
         text(&record.source_ip),
         text(&record.user_agent),
         text(&record.tag),

@@ -13,6 +13,7 @@ pub mod forecast;
 pub mod formula;
 pub mod ids;
 mod role;
+pub mod settings;
 pub mod text;
 pub mod user;
 

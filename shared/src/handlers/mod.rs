@@ -12,6 +12,7 @@ pub mod health;
 pub mod me;
 pub mod paging;
 pub mod session;
+pub mod settings;
 pub mod users;
 
 use std::time::Instant;

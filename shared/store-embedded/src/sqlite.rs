@@ -389,6 +389,7 @@ mod tests {
                 outcome: domain::audit::AuditOutcome::Success,
                 status: 200,
                 reason: None,
+                detail: None,
                 source_ip: None,
                 user_agent: None,
                 subject: None,

@@ -154,8 +154,9 @@ pub async fn search(
     before: Option<&str>,
     limit: usize,
 ) -> Result<Page<AuditRecord>, StoreError> {
-    // Without filters every record read is a match; with them, read more per shard.
-    let batch = if query.has_filters() { limit.max(100) } else { limit };
+    // When the index (or the day partitions) serves every filter, each record read is a
+    // match; filters checked on what is read need more read per shard.
+    let batch = if residual_filters(query) { limit.max(100) } else { limit };
     search_in_batches(store, query, before, limit, batch).await
 }
 
@@ -221,6 +222,20 @@ pub async fn search_in_batches(
     }
 }
 
+/// Whether `query` filters on more than the index it reads serves.
+fn residual_filters(query: &AuditQuery) -> bool {
+    let mut rest = query.clone();
+    match index_for(query) {
+        Some((AuditIndex::Resource, _)) => rest.resource_id = None,
+        Some((AuditIndex::Subject, _)) => rest.subject = None,
+        Some((AuditIndex::Actor, _)) => rest.actor = None,
+        Some((AuditIndex::SourceIp, _)) => rest.source_ip = None,
+        Some((AuditIndex::Action, _)) => rest.action = None,
+        None => {}
+    }
+    rest.has_filters()
+}
+
 fn day_of(position: &str) -> String {
     position.get(..10).unwrap_or_default().to_owned()
 }
@@ -268,6 +283,7 @@ mod tests {
             outcome: AuditOutcome::Success,
             status: 200,
             reason: None,
+            detail: None,
             source_ip: Some("203.0.113.9".into()),
             user_agent: None,
             tag: None,
@@ -310,6 +326,15 @@ mod tests {
         assert_eq!(index_for(&query), Some((AuditIndex::SourceIp, "203.0.113.9")));
         query.resource_id = Some("d1".into());
         assert_eq!(index_for(&query), Some((AuditIndex::Resource, "d1")));
+    }
+
+    #[test]
+    fn only_filters_the_index_does_not_serve_call_for_larger_reads() {
+        let base = AuditQuery::last_days(time::OffsetDateTime::now_utc(), 1);
+        assert!(!residual_filters(&base));
+        assert!(!residual_filters(&AuditQuery { action: Some("get-me".into()), ..base.clone() }));
+        assert!(residual_filters(&AuditQuery { outcome: Some(domain::audit::AuditOutcome::Failure), ..base.clone() }));
+        assert!(residual_filters(&AuditQuery { actor: Some("a".into()), action: Some("get-me".into()), ..base }));
     }
 
     #[test]

@@ -290,6 +290,8 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::SearchAudit, 200),
         (Route::ExportAudit, 200),
         (Route::VerifyAudit, 200),
+        (Route::GetSettings, 200),
+        (Route::UpdateSettings, 200),
         (Route::DeleteUser, 204),
     ];
     assert_eq!(expectations.len(), Route::ALL.len(), "every route's event is replayed");

@@ -25,6 +25,7 @@ mod matrix;
 mod partitions;
 mod racing;
 mod session;
+mod settings;
 mod sign_in;
 mod standing;
 mod users;
