@@ -402,8 +402,9 @@ pub fn digest_store(config: &DevConfig) -> shared::audit_digest::DigestStore {
     }
 }
 
-/// The deployed digest job's schedule, in process: every `every`, the hours that are due.
-/// Ends with the server (when the state is dropped).
+/// The deployed jobs' schedules, in process: every `every`, the audit hours that are due
+/// get their digests and what retention says is due is purged. Ends with the server (when
+/// the state is dropped).
 async fn digest_while_serving(state: std::sync::Weak<AppState>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
@@ -429,7 +430,24 @@ async fn digest_while_serving(state: std::sync::Weak<AppState>, every: Duration)
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "audit digests failed"),
         }
+        match shared::purge::purge(state.store.as_ref(), state.blobs.as_ref(), now, 5_000, &meta).await {
+            Ok(report) if report.datasets + report.forecasts + report.audit_records > 0 => {
+                tracing::info!(datasets = report.datasets, forecasts = report.forecasts, audit_records = report.audit_records, "purge")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "purge failed"),
+        }
     }
+}
+
+/// What the `purge` command does: everything retention says is due at `now`.
+pub async fn purge(
+    config: &DevConfig,
+    now: time::OffsetDateTime,
+) -> Result<shared::purge::PurgeReport, Box<dyn std::error::Error + Send + Sync>> {
+    let (store, blobs) = open_stores(config).await?;
+    let meta = RequestMeta { request_id: format!("devserver-purge-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
+    Ok(shared::purge::purge(store.as_ref(), blobs.as_ref(), now, usize::MAX, &meta).await?)
 }
 
 /// What the `audit-digest` command does: digests every hour due at `now`.

@@ -7,6 +7,7 @@
 //! devserver rotate-master-key --purpose personal-data|dataset-content|audit-integrity [--data-dir .data]
 //! devserver reseal [--data-dir .data] [--backend ...]
 //! devserver outbox [--data-dir .data]
+//! devserver purge [--now TIME] [--data-dir .data] [--backend ...]
 //! devserver audit-digest [--now TIME] [--data-dir .data] [--backend ...]
 //! devserver audit-verify [--from TIME] [--to TIME] [--now TIME] [--data-dir .data] [--backend ...]
 //! ```
@@ -35,6 +36,8 @@ const USAGE: &str = "usage:
       re-seals every record sealed under an older personal-data master key; continues where a stopped run left off
   devserver outbox [--data-dir .data] [--backend ...]
       prints the invitations sent (each with its temporary password), oldest first
+  devserver purge [--now TIME] [--data-dir .data] [--backend ...]
+      removes what retention says is due at now (or TIME): deleted datasets and forecasts past their grace, with their files, and expired audit records
   devserver audit-digest [--now TIME] [--data-dir .data] [--backend ...]
       writes the signed digest of every audit hour that ended five minutes before now (or TIME) and has none yet
   devserver audit-verify [--from TIME] [--to TIME] [--now TIME] [--data-dir .data] [--backend ...]
@@ -62,7 +65,7 @@ fn parse_time(flag: &str, text: &str) -> Result<time::OffsetDateTime, String> {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1).peekable();
     let command = match args.peek().map(String::as_str) {
-        Some("serve" | "token" | "rotate-keys" | "rotate-master-key" | "reseal" | "outbox" | "audit-digest" | "audit-verify") => {
+        Some("serve" | "token" | "rotate-keys" | "rotate-master-key" | "reseal" | "outbox" | "audit-digest" | "audit-verify" | "purge") => {
             args.next().unwrap_or_default()
         }
         _ => "serve".to_owned(),
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
         "reseal" => reseal(&args.config),
         "outbox" => print_outbox(&args.config),
         "audit-digest" => audit_digest(&args),
+        "purge" => purge(&args),
         "audit-verify" => audit_verify(&args),
         _ => serve(args.config),
     }
@@ -353,6 +357,20 @@ fn audit_verify(args: &Args) -> ExitCode {
         }
         Err(error) => {
             eprintln!("cannot verify the audit trail: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn purge(args: &Args) -> ExitCode {
+    let now = args.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+    match runtime().and_then(|rt| rt.block_on(devserver::purge(&args.config, now)).map_err(|e| e.to_string())) {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot purge: {error}");
             ExitCode::FAILURE
         }
     }

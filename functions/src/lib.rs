@@ -239,6 +239,40 @@ pub fn run_digest_audit() -> ExitCode {
     })
 }
 
+/// The daily retention job (`shared::purge`): what is due at each invocation, at most
+/// 5,000 items (the rest at the next), and it answers with what it did.
+pub fn run_purge() -> ExitCode {
+    start(|Started { settings, aws, .. }| async move {
+        let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(&aws.config), aws_sdk_kms::Client::new(&aws.config));
+        let blobs = S3Blobs::build(&aws.config, &settings.aws);
+        let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let (store, blobs) = (Arc::clone(&store), Arc::clone(&blobs));
+            async move {
+                let meta =
+                    shared::http::RequestMeta { request_id: event.context.request_id.clone(), ..shared::http::RequestMeta::default() };
+                let report = shared::purge::purge(store.as_ref(), blobs.as_ref(), time::OffsetDateTime::now_utc(), 5_000, &meta)
+                    .await
+                    .map_err(|error| lambda_http::Error::from(error.to_string()))?;
+                tracing::info!(
+                    datasets = report.datasets,
+                    forecasts = report.forecasts,
+                    files = report.files,
+                    complete = report.complete,
+                    "purge"
+                );
+                serde_json::to_value(&report).map_err(lambda_http::Error::from)
+            }
+        });
+        match lambda_http::lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, StartupError>> + 'a>>;
 
 fn host<E: Endpoint>(build: impl for<'a> FnOnce(&'a Settings, &'a Aws) -> StateFuture<'a>) -> ExitCode {

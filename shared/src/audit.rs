@@ -66,6 +66,7 @@ impl AuditDraft {
             detail: self.detail.clone(),
             source_ip: meta.source_ip.clone(),
             user_agent: meta.user_agent.clone(),
+            expires_at: None,
             tag: None,
         }
     }

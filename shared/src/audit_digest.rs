@@ -89,6 +89,9 @@ pub struct Link {
 pub struct Entry {
     pub position: String,
     pub tag: Option<String>,
+    /// When the record may go (its retention), so its absence after that is no deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +226,7 @@ pub async fn write_digests(
                 period_start: format_time(period),
                 period_end: format_time(next_period(period)),
                 previous: previous.clone(),
-                records: records.iter().map(|r| Entry { position: r.position(), tag: r.tag.clone() }).collect(),
+                records: records.iter().map(|r| Entry { position: r.position(), tag: r.tag.clone(), expires_at: r.expires_at }).collect(),
                 signing_key: String::new(),
             };
             let line = signed_line(signer, digest).await?;
@@ -293,10 +296,16 @@ pub struct VerifyReport {
     pub digests_checked: usize,
     /// Records of hours not digested yet: checked by their tags only.
     pub records_pending: usize,
+    /// Records a digest lists that are gone after their retention, as they should be.
+    pub records_expired: usize,
     pub modified: Vec<Finding>,
     pub deleted: Vec<Finding>,
     pub inserted: Vec<Finding>,
     pub digests: Vec<DigestFinding>,
+    /// When the verification ran (Unix seconds): what retention is measured against.
+    #[serde(skip)]
+    #[schema(ignore)]
+    now: i64,
 }
 
 fn finding(position: &str, reason: &str) -> Finding {
@@ -345,6 +354,7 @@ pub async fn verify(
         report.records_checked += part.records_checked;
         report.digests_checked += part.digests_checked;
         report.records_pending += part.records_pending;
+        report.records_expired += part.records_expired;
         report.modified.extend(part.modified);
         report.deleted.extend(part.deleted);
         report.inserted.extend(part.inserted);
@@ -376,7 +386,7 @@ async fn verify_shard(
     shard: u32,
 ) -> Result<VerifyReport, DigestError> {
     let Span { from, to, now, epoch } = span;
-    let mut report = VerifyReport::default();
+    let mut report = VerifyReport { now: now.unix_timestamp(), ..VerifyReport::default() };
     let first = period_of(from).max(epoch);
     // Nothing can be older than the log's first key: a record dated before it was put
     // there since.
@@ -463,7 +473,12 @@ async fn compare(keys: &Arc<AuditKeys>, digest: &Digest, records: &[AuditRecord]
         present.insert(position);
     }
     for entry in &digest.records {
-        if !present.contains(&entry.position) {
+        if present.contains(&entry.position) {
+            continue;
+        }
+        if entry.expires_at.is_some_and(|expires| expires < report.now) {
+            report.records_expired += 1;
+        } else {
             report.deleted.push(finding(&entry.position, "missing-from-store"));
         }
     }

@@ -87,3 +87,63 @@ pub mod forecast {
         format!("forecasts/{id}/result.json")
     }
 }
+
+/// Deleted datasets and forecasts waiting for their purge (SR-29): one entry each, written
+/// with the deletion, in time order, so the purge reads only what is due.
+pub mod purge {
+    use store::{Key, shard_of};
+
+    /// Deletions are bounded by the users' request rates: a few shards hold them.
+    pub const SHARDS: u32 = 4;
+
+    /// What a purge entry is of.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Kind {
+        Dataset,
+        Forecast,
+    }
+
+    impl Kind {
+        fn as_str(self) -> &'static str {
+            match self {
+                Kind::Dataset => "dataset",
+                Kind::Forecast => "forecast",
+            }
+        }
+    }
+
+    pub fn partitions() -> Vec<String> {
+        (0..SHARDS).map(|shard| format!("PURGE#{shard:02}")).collect()
+    }
+
+    /// The entry of `id`, deleted at `deleted_at` (as records store times).
+    pub fn entry(kind: Kind, id: &str, deleted_at: &str) -> Key {
+        Key::new(format!("PURGE#{:02}", shard_of(id, SHARDS)), format!("{deleted_at}#{}#{id}", kind.as_str()))
+    }
+
+    /// An entry's deletion time, kind and id.
+    pub fn parse(sort_key: &str) -> Option<(&str, Kind, &str)> {
+        let mut parts = sort_key.splitn(3, '#');
+        let (deleted_at, kind, id) = (parts.next()?, parts.next()?, parts.next()?);
+        let kind = match kind {
+            "dataset" => Kind::Dataset,
+            "forecast" => Kind::Forecast,
+            _ => return None,
+        };
+        Some((deleted_at, kind, id))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn entries_sort_by_deletion_time_and_read_back() {
+            let key = entry(Kind::Forecast, "0193a0b0-0000-7000-8000-000000000000", "2026-12-02T10:00:00.000Z");
+            assert!(partitions().contains(&key.pk));
+            assert_eq!(parse(&key.sk), Some(("2026-12-02T10:00:00.000Z", Kind::Forecast, "0193a0b0-0000-7000-8000-000000000000")));
+            assert!(entry(Kind::Dataset, "a", "2026-12-01T10:00:00.000Z").sk < entry(Kind::Dataset, "a", "2026-12-02T10:00:00.000Z").sk);
+            assert_eq!(parse("2026-12-02T10:00:00.000Z#report#x"), None);
+        }
+    }
+}

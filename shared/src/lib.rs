@@ -23,6 +23,7 @@ pub mod handlers;
 pub mod http;
 pub mod keys;
 pub mod openapi;
+pub mod purge;
 pub mod records;
 pub mod reseal;
 pub mod routes;

@@ -73,6 +73,8 @@ pub const RECORD_TYPES: &[RecordType] = &[
     RecordType { name: "cursor-key", pk: Exact("CONFIG"), sk: Exact("CURSOR_KEY"), encrypted: &["key"], plain: &[] },
     RecordType { name: "blind-index-key", pk: Exact("CONFIG"), sk: Exact("BLIND_INDEX_KEY"), encrypted: &["key"], plain: &[] },
     signed("reseal-progress", Exact("CONFIG"), Exact("RESEAL_PROGRESS")),
+    // Deleted datasets and forecasts waiting for their purge (`crate::keys::purge`).
+    signed("purge-entry", Prefix("PURGE#"), Prefix("")),
     // What admins change at run time (`crate::runtime_settings`).
     signed("settings", Exact("SETTINGS"), Exact("CURRENT")),
     // Where each shard's chain of audit digests stands (`crate::audit_digest`).
@@ -125,6 +127,7 @@ mod tests {
             ("reseal-progress", crate::reseal::progress_key()),
             ("audit-digest-head", crate::audit_digest::head_key(3)),
             ("settings", crate::runtime_settings::key()),
+            ("purge-entry", crate::keys::purge::entry(crate::keys::purge::Kind::Dataset, "d1", "2026-12-02T10:00:00.000Z")),
         ]
     }
 

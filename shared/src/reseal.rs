@@ -346,6 +346,10 @@ mod tests {
             self.inner.audit_newest_first(source, range, limit).await
         }
 
+        async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, crate::store::StoreError> {
+            self.inner.purge_expired_audit(now, limit).await
+        }
+
         async fn audit_partition(
             &self,
             pk: &str,

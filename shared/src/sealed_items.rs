@@ -44,6 +44,8 @@ pub struct SealedItems {
     inner: Arc<dyn ItemStore>,
     tagged: Arc<TaggedAudit>,
     envelopes: Arc<Envelopes>,
+    /// The run-time settings, for the audit retention each record is written with.
+    settings: Arc<crate::runtime_settings::SettingsCache>,
 }
 
 impl SealedItems {
@@ -51,7 +53,7 @@ impl SealedItems {
     /// type admits no other, so no host writes audit records without their tag.
     pub fn new(tagged: Arc<TaggedAudit>, envelopes: Arc<Envelopes>) -> Self {
         let inner: Arc<dyn ItemStore> = tagged.clone();
-        Self { inner, tagged, envelopes }
+        Self { inner, tagged, envelopes, settings: Arc::default() }
     }
 
     /// Over `raw`, with the local master keys kept in `master_keys` (created there on first
@@ -67,6 +69,18 @@ impl SealedItems {
     /// The store underneath, which sees records as they are at rest.
     pub fn inner(&self) -> &Arc<dyn ItemStore> {
         &self.inner
+    }
+
+    /// `audit` with its expiry: its time plus the audit retention in force (SR-20).
+    async fn with_expiry(&self, audit: &AuditRecord) -> Result<AuditRecord, StoreError> {
+        let days = i64::from(self.settings.get(self).await?.retention.audit_days);
+        let at = audit.unix_time().ok_or_else(|| StoreError::Corrupt(format!("audit record time `{}`", audit.time)))?;
+        Ok(AuditRecord { expires_at: Some(at + days * 86_400), ..audit.clone() })
+    }
+
+    /// The settings as this store last read them (the API's handlers share it).
+    pub fn settings_cache(&self) -> &Arc<crate::runtime_settings::SettingsCache> {
+        &self.settings
     }
 
     /// The keys audit records are tagged and verified with.
@@ -297,7 +311,7 @@ impl ItemStore for SealedItems {
                 delete @ WriteOp::Delete { .. } => delete,
             });
         }
-        self.inner.commit(sealed, audit).await
+        self.inner.commit(sealed, &self.with_expiry(audit).await?).await
     }
 
     async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
@@ -309,7 +323,7 @@ impl ItemStore for SealedItems {
     }
 
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
-        self.inner.append_audit(audit).await
+        self.inner.append_audit(&self.with_expiry(audit).await?).await
     }
 
     async fn audit_newest_first(
@@ -319,6 +333,10 @@ impl ItemStore for SealedItems {
         limit: usize,
     ) -> Result<crate::store::Page<crate::audit::AuditRecord>, crate::store::StoreError> {
         self.inner.audit_newest_first(source, range, limit).await
+    }
+
+    async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, crate::store::StoreError> {
+        self.inner.purge_expired_audit(now, limit).await
     }
 
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {

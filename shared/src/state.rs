@@ -90,7 +90,7 @@ pub struct AppState {
     /// The keys audit records are tagged with, to verify them.
     pub audit_keys: Arc<crate::audit_tags::AuditKeys>,
     /// The run-time settings, briefly cached.
-    pub settings: crate::runtime_settings::SettingsCache,
+    pub settings: Arc<crate::runtime_settings::SettingsCache>,
     /// The signed audit digests, for the verification route (`None` elsewhere).
     pub audit_digests: Option<crate::audit_digest::DigestStore>,
 }
@@ -128,7 +128,7 @@ impl AppState {
             auth,
             audit_keys: Arc::clone(store.audit_keys()),
             audit_digests: None,
-            settings: crate::runtime_settings::SettingsCache::default(),
+            settings: Arc::clone(store.settings_cache()),
             store,
             blobs,
             authorizer: Authorizer::new()?,

@@ -68,6 +68,7 @@ fn record(n: u64, start: time::OffsetDateTime, total: u64) -> AuditRecord {
         detail: None,
         source_ip: Some(format!("198.51.{}.{}", (n / 250) % 20, n % 250)),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Example/1.0".into()),
+        expires_at: None,
         tag: None,
     }
 }

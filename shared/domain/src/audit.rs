@@ -73,6 +73,11 @@ pub struct AuditRecord {
     pub detail: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the record may go (Unix seconds): its time plus the audit retention in force
+    /// when it was written. DynamoDB's TTL removes it after that; the embedded store's
+    /// purge does. `None`: kept (the deployment's own key records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
     /// Integrity tag: `<key version>.<base64url HMAC-SHA256>` over the record's
     /// pseudonymised form (see the API's `audit_tags`), set by the store layer that writes
     /// the record, never by a handler.
@@ -84,6 +89,11 @@ impl AuditRecord {
     /// Where the record sorts: time, then id (unique, so a position in any of its indexes).
     pub fn position(&self) -> String {
         format!("{}#{}", self.time, self.id)
+    }
+
+    /// The record's time in Unix seconds, if it reads.
+    pub fn unix_time(&self) -> Option<i64> {
+        OffsetDateTime::parse(&self.time, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
     }
 }
 

@@ -300,8 +300,8 @@ pub async fn update(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
 }
 
 /// Delete a dataset. It disappears at once from every read and list, with its shares and
-/// the forecasts' access through it. Its record and content stay in storage: no purge job
-/// removes deleted datasets yet.
+/// the forecasts' access through it. Its record and content are purged after the grace
+/// period in the settings (`retention.deleted_days`).
 #[utoipa::path(delete, path = "/v1/datasets/{datasetId}", operation_id = "deleteDataset", tag = "datasets",
     params(("datasetId" = DatasetId, Path, description = "Dataset id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the change happens only if the dataset is still at this `ETag`")),
     responses(
@@ -319,9 +319,12 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     ctx.precondition(req, dataset.version, false)?;
 
     let mut record = dataset.record.clone();
-    record.deleted_at = Some(now());
+    let deleted_at = now();
+    record.deleted_at = Some(deleted_at.clone());
+    let purge = crate::keys::purge::entry(crate::keys::purge::Kind::Dataset, &record.id, &deleted_at);
     let mut writes = vec![
         dataset.put_next(&record)?,
+        WriteOp::Put { item: Item { key: purge, version: 1, body: serde_json::json!({}) }, condition: Condition::Absent },
         WriteOp::Delete { key: keys::catalogue_entry(&dataset.id), condition: Condition::Always },
         WriteOp::Delete { key: keys::access_entry(&record.owner, &dataset.id), condition: Condition::Always },
     ];

@@ -304,7 +304,7 @@ async fn dataset_grants(ctx: &Ctx<'_>, records: &[ForecastRecord]) -> Result<Has
 }
 
 /// Delete a forecast. It disappears at once from every read and list. Its record and result
-/// stay in storage: no purge job removes deleted forecasts yet.
+/// are purged after the grace period in the settings (`retention.deleted_days`).
 #[utoipa::path(delete, path = "/v1/forecasts/{forecastId}", operation_id = "deleteForecast", tag = "forecasts",
     params(("forecastId" = ForecastId, Path, description = "Forecast id (UUID)"), ("If-Match" = Option<String>, Header, description = "When given, the forecast is deleted only if still at this `ETag`")),
     responses(
@@ -323,12 +323,17 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         return Err(if ctx.can(&principal, Action::ReadForecast, &forecast.resource()) { ApiError::Forbidden } else { ApiError::NotFound });
     }
     ctx.precondition(req, forecast.version, false)?;
-    let record = ForecastRecord { deleted_at: Some(now()), ..forecast.record.clone() };
+    let deleted_at = now();
+    let record = ForecastRecord { deleted_at: Some(deleted_at.clone()), ..forecast.record.clone() };
     let body = serde_json::to_value(&record).map_err(ApiError::internal)?;
-    let mut writes = vec![WriteOp::Put {
-        item: Item { key: keys::record(&forecast.id), version: forecast.version + 1, body },
-        condition: Condition::Version(forecast.version),
-    }];
+    let purge = crate::keys::purge::entry(crate::keys::purge::Kind::Forecast, &record.id, &deleted_at);
+    let mut writes = vec![
+        WriteOp::Put {
+            item: Item { key: keys::record(&forecast.id), version: forecast.version + 1, body },
+            condition: Condition::Version(forecast.version),
+        },
+        WriteOp::Put { item: Item { key: purge, version: 1, body: serde_json::json!({}) }, condition: Condition::Absent },
+    ];
     writes.extend(
         keys::entries(&forecast.id, &record.owner, &forecast.dataset_id).map(|key| WriteOp::Delete { key, condition: Condition::Always }),
     );

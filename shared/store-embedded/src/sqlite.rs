@@ -30,9 +30,10 @@ CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
 -- the same values the DynamoDB table's index attributes hold.
 CREATE TABLE IF NOT EXISTS audit (
   pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,
-  i_actor TEXT, i_subject TEXT, i_resource TEXT, i_ip TEXT, i_action TEXT,
+  i_actor TEXT, i_subject TEXT, i_resource TEXT, i_ip TEXT, i_action TEXT, expires_at INTEGER,
   PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_by_expiry ON audit (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (i_actor, sk) WHERE i_actor IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (i_subject, sk) WHERE i_subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_resource ON audit (i_resource, sk) WHERE i_resource IS NOT NULL;
@@ -40,8 +41,11 @@ CREATE INDEX IF NOT EXISTS audit_by_ip ON audit (i_ip, sk) WHERE i_ip IS NOT NUL
 CREATE INDEX IF NOT EXISTS audit_by_action ON audit (i_action, sk) WHERE i_action IS NOT NULL;
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+-- A record goes only once its retention is over (the purge; DynamoDB's TTL in AWS).
+DROP TRIGGER IF EXISTS audit_no_delete;
+CREATE TRIGGER IF NOT EXISTS audit_kept_until_expiry BEFORE DELETE ON audit
+  WHEN OLD.expires_at IS NULL OR OLD.expires_at >= CAST(strftime('%s', 'now') AS INTEGER)
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only until they expire'); END;
 -- `INSERT OR REPLACE` deletes the conflicting row without firing delete triggers (unless
 -- recursive triggers are on, a per-connection setting); refuse any insert over an
 -- existing key before conflict resolution runs, whatever the connection.
@@ -88,11 +92,15 @@ fn add_index_columns(conn: &Connection) -> Result<(), StoreError> {
         .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit'", [], |row| row.get::<_, i64>(0))
         .map_err(unavailable)?
         > 0;
-    let indexed: bool = conn
-        .query_row("SELECT count(*) FROM pragma_table_info('audit') WHERE name = 'i_actor'", [], |row| row.get::<_, i64>(0))
-        .map_err(unavailable)?
-        > 0;
-    if !has_audit || indexed {
+    let has_column = |name: &str| -> Result<bool, StoreError> {
+        conn.query_row("SELECT count(*) FROM pragma_table_info('audit') WHERE name = ?1", [name], |row| row.get::<_, i64>(0))
+            .map(|n| n > 0)
+            .map_err(unavailable)
+    };
+    if has_audit && !has_column("expires_at")? {
+        conn.execute_batch("ALTER TABLE audit ADD COLUMN expires_at INTEGER").map_err(unavailable)?;
+    }
+    if !has_audit || has_column("i_actor")? {
         return Ok(());
     }
     let mut tx = conn.unchecked_transaction().map_err(unavailable)?;
@@ -177,11 +185,12 @@ fn insert_audit(conn: &Connection, audit: &AuditRecord) -> Result<(), StoreError
     let body = serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut statement = conn
         .prepare_cached(
-            "INSERT INTO audit (pk, sk, body, i_actor, i_subject, i_resource, i_ip, i_action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO audit (pk, sk, body, i_actor, i_subject, i_resource, i_ip, i_action, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .map_err(unavailable)?;
     let [actor, subject, resource, ip, action] = index_keys(audit);
-    match statement.execute(params![partition(audit), sort_key(audit), body, actor, subject, resource, ip, action]) {
+    match statement.execute(params![partition(audit), sort_key(audit), body, actor, subject, resource, ip, action, audit.expires_at]) {
         Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(StoreError::ConditionFailed),
         Err(e) => Err(unavailable(e)),
@@ -351,6 +360,20 @@ impl ItemStore for SqliteStore {
         Ok(paginate(records, limit, sort_key))
     }
 
+    async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let conn = self.conn()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // The trigger checks the same against the clock: a record is never removed early.
+        let removed = conn
+            .prepare_cached(
+                "DELETE FROM audit WHERE (pk, sk) IN
+                   (SELECT pk, sk FROM audit WHERE expires_at IS NOT NULL AND expires_at < ?1 ORDER BY expires_at LIMIT ?2)",
+            )
+            .and_then(|mut statement| statement.execute(params![now, limit]))
+            .map_err(unavailable)?;
+        Ok(removed)
+    }
+
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         let conn = self.conn()?;
         let mut statement = conn.prepare_cached(AUDIT_PAGE).map_err(unavailable)?;
@@ -393,6 +416,7 @@ mod tests {
                 source_ip: None,
                 user_agent: None,
                 subject: None,
+                expires_at: None,
                 tag: None,
             };
             let record = serde_json::to_string(&record).unwrap();
@@ -451,5 +475,10 @@ mod tests {
         assert_eq!(count, 1);
         // A new record still goes in.
         conn.execute("INSERT INTO audit (pk, sk, body) VALUES ('p', 't', '{}')", []).unwrap();
+        // One whose expiry has passed may go; one whose expiry is ahead may not.
+        conn.execute("INSERT INTO audit (pk, sk, body, expires_at) VALUES ('p', 'old', '{}', 1000)", []).unwrap();
+        conn.execute("INSERT INTO audit (pk, sk, body, expires_at) VALUES ('p', 'new', '{}', 99999999999)", []).unwrap();
+        assert!(conn.execute("DELETE FROM audit WHERE sk = 'new'", []).is_err());
+        assert_eq!(conn.execute("DELETE FROM audit WHERE sk = 'old'", []).unwrap(), 1);
     }
 }

@@ -286,6 +286,7 @@ mod tests {
             detail: None,
             source_ip: Some("203.0.113.9".into()),
             user_agent: None,
+            expires_at: None,
             tag: None,
         }
     }

@@ -150,6 +150,11 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<Page<AuditRecord>, StoreError>;
 
+    /// Removes audit records whose expiry ([`AuditRecord::expires_at`]) is before `now`
+    /// (Unix seconds), at most `limit`, and says how many went: the embedded store's
+    /// stand-in for DynamoDB's TTL, which does this by itself (that adapter removes none).
+    async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
+
     /// Audit records of one UTC day (`YYYY-MM-DD`), oldest first, read from every shard of
     /// the day (see [`crate::audit::day_partitions`]).
     async fn audit_records(&self, day: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {

@@ -749,7 +749,7 @@ fn application_keys_name_exactly_the_roles_that_use_them() {
     let roles = |uses: fn(Route) -> bool| -> BTreeSet<String> {
         Route::ALL.iter().copied().filter(|r| uses(*r)).map(|r| format!("{}Role", function_id(&template, r))).collect()
     };
-    let jobs = ["ResealRecordsFunctionRole".to_owned(), "DigestAuditFunctionRole".to_owned()];
+    let jobs = ["ResealRecordsFunctionRole".to_owned(), "DigestAuditFunctionRole".to_owned(), "PurgeExpiredFunctionRole".to_owned()];
     let mut sealing = roles(|r| r != Route::Health);
     sealing.extend(jobs.iter().cloned());
     assert_eq!(key_principals(&template, "PersonalDataKey", "SealAndOpenRecordFields"), sealing);

@@ -24,6 +24,7 @@ mod local_server;
 mod matrix;
 mod partitions;
 mod racing;
+mod retention;
 mod session;
 mod settings;
 mod sign_in;

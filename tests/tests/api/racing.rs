@@ -97,6 +97,10 @@ impl ItemStore for RacingStore {
         self.inner.audit_newest_first(source, range, limit).await
     }
 
+    async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, shared::store::StoreError> {
+        self.inner.purge_expired_audit(now, limit).await
+    }
+
     async fn audit_partition(&self, pk: &str, after: Option<&str>, limit: usize) -> Result<Page<AuditRecord>, StoreError> {
         self.inner.audit_partition(pk, after, limit).await
     }

@@ -33,7 +33,7 @@ impl Backdoor for SqliteBackdoor {
 
     async fn remove(&self, record: &AuditRecord) {
         let conn = rusqlite::Connection::open(&self.0).unwrap();
-        conn.execute_batch("DROP TRIGGER audit_no_delete").unwrap();
+        conn.execute_batch("DROP TRIGGER audit_kept_until_expiry").unwrap();
         let removed =
             conn.execute("DELETE FROM audit WHERE pk = ?1 AND sk = ?2", rusqlite::params![partition(record), sort_key(record)]).unwrap();
         assert_eq!(removed, 1);
