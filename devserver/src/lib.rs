@@ -84,6 +84,10 @@ pub struct DevConfig {
     /// How often the server digests the audit hours that are due (the deployed job runs
     /// hourly); `None` leaves it to the `audit-digest` command.
     pub digest_every: Option<Duration>,
+    /// Whether the threat detector watches the audit trail (and blocks addresses over its
+    /// thresholds). On for the server; the API tests turn it off but in their own cases,
+    /// so that a test's deliberate 401s and 404s don't block the test itself.
+    pub detect_threats: bool,
 }
 
 /// Where the local server keeps items and blobs.
@@ -115,6 +119,7 @@ impl Default for DevConfig {
             hasher: PasswordHasher::default(),
             web_dir: PathBuf::from("web/dist"),
             digest_every: Some(Duration::from_secs(300)),
+            detect_threats: true,
         }
     }
 }
@@ -206,7 +211,15 @@ pub async fn spawn(mut config: DevConfig) -> Result<DevServer, Box<dyn std::erro
     // no interval to wait out (that interval protects a remote issuer).
     let keys = KeyCache::new(Box::new(IssuerJwks(Arc::clone(&issuer))), Duration::ZERO);
     let (store, blobs) = open_stores(&config).await?;
+    let sealed = Arc::clone(&store);
     let mut state = AppState::new(auth, keys, store, blobs, CorsPolicy::new(&config.cors_origins)?)?;
+    // The detector sees every audit record as it is written, as the stream function does in AWS.
+    if config.detect_threats {
+        let detector = Arc::new(shared::detector::Detector::new(Arc::clone(&state.blocklist)));
+        if sealed.set_observer(detector).is_err() {
+            return Err("the store already has an observer".into());
+        }
+    }
     // Many requests share a few async workers here: CPU work goes to a bounded pool.
     state.compute = ComputePool::bounded(config.compute_workers, config.compute_queue);
     state.limits.api_rate = config.api_rate;
@@ -535,6 +548,10 @@ async fn serve(
     let query: HashMap<String, Vec<String>> = parts.uri.query().map(parse_query).unwrap_or_default();
     let path = parts.uri.path().to_owned();
     if idp::serves(&path) {
+        // The WAF on the user pool refuses a blocked address in AWS; here, the same list.
+        if let Some(refusal) = refuse_blocked(&app, &parts, &context, &path).await {
+            return refusal;
+        }
         return serve_idp(&app, parts, body, context, query).await;
     }
     let document = match path.as_str() {
@@ -594,6 +611,34 @@ async fn serve(
 }
 
 /// Hands a request for the identity provider over, its body read with the same limits.
+/// A 403 for a blocked address at the identity provider's pages, audited as the API's are.
+async fn refuse_blocked(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    context: &ApiGatewayProxyRequestContext,
+    path: &str,
+) -> Option<axum::response::Response> {
+    let ip = context.identity.source_ip.as_deref()?;
+    let blocked = match app.state.blocklist.get(app.state.store.as_ref()).await {
+        Ok(list) => list.blocking(ip, time::OffsetDateTime::now_utc()).is_some(),
+        Err(error) => {
+            tracing::error!(%error, "block list unreadable");
+            true
+        }
+    };
+    if !blocked {
+        return None;
+    }
+    let meta = RequestMeta::from_request(&lambda_request(parts, context.clone()));
+    let mut draft = AuditDraft::new("idp-request", "session");
+    draft.resource_id = Some(path.to_owned());
+    draft.reason = Some("ip-blocked".to_owned());
+    if let Err(error) = app.state.store.append_audit(&draft.finish(&meta, 403)).await {
+        tracing::error!(%error, "audit write failed");
+    }
+    Some(error_response(app, parts, context.clone(), ApiError::Forbidden))
+}
+
 async fn serve_idp(
     app: &App,
     parts: axum::http::request::Parts,

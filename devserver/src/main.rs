@@ -20,11 +20,12 @@ use devserver::{Backend, DevConfig};
 use shared::auth::Role;
 
 const USAGE: &str = "usage:
-  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--auth-rate 30] [--admin-mfa] [--web-dir web/dist]
+  devserver [serve] [--port 3000] [--data-dir .data] [--cors-origin ORIGIN]... [--backend embedded|aws-local] [--api-rate 100,200] [--auth-rate 30] [--admin-mfa] [--no-threat-detection] [--web-dir web/dist]
       aws-local: DynamoDB and S3 at FORECAST_DYNAMODB_URL and FORECAST_S3_URL (loopback emulators)
       api-rate: requests per minute per user, and per admin
       auth-rate: calls to /auth/* per minute per IP address (each page load of the app is one)
       --admin-mfa: admins sign in with TOTP (and set it up at their next sign-in)
+      --no-threat-detection: the detector neither flags nor blocks (for load and fuzz runs from one address)
       --web-dir: the built web app, served at / (`npm ci && npm run build` in web/ makes it)
   devserver token --user NAME --role admin|analyst|viewer [--sub ID] [--port 3000] [--data-dir .data] [--backend ...]
       gives the user an account in that role (or moves theirs to it) and prints an access token
@@ -111,6 +112,7 @@ fn parse_args() -> Result<Args, String> {
                     value()?.parse().map_err(|_| "`--auth-rate` must be a number of calls per minute".to_owned())?;
             }
             "--admin-mfa" => parsed.config.mfa_required_for_admins = true,
+            "--no-threat-detection" => parsed.config.detect_threats = false,
             "--web-dir" => parsed.config.web_dir = PathBuf::from(value()?),
             "--user" => parsed.user = Some(value()?),
             "--role" => parsed.role = Some(value()?),

@@ -54,10 +54,14 @@ pub enum Action {
     VerifyAudit,
     ReadSettings,
     UpdateSettings,
+    ListFindings,
+    ListBlockedIps,
+    BlockIp,
+    UnblockIp,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 27] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -81,6 +85,10 @@ impl Action {
         Action::VerifyAudit,
         Action::ReadSettings,
         Action::UpdateSettings,
+        Action::ListFindings,
+        Action::ListBlockedIps,
+        Action::BlockIp,
+        Action::UnblockIp,
     ];
 
     /// The action's id in the Cedar schema.
@@ -109,6 +117,10 @@ impl Action {
             Action::VerifyAudit => "VerifyAudit",
             Action::ReadSettings => "ReadSettings",
             Action::UpdateSettings => "UpdateSettings",
+            Action::ListFindings => "ListFindings",
+            Action::ListBlockedIps => "ListBlockedIps",
+            Action::BlockIp => "BlockIp",
+            Action::UnblockIp => "UnblockIp",
         }
     }
 }
@@ -624,7 +636,7 @@ mod tests {
     fn a_schema_action_the_code_does_not_know_is_refused() {
         let schema = SCHEMA.replace("action ReadOwnProfile appliesTo", "action ReadOwnProfile, ExportEverything appliesTo");
         let error = Authorizer::from_sources(&schema, POLICIES).unwrap_err();
-        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "ExportAudit", "ExportEverything","#), "{error}");
+        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "BlockIp", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "ExportAudit", "ExportEverything","#), "{error}");
     }
 
     #[test]

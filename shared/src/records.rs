@@ -75,6 +75,9 @@ pub const RECORD_TYPES: &[RecordType] = &[
     signed("reseal-progress", Exact("CONFIG"), Exact("RESEAL_PROGRESS")),
     // Deleted datasets and forecasts waiting for their purge (`crate::keys::purge`).
     signed("purge-entry", Prefix("PURGE#"), Prefix("")),
+    // Blocked addresses and the detector's findings (`crate::blocklist`, `crate::detector`).
+    signed("blocklist", Exact("BLOCKLIST"), Exact("CURRENT")),
+    signed("finding", Exact("FINDINGS"), Prefix("")),
     // What admins change at run time (`crate::runtime_settings`).
     signed("settings", Exact("SETTINGS"), Exact("CURRENT")),
     // Where each shard's chain of audit digests stands (`crate::audit_digest`).
@@ -127,6 +130,7 @@ mod tests {
             ("reseal-progress", crate::reseal::progress_key()),
             ("audit-digest-head", crate::audit_digest::head_key(3)),
             ("settings", crate::runtime_settings::key()),
+            ("blocklist", crate::blocklist::key()),
             ("purge-entry", crate::keys::purge::entry(crate::keys::purge::Kind::Dataset, "d1", "2026-12-02T10:00:00.000Z")),
         ]
     }

@@ -7,7 +7,7 @@
 //! route, and the OpenAPI path list. The template, `events/`, the binaries and the
 //! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
 
-use crate::handlers::{analysis, audit_log, datasets, forecasts, health, me, session, settings, users};
+use crate::handlers::{analysis, audit_log, datasets, forecasts, health, me, security, session, settings, users};
 use crate::http::routes::{Need, route_table};
 
 route_table! {
@@ -42,4 +42,8 @@ route_table! {
     VerifyAudit    GET    "/v1/admin/audit/verify"                   "verify-audit"    audit_log::verify  "audit"         [AuditDigests];
     GetSettings    GET    "/v1/admin/settings"                       "get-settings"    settings::get      "settings"      [];
     UpdateSettings PATCH  "/v1/admin/settings"                       "update-settings" settings::update   "settings"      [];
+    ListFindings   GET    "/v1/admin/findings"                       "list-findings"   security::list_findings "finding"  [Pages];
+    ListBlockedIps GET    "/v1/admin/blocked-ips"                    "list-blocked-ips" security::list_blocked "blocked-ip" [];
+    BlockIp        PUT    "/v1/admin/blocked-ips/{ip}"               "block-ip"        security::block    "blocked-ip"    [];
+    UnblockIp      DELETE "/v1/admin/blocked-ips/{ip}"               "unblock-ip"      security::unblock  "blocked-ip"    [];
 }

@@ -46,6 +46,8 @@ pub struct SealedItems {
     envelopes: Arc<Envelopes>,
     /// The run-time settings, for the audit retention each record is written with.
     settings: Arc<crate::runtime_settings::SettingsCache>,
+    /// Sees every audit record once it is stored (the threat detector, in process).
+    observer: std::sync::OnceLock<Arc<dyn crate::detector::AuditObserver>>,
 }
 
 impl SealedItems {
@@ -53,7 +55,7 @@ impl SealedItems {
     /// type admits no other, so no host writes audit records without their tag.
     pub fn new(tagged: Arc<TaggedAudit>, envelopes: Arc<Envelopes>) -> Self {
         let inner: Arc<dyn ItemStore> = tagged.clone();
-        Self { inner, tagged, envelopes, settings: Arc::default() }
+        Self { inner, tagged, envelopes, settings: Arc::default(), observer: std::sync::OnceLock::new() }
     }
 
     /// Over `raw`, with the local master keys kept in `master_keys` (created there on first
@@ -76,6 +78,18 @@ impl SealedItems {
         let days = i64::from(self.settings.get(self).await?.retention.audit_days);
         let at = audit.unix_time().ok_or_else(|| StoreError::Corrupt(format!("audit record time `{}`", audit.time)))?;
         Ok(AuditRecord { expires_at: Some(at + days * 86_400), ..audit.clone() })
+    }
+
+    /// Has `observer` see every audit record written through this store from now on (once;
+    /// a second observer is refused and returned).
+    pub fn set_observer(&self, observer: Arc<dyn crate::detector::AuditObserver>) -> Result<(), Arc<dyn crate::detector::AuditObserver>> {
+        self.observer.set(observer)
+    }
+
+    async fn observed(&self, record: &AuditRecord) {
+        if let Some(observer) = self.observer.get() {
+            observer.observe(self, record).await;
+        }
     }
 
     /// The settings as this store last read them (the API's handlers share it).
@@ -311,7 +325,10 @@ impl ItemStore for SealedItems {
                 delete @ WriteOp::Delete { .. } => delete,
             });
         }
-        self.inner.commit(sealed, &self.with_expiry(audit).await?).await
+        let audit = self.with_expiry(audit).await?;
+        self.inner.commit(sealed, &audit).await?;
+        self.observed(&audit).await;
+        Ok(())
     }
 
     async fn increment(&self, key: &Key, expires_at: i64) -> Result<u64, StoreError> {
@@ -323,7 +340,10 @@ impl ItemStore for SealedItems {
     }
 
     async fn append_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
-        self.inner.append_audit(&self.with_expiry(audit).await?).await
+        let audit = self.with_expiry(audit).await?;
+        self.inner.append_audit(&audit).await?;
+        self.observed(&audit).await;
+        Ok(())
     }
 
     async fn audit_newest_first(

@@ -89,6 +89,8 @@ pub struct AppState {
     pub directory: Option<Arc<dyn crate::identity::directory::UserDirectory>>,
     /// The keys audit records are tagged with, to verify them.
     pub audit_keys: Arc<crate::audit_tags::AuditKeys>,
+    /// The blocked addresses, briefly cached: checked before every route but `/health`.
+    pub blocklist: Arc<crate::blocklist::BlocklistCache>,
     /// The run-time settings, briefly cached.
     pub settings: Arc<crate::runtime_settings::SettingsCache>,
     /// The signed audit digests, for the verification route (`None` elsewhere).
@@ -128,6 +130,7 @@ impl AppState {
             auth,
             audit_keys: Arc::clone(store.audit_keys()),
             audit_digests: None,
+            blocklist: Arc::default(),
             settings: Arc::clone(store.settings_cache()),
             store,
             blobs,

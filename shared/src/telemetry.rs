@@ -30,16 +30,67 @@ fn levels(rust_log: Option<&str>) -> Targets {
     rust_log.and_then(|value| value.parse::<Targets>().ok()).unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
-/// Installs the global subscriber on stdout.
+/// Installs the global subscriber on stdout. With JSON logs (Lambda) metrics go to stdout
+/// too, as CloudWatch embedded-metric-format lines.
 pub fn init(json: bool) {
     // A second init (a host that set one up already) is harmless, so its error is ignored.
     let _ = tracing::subscriber::set_global_default(subscriber(json, std::io::stdout));
+    METRICS_TO_STDOUT.store(json, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`metric`] writes embedded-metric-format lines (Lambda) or only logs (locally).
+static METRICS_TO_STDOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The namespace of the application's CloudWatch metrics (the alarms in `template.yaml`).
+pub const METRIC_NAMESPACE: &str = "ForecastApi";
+
+/// One CloudWatch embedded-metric-format line: CloudWatch Logs turns it into a metric data
+/// point of `name` with these dimensions, without an API call.
+pub fn emf_line(name: &str, value: f64, unit: &str, dimensions: &[(&str, &str)], at_millis: i128) -> String {
+    let mut line = serde_json::Map::new();
+    let names: Vec<&str> = dimensions.iter().map(|(key, _)| *key).collect();
+    line.insert(
+        "_aws".into(),
+        serde_json::json!({
+            "Timestamp": at_millis,
+            "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": [names], "Metrics": [{"Name": name, "Unit": unit}]}],
+        }),
+    );
+    for (key, dimension) in dimensions {
+        line.insert((*key).to_owned(), serde_json::Value::String((*dimension).to_owned()));
+    }
+    line.insert(name.to_owned(), serde_json::json!(value));
+    serde_json::Value::Object(line).to_string()
+}
+
+/// Records a metric data point: an EMF line on stdout in Lambda, a debug log locally.
+pub fn metric(name: &str, value: f64, unit: &str, dimensions: &[(&str, &str)]) {
+    if METRICS_TO_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
+        let at = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        println!("{}", emf_line(name, value, unit, dimensions, at));
+    } else {
+        tracing::debug!(metric = name, value, ?dimensions, "metric");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tracing::Level;
+
+    #[test]
+    fn a_metric_line_is_what_cloudwatch_reads_as_embedded_metric_format() {
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line("ThreatFindings", 1.0, "Count", &[("Pattern", "enumeration")], 1_764_000_000_000)).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "_aws": {"Timestamp": 1_764_000_000_000_i64, "CloudWatchMetrics": [{"Namespace": "ForecastApi", "Dimensions": [["Pattern"]], "Metrics": [{"Name": "ThreatFindings", "Unit": "Count"}]}]},
+                "Pattern": "enumeration",
+                "ThreatFindings": 1.0,
+            })
+        );
+    }
 
     #[test]
     fn rust_log_sets_levels_per_target_and_info_is_the_default() {

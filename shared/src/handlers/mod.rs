@@ -11,6 +11,7 @@ pub mod forecasts;
 pub mod health;
 pub mod me;
 pub mod paging;
+pub mod security;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -199,7 +200,9 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
             conditional: false,
             deadline: started + budget,
         };
-        let result = if req.method() == route.method() {
+        let result = if let Err(refusal) = check_source(&mut ctx, route).await {
+            Err(refusal)
+        } else if req.method() == route.method() {
             // Waits (store, blobs, the compute pool) end at the deadline; CPU work checks it
             // itself (a single-threaded Lambda can't be interrupted mid-fit).
             match tokio::time::timeout_at(ctx.deadline.into(), E::call(&mut ctx, &req)).await {
@@ -219,6 +222,24 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
     }
     .instrument(span)
     .await
+}
+
+/// Refuses a request from a blocked address before its route runs (SR-40): a 403 whose
+/// audit record says why. `/health` stays open (it touches no data).
+async fn check_source(ctx: &mut Ctx<'_>, route: Route) -> Result<(), ApiError> {
+    let Some(ip) = ctx.meta.source_ip.clone() else { return Ok(()) };
+    if route.is_public() {
+        return Ok(());
+    }
+    let list = ctx.state.blocklist.get(ctx.state.store.as_ref()).await.map_err(store_error)?;
+    match list.blocking(&ip, time::OffsetDateTime::now_utc()) {
+        Some(entry) => {
+            ctx.audit.reason = Some("ip-blocked".to_owned());
+            tracing::info!(ip, until = entry.until, "blocked address refused");
+            Err(ApiError::Forbidden)
+        }
+        None => Ok(()),
+    }
 }
 
 /// Turns the handler's result into a response and makes sure the audit record is written.

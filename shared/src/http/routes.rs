@@ -298,6 +298,9 @@ mod tests {
     #[test]
     fn the_list_routes_are_the_ones_that_page() {
         let paging: Vec<Route> = Route::ALL.into_iter().filter(|r| r.pages()).collect();
-        assert_eq!(paging, [Route::ListDatasets, Route::ListForecasts, Route::ListUsers, Route::SearchAudit, Route::ExportAudit]);
+        assert_eq!(
+            paging,
+            [Route::ListDatasets, Route::ListForecasts, Route::ListUsers, Route::SearchAudit, Route::ExportAudit, Route::ListFindings]
+        );
     }
 }

@@ -292,6 +292,10 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::VerifyAudit, 200),
         (Route::GetSettings, 200),
         (Route::UpdateSettings, 200),
+        (Route::ListFindings, 200),
+        (Route::BlockIp, 200),
+        (Route::ListBlockedIps, 200),
+        (Route::UnblockIp, 204),
         (Route::DeleteUser, 204),
     ];
     assert_eq!(expectations.len(), Route::ALL.len(), "every route's event is replayed");
@@ -453,7 +457,8 @@ fn authenticated_functions_may_read_standing_and_count_rates_and_nothing_more() 
     // The partitions the code reads and counts in, as the code names them.
     let records = format!("{}*", shared::auth::standing::PARTITION_PREFIX);
     let counters = format!("{}*", shared::store::rate::PARTITION_PREFIX);
-    assert_eq!(granted, [("dynamodb:GetItem".to_owned(), vec![records]), ("dynamodb:UpdateItem".to_owned(), vec![counters])]);
+    let blocked = shared::blocklist::key().pk;
+    assert_eq!(granted, [("dynamodb:GetItem".to_owned(), vec![records, blocked]), ("dynamodb:UpdateItem".to_owned(), vec![counters])]);
 }
 
 /// Every function that reads or writes records may read the branch keys they are sealed

@@ -98,7 +98,7 @@ impl Answer {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(DevConfig { hasher: cheap_hasher(), ..DevConfig::default() }).await
+    spawn_app_with(DevConfig { hasher: cheap_hasher(), detect_threats: false, ..DevConfig::default() }).await
 }
 
 /// Argon2id at a fraction of the real cost, for tests about something else than hashing.

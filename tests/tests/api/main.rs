@@ -14,6 +14,7 @@ mod audit_walk;
 mod bad_input;
 mod contract;
 mod cursors;
+mod detection;
 mod edge;
 mod exports;
 mod forecasts;

@@ -1,0 +1,4 @@
+//! Lambda for `block-ip`: see `shared::handlers::security`.
+fn main() -> std::process::ExitCode {
+    functions::run::<functions::NoBlobs, shared::routes::endpoints::BlockIp>()
+}
