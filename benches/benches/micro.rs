@@ -48,6 +48,42 @@ fn standing_and_rate(c: &mut Criterion) {
     group.finish();
 }
 
+/// What the block-list check (SR-40) adds to every request: the list from the process's
+/// cache, searched, at its largest (1,000 addresses) and empty; and the read of the list
+/// from SQLite that each process makes once per five seconds.
+fn block_list(c: &mut Criterion) {
+    use shared::blocklist::{self, BlockedIp, Blocklist, BlocklistCache};
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = benches::embedded_app(dir.path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let until = shared::audit::format_time(now + time::Duration::hours(1));
+    let entry = |n: usize| BlockedIp {
+        ip: format!("10.{}.{}.{}", n / 65_536, (n / 256) % 256, n % 256),
+        until: until.clone(),
+        reason: "bench".into(),
+        by: "detector".into(),
+        created_at: until.clone(),
+        finding: None,
+    };
+    let full = Blocklist { entries: (0..blocklist::MAX_ENTRIES).map(entry).collect() };
+    let meta = shared::http::RequestMeta { request_id: "bench-blocklist".into(), ..Default::default() };
+    let record = shared::audit::AuditDraft::new("bench-setup", "blocked-ip").finish(&meta, 200);
+    runtime.block_on(state.store.commit(vec![blocklist::write(0, &full).unwrap()], &record)).unwrap();
+    let cache = BlocklistCache::default();
+    let store = state.store.as_ref();
+    let mut group = c.benchmark_group("block list");
+    group.bench_function("check an address not on a full list (cached, 1,000 entries)", |b| {
+        b.iter(|| runtime.block_on(cache.get(store)).unwrap().blocking("203.0.113.9", now).is_none())
+    });
+    let empty = Blocklist::default();
+    group.bench_function("check an address against an empty list", |b| b.iter(|| empty.blocking("203.0.113.9", now).is_none()));
+    group.bench_function("read the full list (SQLite, once per 5 s per process)", |b| {
+        b.iter(|| runtime.block_on(blocklist::read(store)).unwrap().1.entries.len())
+    });
+    group.finish();
+}
+
 /// One sign-in's password check (Argon2id, RFC 9106 parameters), and a hash.
 fn password_hashing(c: &mut Criterion) {
     let hasher = shared::identity::hashing::PasswordHasher::default();
@@ -175,6 +211,7 @@ criterion_group!(
     benches,
     token_verification,
     standing_and_rate,
+    block_list,
     policy_decision,
     password_hashing,
     csv_inspection,

@@ -43,33 +43,70 @@ static METRICS_TO_STDOUT: std::sync::atomic::AtomicBool = std::sync::atomic::Ato
 
 /// The namespace of the application's CloudWatch metrics (the alarms in `template.yaml`).
 pub const METRIC_NAMESPACE: &str = "ForecastApi";
+/// Every metric the application emits: what alarms may watch.
+pub const METRIC_NAMES: [&str; 7] =
+    ["Requests", "ClientErrors", "ServerErrors", "Denied", "Latency", "AuthenticationFailures", "ThreatFindings"];
 
-/// One CloudWatch embedded-metric-format line: CloudWatch Logs turns it into a metric data
-/// point of `name` with these dimensions, without an API call.
-pub fn emf_line(name: &str, value: f64, unit: &str, dimensions: &[(&str, &str)], at_millis: i128) -> String {
+/// One metric value: name, value, unit.
+pub type Value<'a> = (&'a str, f64, &'a str);
+
+/// One CloudWatch embedded-metric-format line: CloudWatch Logs turns it into a data point
+/// of each metric, once with these dimensions and once with none (the total the alarms
+/// watch), without an API call.
+pub fn emf_line(metrics: &[Value<'_>], dimensions: &[(&str, &str)], at_millis: i128) -> String {
     let mut line = serde_json::Map::new();
     let names: Vec<&str> = dimensions.iter().map(|(key, _)| *key).collect();
+    let definitions: Vec<serde_json::Value> =
+        metrics.iter().map(|(name, _, unit)| serde_json::json!({"Name": name, "Unit": unit})).collect();
+    let sets = if names.is_empty() { serde_json::json!([[]]) } else { serde_json::json!([names, []]) };
     line.insert(
         "_aws".into(),
         serde_json::json!({
             "Timestamp": at_millis,
-            "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": [names], "Metrics": [{"Name": name, "Unit": unit}]}],
+            "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": sets, "Metrics": definitions}],
         }),
     );
     for (key, dimension) in dimensions {
         line.insert((*key).to_owned(), serde_json::Value::String((*dimension).to_owned()));
     }
-    line.insert(name.to_owned(), serde_json::json!(value));
+    for (name, value, _) in metrics {
+        line.insert((*name).to_owned(), serde_json::json!(value));
+    }
     serde_json::Value::Object(line).to_string()
 }
 
-/// Records a metric data point: an EMF line on stdout in Lambda, a debug log locally.
-pub fn metric(name: &str, value: f64, unit: &str, dimensions: &[(&str, &str)]) {
+/// Records metric data points: an EMF line on stdout in Lambda, a debug log locally.
+pub fn metrics(values: &[Value<'_>], dimensions: &[(&str, &str)]) {
     if METRICS_TO_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
         let at = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        println!("{}", emf_line(name, value, unit, dimensions, at));
+        println!("{}", emf_line(values, dimensions, at));
     } else {
-        tracing::debug!(metric = name, value, ?dimensions, "metric");
+        tracing::debug!(?values, ?dimensions, "metrics");
+    }
+}
+
+/// Records one metric data point ([`metrics`]).
+pub fn metric(name: &str, value: f64, unit: &str, dimensions: &[(&str, &str)]) {
+    metrics(&[(name, value, unit)], dimensions);
+}
+
+/// What every request adds to the pipeline's metrics (SR-21): one per route and in total,
+/// of requests, client and server errors, policy denials and latency; and, when it failed
+/// authentication, one `AuthenticationFailures` by reason.
+pub fn request_metrics(route: &str, status: u16, denied: bool, auth_failure: Option<&str>, latency: std::time::Duration) {
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    metrics(
+        &[
+            ("Requests", 1.0, "Count"),
+            ("ClientErrors", flag((400..500).contains(&status)), "Count"),
+            ("ServerErrors", flag(status >= 500), "Count"),
+            ("Denied", flag(denied), "Count"),
+            ("Latency", latency.as_secs_f64() * 1_000.0, "Milliseconds"),
+        ],
+        &[("Route", route)],
+    );
+    if let Some(reason) = auth_failure {
+        metric("AuthenticationFailures", 1.0, "Count", &[("Reason", reason)]);
     }
 }
 
@@ -80,16 +117,27 @@ mod tests {
 
     #[test]
     fn a_metric_line_is_what_cloudwatch_reads_as_embedded_metric_format() {
-        let line: serde_json::Value =
-            serde_json::from_str(&emf_line("ThreatFindings", 1.0, "Count", &[("Pattern", "enumeration")], 1_764_000_000_000)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(&emf_line(
+            &[("Requests", 1.0, "Count"), ("Latency", 2.5, "Milliseconds")],
+            &[("Route", "get-dataset")],
+            1_764_000_000_000,
+        ))
+        .unwrap();
         assert_eq!(
             line,
             serde_json::json!({
-                "_aws": {"Timestamp": 1_764_000_000_000_i64, "CloudWatchMetrics": [{"Namespace": "ForecastApi", "Dimensions": [["Pattern"]], "Metrics": [{"Name": "ThreatFindings", "Unit": "Count"}]}]},
-                "Pattern": "enumeration",
-                "ThreatFindings": 1.0,
+                "_aws": {"Timestamp": 1_764_000_000_000_i64, "CloudWatchMetrics": [{
+                    "Namespace": "ForecastApi",
+                    "Dimensions": [["Route"], []],
+                    "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "Latency", "Unit": "Milliseconds"}],
+                }]},
+                "Route": "get-dataset",
+                "Requests": 1.0,
+                "Latency": 2.5,
             })
         );
+        let total: serde_json::Value = serde_json::from_str(&emf_line(&[("ThreatFindings", 1.0, "Count")], &[], 0)).unwrap();
+        assert_eq!(total["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([[]]));
     }
 
     #[test]

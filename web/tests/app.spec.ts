@@ -494,6 +494,8 @@ test("signing out ends every token the person held, and a revoked session leads 
     const answer = await page.request.get(`${server().url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(answer.status()).toBe(401);
   }
+  // Signing out may still be navigating to the sign-in page: ask from the page it settles on.
+  await page.waitForLoadState("networkidle");
   const refresh = await page.evaluate(async () => (await fetch("/auth/refresh", { method: "POST", headers: { "x-csrf-token": "1" } })).status);
   expect(refresh).toBe(401);
   await checked(analyst, "signed out");

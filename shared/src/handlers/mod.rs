@@ -217,7 +217,16 @@ pub async fn serve<E: Endpoint>(state: &AppState, req: Request) -> Response<Body
         };
         let mut response = finish(&mut ctx, route, result).await;
         edge_headers(state, &ctx.meta, &mut response);
-        tracing::info!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request finished");
+        let status = response.status().as_u16();
+        tracing::info!(status, latency_us = started.elapsed().as_micros() as u64, "request finished");
+        let auth_failure = (status == 401).then(|| ctx.audit.reason.as_deref().unwrap_or("unauthenticated"));
+        crate::telemetry::request_metrics(
+            route.function_name(),
+            status,
+            ctx.audit.decision == AuditDecision::Deny,
+            auth_failure,
+            started.elapsed(),
+        );
         response
     }
     .instrument(span)

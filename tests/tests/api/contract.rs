@@ -913,3 +913,25 @@ fn without_references(text: &str) -> String {
 fn text_mentions_digest_bucket(function: &Yaml) -> bool {
     serde_yaml_ng::to_string(&function["Properties"]["Policies"]).unwrap().contains("AuditDigestBucket.Arn")
 }
+
+/// SR-21: the alarms watch metrics the code emits, in its namespace, and tell the topic;
+/// each metric the pipeline and the detector emit has an alarm but the per-request count
+/// and the client errors (which are the callers' own).
+#[test]
+fn the_alarms_watch_the_metrics_the_code_emits() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let alarms: Vec<&Yaml> =
+        template["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")).collect();
+    let mut watched: Vec<&str> = Vec::new();
+    for alarm in &alarms {
+        let properties = &alarm["Properties"];
+        assert_eq!(properties["Namespace"].as_str(), Some(shared::telemetry::METRIC_NAMESPACE));
+        let metric = properties["MetricName"].as_str().unwrap();
+        assert!(shared::telemetry::METRIC_NAMES.contains(&metric), "{metric} is not a metric the code emits");
+        assert_eq!(strings_of(&properties["AlarmActions"]), ["AlarmTopic"], "{metric}");
+        watched.push(metric);
+    }
+    watched.sort_unstable();
+    assert_eq!(watched, ["AuthenticationFailures", "Denied", "Latency", "ServerErrors", "ThreatFindings"]);
+}
