@@ -6,6 +6,7 @@
 pub mod aws_env;
 mod init_steps;
 pub mod secret;
+pub mod waf;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -271,6 +272,71 @@ pub fn run_purge() -> ExitCode {
             }
         }
     })
+}
+
+/// The threat detector in AWS: invoked by the audit table's stream with new records (each
+/// counted, `shared::detector`), and every five minutes by a schedule; either way it then
+/// mirrors the block list into the WAF's IP sets. A record it fails on is reported back
+/// (partial batch response), so the stream retries from it.
+pub fn run_detect_threats() -> ExitCode {
+    start(|Started { settings, aws, .. }| async move {
+        let store = sealed_items(&settings.aws, aws_sdk_dynamodb::Client::new(&aws.config), aws_sdk_kms::Client::new(&aws.config));
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let set = |name: &str, id: &str| -> Result<waf::IpSet, String> {
+            let get = |key: &str| shared::config::var(&vars, key).map(str::to_owned).ok_or_else(|| format!("{key} is not set"));
+            Ok(waf::IpSet { name: get(name)?, id: get(id)? })
+        };
+        let sets = match (set("WAF_IP_SET_V4_NAME", "WAF_IP_SET_V4_ID"), set("WAF_IP_SET_V6_NAME", "WAF_IP_SET_V6_ID")) {
+            (Ok(v4), Ok(v6)) => waf::WafIpSets::new(aws_sdk_wafv2::Client::new(&aws.config), v4, v6),
+            (Err(error), _) | (_, Err(error)) => return configuration_error(&error),
+        };
+        let detector = shared::detector::Detector::new(Arc::default());
+        let handler = lambda_http::service_fn(move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let (store, detector, sets) = (Arc::clone(&store), detector.clone(), sets.clone());
+            async move { detect(store.as_ref(), &detector, &sets, &event.payload).await }
+        });
+        match lambda_http::lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// One invocation of the detector: the stream's new records, then the WAF's sets.
+pub async fn detect(
+    store: &SealedItems,
+    detector: &shared::detector::Detector,
+    sets: &waf::WafIpSets,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, lambda_http::Error> {
+    let mut failures = Vec::new();
+    for record in event["Records"].as_array().into_iter().flatten() {
+        if record["eventName"] != "INSERT" {
+            continue;
+        }
+        let sequence = record["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
+        let processed = match store_aws::stream::audit_record_from_image(&record["dynamodb"]["NewImage"]) {
+            Ok(audit) => detector.process(store, &audit).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = processed {
+            tracing::error!(%error, sequence, "detection failed: the stream retries from this record");
+            failures.push(serde_json::json!({"itemIdentifier": sequence}));
+            break;
+        }
+    }
+    let (_, list) = shared::blocklist::read(store).await.map_err(|e| lambda_http::Error::from(e.to_string()))?;
+    let addresses: Vec<String> = list.active(time::OffsetDateTime::now_utc()).into_iter().map(|entry| entry.ip).collect();
+    match sets.sync(&addresses).await {
+        Ok(true) => tracing::info!(addresses = addresses.len(), "WAF IP sets updated"),
+        Ok(false) => {}
+        // The next invocation (at most five minutes on) tries again.
+        Err(error) => tracing::error!(%error, "WAF IP sets not updated"),
+    }
+    Ok(serde_json::json!({"batchItemFailures": failures}))
 }
 
 type StateFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<AppState, StartupError>> + 'a>>;

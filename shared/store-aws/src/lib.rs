@@ -4,6 +4,7 @@
 mod attr;
 mod dynamodb;
 mod s3;
+pub mod stream;
 
 pub use dynamodb::DynamoStore;
 pub use s3::S3BlobStore;

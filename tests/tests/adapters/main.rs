@@ -17,6 +17,7 @@ mod kms;
 mod racing_counters;
 mod services;
 mod store_contract;
+mod waf;
 
 /// Instantiates every case of a contract suite for one adapter, so a failure names both.
 macro_rules! contract_suite {

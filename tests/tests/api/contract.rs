@@ -41,8 +41,8 @@ fn template_routes() -> RouteSet {
         }
         let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("every function names its binary").to_owned();
         assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"));
-        let events = resource["Properties"]["Events"].as_mapping().expect("every function has an API event or a schedule");
-        if events.values().all(|event| event["Type"].as_str() == Some("Schedule")) {
+        let events = resource["Properties"]["Events"].as_mapping().expect("every function has an API event, a schedule or a stream");
+        if events.values().all(|event| matches!(event["Type"].as_str(), Some("Schedule" | "DynamoDB"))) {
             // A job: no route calls it; its binary lives with the jobs.
             assert!(repo_file(&format!("functions/src/jobs/{binary}.rs")).exists(), "scheduled function `{binary}` is not a job");
             continue;
@@ -754,7 +754,12 @@ fn application_keys_name_exactly_the_roles_that_use_them() {
     let roles = |uses: fn(Route) -> bool| -> BTreeSet<String> {
         Route::ALL.iter().copied().filter(|r| uses(*r)).map(|r| format!("{}Role", function_id(&template, r))).collect()
     };
-    let jobs = ["ResealRecordsFunctionRole".to_owned(), "DigestAuditFunctionRole".to_owned(), "PurgeExpiredFunctionRole".to_owned()];
+    let jobs = [
+        "ResealRecordsFunctionRole".to_owned(),
+        "DigestAuditFunctionRole".to_owned(),
+        "PurgeExpiredFunctionRole".to_owned(),
+        "DetectThreatsFunctionRole".to_owned(),
+    ];
     let mut sealing = roles(|r| r != Route::Health);
     sealing.extend(jobs.iter().cloned());
     assert_eq!(key_principals(&template, "PersonalDataKey", "SealAndOpenRecordFields"), sealing);
