@@ -33,6 +33,8 @@ pub struct PurgeReport {
     pub files: usize,
     /// Audit records past their expiry removed (embedded store only).
     pub audit_records: usize,
+    /// Detector findings older than `retention.findings_days`.
+    pub findings: usize,
     /// False when it stopped at `max_items` with more due.
     pub complete: bool,
 }
@@ -58,8 +60,11 @@ pub async fn purge(
 ) -> Result<PurgeReport, PurgeError> {
     let (_, settings) = crate::runtime_settings::read(store).await?;
     let mut report = PurgeReport { complete: true, ..PurgeReport::default() };
+    // Never ahead of the clock for the audit trail (the store refuses that anyway): a run
+    // for a later `now` (a test, a catch-up) removes only what has truly expired.
+    let audit_now = now.min(OffsetDateTime::now_utc()).unix_timestamp();
     loop {
-        let removed = store.purge_expired_audit(now.unix_timestamp(), AUDIT_BATCH).await?;
+        let removed = store.purge_expired_audit(audit_now, AUDIT_BATCH).await?;
         report.audit_records += removed;
         if removed < AUDIT_BATCH {
             break;
@@ -87,20 +92,52 @@ pub async fn purge(
             }
         }
     }
-    if report.datasets + report.forecasts + report.audit_records == 0 && report.complete {
+    report.findings = purge_findings(store, now - time::Duration::days(i64::from(settings.retention.findings_days)), meta).await?;
+    if report.datasets + report.forecasts + report.audit_records + report.findings == 0 && report.complete {
         return Ok(report);
     }
     let mut draft = AuditDraft::new("purge-expired", "retention");
     draft.detail = Some(format!(
-        "datasets {}, forecasts {}, files {}, audit records {}{}",
+        "datasets {}, forecasts {}, files {}, audit records {}, findings {}{}",
         report.datasets,
         report.forecasts,
         report.files,
         report.audit_records,
+        report.findings,
         if report.complete { "" } else { ", more due" }
     ));
     store.append_audit(&draft.finish(meta, 200)).await?;
     Ok(report)
+}
+
+/// Removes findings made before `cutoff`: the oldest sort last in their partition, which
+/// holds few (one per source, pattern and window at most), so it is read whole.
+async fn purge_findings(store: &dyn ItemStore, cutoff: OffsetDateTime, meta: &RequestMeta) -> Result<usize, PurgeError> {
+    let cutoff = format_time(cutoff);
+    let mut old = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.query_keys(crate::detector::FINDINGS_PARTITION, "", after.as_deref(), PAGE).await?;
+        let keys = page.items;
+        for item in store.get_many_json(&keys).await? {
+            let finding: crate::detector::Finding =
+                serde_json::from_str(&item.json).map_err(|e| StoreError::Corrupt(format!("finding: {e}")))?;
+            if finding.time < cutoff {
+                old.push(item.key);
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    for chunk in old.chunks(crate::store::MAX_OPS_PER_COMMIT) {
+        let writes = chunk.iter().map(|key| WriteOp::Delete { key: key.clone(), condition: Condition::Always }).collect();
+        let mut draft = AuditDraft::new("purge-findings", "finding");
+        draft.detail = Some(format!("{} findings made before {cutoff}", chunk.len()));
+        store.commit(writes, &draft.finish(meta, 200)).await?;
+    }
+    Ok(old.len())
 }
 
 /// Removes the dataset or forecast an entry names (its file, then its record and the

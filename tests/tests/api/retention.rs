@@ -86,7 +86,7 @@ async fn deleted_datasets_and_forecasts_go_with_their_files_after_the_grace_peri
     purged.sort_unstable();
     assert_eq!(purged, [("purge-dataset", Some(gone.as_str())), ("purge-forecast", Some(forecast.as_str()))]);
     let run = records.iter().find(|r| r.action == "purge-expired" && r.request_id == "test-purge-31").unwrap();
-    assert_eq!(run.detail.as_deref(), Some("datasets 1, forecasts 1, files 2, audit records 0"));
+    assert_eq!(run.detail.as_deref(), Some("datasets 1, forecasts 1, files 2, audit records 0, findings 0"));
     assert!(records.iter().any(|r| r.action == "delete-dataset" && r.resource_id.as_deref() == Some(gone.as_str())));
     // The deleted dataset is still a 404 (not a 500) now its record is gone.
     app.call(Method::GET, &format!("/v1/datasets/{gone}"), Some(&owner), None).await.assert_problem(404);
@@ -141,4 +141,33 @@ async fn audit_records_carry_their_expiry_and_go_after_it() {
     assert_eq!(report.audit_records, 1, "{report:?}");
     assert_eq!(stored("aged-91-days").await, None, "past its expiry: gone");
     assert!(stored("aged-89-days").await.is_some(), "not yet: kept");
+}
+
+#[tokio::test]
+async fn findings_go_after_their_retention() {
+    let app = spawn_app().await;
+    let store = app.server.state.store.as_ref();
+    let finding = shared::detector::Finding {
+        id: uuid::Uuid::now_v7().to_string(),
+        time: shared::audit::format_time(time::OffsetDateTime::now_utc()),
+        pattern: shared::detector::Pattern::Enumeration,
+        source: shared::detector::Source::Address("203.0.113.9".into()),
+        count: 30,
+        window_minutes: 5,
+        request_id: "r".into(),
+        blocked_until: None,
+    };
+    let put = shared::store::WriteOp::Put {
+        item: shared::store::Item {
+            key: shared::detector::finding_key(&finding),
+            version: 1,
+            body: serde_json::to_value(&finding).unwrap(),
+        },
+        condition: shared::store::Condition::Absent,
+    };
+    let meta = RequestMeta { request_id: "test-setup-finding".into(), ..RequestMeta::default() };
+    store.commit(vec![put], &AuditDraft::new("detector-finding", "finding").finish(&meta, 201)).await.unwrap();
+    assert_eq!(run_purge(&app, 364).await.findings, 0, "kept 365 days by default");
+    assert_eq!(run_purge(&app, 366).await.findings, 1);
+    assert!(store.query_keys(shared::detector::FINDINGS_PARTITION, "", None, 10).await.unwrap().items.is_empty());
 }
