@@ -111,13 +111,7 @@ pub fn run_reseal() -> ExitCode {
             let store = Arc::clone(&store);
             async move { reseal_until(&store, &event.context).await }
         });
-        match lambda_http::lambda_runtime::run(handler).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "runtime stopped");
-                ExitCode::FAILURE
-            }
-        }
+        serve_events(handler).await
     })
 }
 
@@ -138,6 +132,21 @@ async fn reseal_until(store: &SealedItems, context: &lambda_http::Context) -> Re
                 "master_key": report.master_key, "visited": visited, "resealed": resealed,
                 "changed_meanwhile": changed_meanwhile, "unreadable": unreadable, "complete": report.complete,
             }));
+        }
+    }
+}
+
+/// Serves a job's events with `handler` until the Lambda runtime stops the process.
+async fn serve_events<S>(handler: S) -> ExitCode
+where
+    S: lambda_http::Service<lambda_http::LambdaEvent<serde_json::Value>, Response = serde_json::Value, Error = lambda_http::Error>,
+    S::Future: Send,
+{
+    match lambda_http::lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "runtime stopped");
+            ExitCode::FAILURE
         }
     }
 }
@@ -230,13 +239,7 @@ pub fn run_digest_audit() -> ExitCode {
                 serde_json::to_value(&run).map_err(lambda_http::Error::from)
             }
         });
-        match lambda_http::lambda_runtime::run(handler).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "runtime stopped");
-                ExitCode::FAILURE
-            }
-        }
+        serve_events(handler).await
     })
 }
 
@@ -264,13 +267,7 @@ pub fn run_purge() -> ExitCode {
                 serde_json::to_value(&report).map_err(lambda_http::Error::from)
             }
         });
-        match lambda_http::lambda_runtime::run(handler).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "runtime stopped");
-                ExitCode::FAILURE
-            }
-        }
+        serve_events(handler).await
     })
 }
 
@@ -295,13 +292,7 @@ pub fn run_detect_threats() -> ExitCode {
             let (store, detector, sets) = (Arc::clone(&store), detector.clone(), sets.clone());
             async move { detect(store.as_ref(), &detector, &sets, &event.payload).await }
         });
-        match lambda_http::lambda_runtime::run(handler).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "runtime stopped");
-                ExitCode::FAILURE
-            }
-        }
+        serve_events(handler).await
     })
 }
 

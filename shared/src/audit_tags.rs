@@ -245,16 +245,8 @@ impl AuditKeys {
     }
 
     async fn versions(&self) -> Result<Vec<u32>, KeyError> {
-        let mut versions = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.store.query_keys(PARTITION, "", after.as_deref(), 100).await.map_err(unavailable)?;
-            versions.extend(page.items.iter().filter_map(|key| key.sk.parse::<u32>().ok()));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let sort_keys = crate::store::all_sort_keys(self.store.as_ref(), PARTITION).await.map_err(unavailable)?;
+        let mut versions: Vec<u32> = sort_keys.iter().filter_map(|sk| sk.parse().ok()).collect();
         versions.sort_unstable();
         Ok(versions)
     }

@@ -38,8 +38,6 @@ pub const BRANCH_KEY_TTL: Duration = Duration::from_secs(300);
 /// there, and nowhere else in the CONFIG space).
 pub const PARTITION_PREFIX: &str = "BRANCH_KEYS#";
 const SALT_BYTES: usize = 32;
-/// Branch key versions read per query page.
-const VERSIONS_PAGE: usize = 100;
 
 /// Envelopes whose data keys derive from branch keys kept in `store`, wrapped by the local
 /// master keys kept in `master_keys` (created there on first use): the local server's keys.
@@ -108,16 +106,8 @@ impl BranchKeys {
     /// Versions of `purpose`'s branch key, in ascending order, read from the store.
     async fn versions(&self, purpose: Purpose) -> Result<Vec<u32>, KeyError> {
         let pk = branch_key_item(purpose, 0).pk;
-        let mut versions = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.store.query_keys(&pk, "", after.as_deref(), VERSIONS_PAGE).await.map_err(unavailable)?;
-            versions.extend(page.items.iter().filter_map(|key| key.sk.parse::<u32>().ok()));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let sort_keys = crate::store::all_sort_keys(self.store.as_ref(), &pk).await.map_err(unavailable)?;
+        let mut versions: Vec<u32> = sort_keys.iter().filter_map(|sk| sk.parse().ok()).collect();
         versions.sort_unstable();
         Ok(versions)
     }

@@ -164,6 +164,21 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Every sort key of partition `pk`, in order, read a page at a time: for the small
+/// partitions that list a thing's versions (branch keys, audit tag keys).
+pub async fn all_sort_keys(store: &dyn ItemStore, pk: &str) -> Result<Vec<String>, StoreError> {
+    let mut sort_keys = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.query_keys(pk, "", after.as_deref(), 100).await?;
+        sort_keys.extend(page.items.into_iter().map(|key| key.sk));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(sort_keys),
+        }
+    }
+}
+
 /// Keys of a logical partition spread over `partitions` (its shards), in sort-key order:
 /// each shard is read from `after` on, concurrently, and the pages merged.
 ///
