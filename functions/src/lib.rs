@@ -177,11 +177,16 @@ async fn session_state(settings: &Settings, aws: &Aws) -> Result<AppState, Start
 /// also holds the Cognito user pool as the user directory. Only these functions link the
 /// Cognito SDK.
 pub fn run_directory<E: Endpoint>() -> ExitCode {
-    host::<E>(|settings, aws| Box::pin(directory_state(settings, aws)))
+    host::<E>(|settings, aws| Box::pin(directory_state::<NoBlobs>(settings, aws)))
 }
 
-async fn directory_state(settings: &Settings, aws: &Aws) -> Result<AppState, StartupError> {
-    let mut state = aws_state::<NoBlobs>(settings, aws).await?;
+/// [`run_directory`] for a route that also removes blobs (erasing a user's content).
+pub fn run_directory_with_blobs<E: Endpoint>() -> ExitCode {
+    host::<E>(|settings, aws| Box::pin(directory_state::<S3Blobs>(settings, aws)))
+}
+
+async fn directory_state<B: BlobBackend + 'static>(settings: &Settings, aws: &Aws) -> Result<AppState, StartupError> {
+    let mut state = aws_state::<B>(settings, aws).await?;
     let pool_id = settings.user_pool_id.clone().ok_or(shared::config::ConfigError::Missing("USER_POOL_ID"))?;
     let client = aws_sdk_cognitoidentityprovider::Client::new(&aws.config);
     state.directory = Some(Arc::new(identity_cognito::CognitoDirectory::new(client, pool_id)));

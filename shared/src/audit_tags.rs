@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditDraft, AuditRecord};
+use crate::domain::audit::PSEUDONYM_CHARS;
+pub use crate::domain::audit::is_pseudonym;
 use crate::http::RequestMeta;
 use crate::store::audit::{AuditSource, PositionRange};
 use crate::store::{Condition, Item, ItemStore, JsonItem, Key, Page, ScanPage, StoreError, WriteOp};
@@ -36,8 +38,6 @@ pub const PARTITION: &str = "AUDIT_KEYS#integrity";
 /// How long a process keeps its idea of the active version.
 const ACTIVE_TTL: Duration = Duration::from_secs(300);
 const SECRET_BYTES: usize = 32;
-/// Characters of base64url a pseudonym carries (132 bits of the HMAC).
-const PSEUDONYM_CHARS: usize = 22;
 /// What every tagged byte string starts with: the format, so that it can change.
 const TAG_DOMAIN: &[u8] = b"forecast-api/audit-record/v1\n";
 
@@ -125,13 +125,6 @@ impl TagKey {
         };
         self.tagged_bytes(record).is_ok_and(|bytes| hmac::verify(&self.tag, &bytes, &mac).is_ok())
     }
-}
-
-/// Whether `value` has the form of a pseudonym (`~` and 22 base64url characters).
-pub fn is_pseudonym(value: &str) -> bool {
-    value.len() == PSEUDONYM_CHARS + 1
-        && value.starts_with('~')
-        && value[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The key version a tag names, if it names one.
@@ -359,6 +352,10 @@ impl ItemStore for TaggedAudit {
         limit: usize,
     ) -> Result<Page<AuditRecord>, StoreError> {
         self.inner.audit_newest_first(source, range, limit).await
+    }
+
+    async fn erase_audit_identity(&self, stored: &AuditRecord, erased: &AuditRecord) -> Result<(), StoreError> {
+        self.inner.erase_audit_identity(stored, erased).await
     }
 
     async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, crate::store::StoreError> {

@@ -58,10 +58,13 @@ pub enum Action {
     ListBlockedIps,
     BlockIp,
     UnblockIp,
+    ExportUserData,
+    EraseUser,
+    ReviewAccess,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 30] = [
         Action::ReadOwnProfile,
         Action::ListDatasets,
         Action::CreateDataset,
@@ -89,6 +92,9 @@ impl Action {
         Action::ListBlockedIps,
         Action::BlockIp,
         Action::UnblockIp,
+        Action::ExportUserData,
+        Action::EraseUser,
+        Action::ReviewAccess,
     ];
 
     /// The action's id in the Cedar schema.
@@ -121,6 +127,9 @@ impl Action {
             Action::ListBlockedIps => "ListBlockedIps",
             Action::BlockIp => "BlockIp",
             Action::UnblockIp => "UnblockIp",
+            Action::ExportUserData => "ExportUserData",
+            Action::EraseUser => "EraseUser",
+            Action::ReviewAccess => "ReviewAccess",
         }
     }
 }
@@ -636,7 +645,7 @@ mod tests {
     fn a_schema_action_the_code_does_not_know_is_refused() {
         let schema = SCHEMA.replace("action ReadOwnProfile appliesTo", "action ReadOwnProfile, ExportEverything appliesTo");
         let error = Authorizer::from_sources(&schema, POLICIES).unwrap_err();
-        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "BlockIp", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "ExportAudit", "ExportEverything","#), "{error}");
+        assert!(error.to_string().starts_with(r#"schema: the schema declares the actions ["AnalyzeDataset", "BlockIp", "CreateDataset", "CreateForecast", "DeleteDataset", "DeleteForecast", "DeleteUser", "EraseUser", "ExportAudit", "ExportEverything","#), "{error}");
     }
 
     #[test]

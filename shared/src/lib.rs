@@ -8,6 +8,7 @@
 //! server `store-embedded` (and `store-aws` for its AWS-local mode), so a change in one
 //! adapter rebuilds neither this crate nor the other adapter.
 
+pub mod access_review;
 pub mod audit;
 pub mod audit_digest;
 pub mod audit_tags;
@@ -25,6 +26,7 @@ pub mod handlers;
 pub mod http;
 pub mod keys;
 pub mod openapi;
+pub mod personal_data;
 pub mod purge;
 pub mod records;
 pub mod reseal;

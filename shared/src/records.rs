@@ -68,6 +68,8 @@ pub const RECORD_TYPES: &[RecordType] = &[
     signed("forecast-dataset-entry", Prefix("FORECASTS_OF#"), Prefix("FORECAST#")),
     // Who may act (`crate::auth`).
     signed("security-record", Prefix("USER#"), Exact("SECURITY")),
+    // When each user last signed in (`crate::access_review`).
+    signed("last-sign-in", Prefix("USER#"), Exact("SIGN_IN")),
     signed("admin-roster", Exact("ROSTER"), Exact("ADMINS")),
     // The deployment's own keys.
     RecordType { name: "cursor-key", pk: Exact("CONFIG"), sk: Exact("CURSOR_KEY"), encrypted: &["key"], plain: &[] },
@@ -124,6 +126,7 @@ mod tests {
             ("forecast-owner-entry", by_owner),
             ("forecast-dataset-entry", of_dataset),
             ("security-record", crate::auth::standing::key("u-1")),
+            ("last-sign-in", crate::access_review::last_sign_in_key("u-1")),
             ("admin-roster", crate::auth::roster::key()),
             ("cursor-key", crate::cursor::key_item()),
             ("blind-index-key", crate::blind_index::index_key_item()),

@@ -346,6 +346,14 @@ mod tests {
             self.inner.audit_newest_first(source, range, limit).await
         }
 
+        async fn erase_audit_identity(
+            &self,
+            stored: &crate::audit::AuditRecord,
+            erased: &crate::audit::AuditRecord,
+        ) -> Result<(), StoreError> {
+            self.inner.erase_audit_identity(stored, erased).await
+        }
+
         async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, crate::store::StoreError> {
             self.inner.purge_expired_audit(now, limit).await
         }

@@ -7,7 +7,9 @@
 //! route, and the OpenAPI path list. The template, `events/`, the binaries and the
 //! policies are checked against the rows by the contract tests (`tests/tests/api/contract.rs`).
 
-use crate::handlers::{analysis, audit_log, datasets, forecasts, health, me, security, session, settings, users};
+use crate::handlers::{
+    access_review, analysis, audit_log, datasets, forecasts, health, me, personal_data, security, session, settings, users,
+};
 use crate::http::routes::{Need, route_table};
 
 route_table! {
@@ -37,6 +39,8 @@ route_table! {
     UpdateUser     PATCH  "/v1/users/{userId}"                       "update-user"     users::update      "user"          [Directory];
     DeleteUser     DELETE "/v1/users/{userId}"                       "delete-user"     users::delete      "user"          [Directory];
     SignOutUser    POST   "/v1/users/{userId}/sign-out"              "sign-out-user"   users::sign_out    "user"          [Directory];
+    ExportUserData GET    "/v1/users/{userId}/data-export"           "export-user-data" personal_data::export "user"      [Directory];
+    EraseUser      POST   "/v1/users/{userId}/erase"                 "erase-user"      personal_data::erase "user"        [Directory, Blobs];
     SearchAudit    GET    "/v1/admin/audit"                          "search-audit"    audit_log::search_records "audit"   [Pages];
     ExportAudit    GET    "/v1/admin/audit/export"                   "export-audit"    audit_log::export  "audit"         [Pages];
     VerifyAudit    GET    "/v1/admin/audit/verify"                   "verify-audit"    audit_log::verify  "audit"         [AuditDigests];
@@ -46,4 +50,5 @@ route_table! {
     ListBlockedIps GET    "/v1/admin/blocked-ips"                    "list-blocked-ips" security::list_blocked "blocked-ip" [];
     BlockIp        PUT    "/v1/admin/blocked-ips/{ip}"               "block-ip"        security::block    "blocked-ip"    [];
     UnblockIp      DELETE "/v1/admin/blocked-ips/{ip}"               "unblock-ip"      security::unblock  "blocked-ip"    [];
+    ReviewAccess   GET    "/v1/admin/access-review"                  "review-access"   access_review::review "access-review" [Directory];
 }

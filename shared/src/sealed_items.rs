@@ -355,6 +355,10 @@ impl ItemStore for SealedItems {
         self.inner.audit_newest_first(source, range, limit).await
     }
 
+    async fn erase_audit_identity(&self, stored: &AuditRecord, erased: &AuditRecord) -> Result<(), StoreError> {
+        self.inner.erase_audit_identity(stored, erased).await
+    }
+
     async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, crate::store::StoreError> {
         self.inner.purge_expired_audit(now, limit).await
     }

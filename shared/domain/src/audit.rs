@@ -97,6 +97,63 @@ impl AuditRecord {
     }
 }
 
+/// Characters of base64url after the `~` of a pseudonym (132 bits of an HMAC).
+pub const PSEUDONYM_CHARS: usize = 22;
+
+/// Whether `value` has the form of a pseudonym: `~` and [`PSEUDONYM_CHARS`] base64url
+/// characters (no user id, address or user agent the API writes has that form).
+pub fn is_pseudonym(value: &str) -> bool {
+    value.len() == PSEUDONYM_CHARS + 1
+        && value.starts_with('~')
+        && value[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Why an erasure's replacement of a stored record is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an erasure of the stored record: {0}")]
+pub struct NotAnErasure(pub &'static str);
+
+/// Checks that `erased` is `stored` with only its identity replaced (GDPR erasure): the
+/// actor, subject, source IP and user agent each unchanged or a pseudonym, the resource id
+/// unchanged or with the stored subject replaced by the new one, everything else (the tag
+/// included) exactly as stored. Both stores apply it before they rewrite a record, so no
+/// other change to the append-only log can be made through erasure.
+pub fn check_erasure(stored: &AuditRecord, erased: &AuditRecord) -> Result<(), NotAnErasure> {
+    let identity_ok = |before: &Option<String>, after: &Option<String>| match (before, after) {
+        (Some(before), Some(after)) => before == after || is_pseudonym(after),
+        (None, None) => true,
+        _ => false,
+    };
+    for (name, before, after) in [
+        ("actor", &stored.actor, &erased.actor),
+        ("subject", &stored.subject, &erased.subject),
+        ("source_ip", &stored.source_ip, &erased.source_ip),
+        ("user_agent", &stored.user_agent, &erased.user_agent),
+    ] {
+        if !identity_ok(before, after) {
+            return Err(NotAnErasure(name));
+        }
+    }
+    let resource_ok = match (&stored.resource_id, &erased.resource_id, &stored.subject, &erased.subject) {
+        (before, after, _, _) if before == after => true,
+        (Some(before), Some(after), Some(old), Some(new)) => !old.is_empty() && *after == before.replace(old.as_str(), new),
+        _ => false,
+    };
+    if !resource_ok {
+        return Err(NotAnErasure("resource_id"));
+    }
+    let mut rest = erased.clone();
+    (rest.actor, rest.subject, rest.source_ip, rest.user_agent, rest.resource_id) =
+        (stored.actor.clone(), stored.subject.clone(), stored.source_ip.clone(), stored.user_agent.clone(), stored.resource_id.clone());
+    if rest != *stored {
+        return Err(NotAnErasure("a field erasure does not change"));
+    }
+    if erased == stored {
+        return Err(NotAnErasure("nothing replaced"));
+    }
+    Ok(())
+}
+
 /// What an audit search asks for: records from `from` to `to` (both included) that match
 /// every filter given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,6 +345,69 @@ mod tests {
         assert_eq!(b, "2026-01-02T03:04:05.100Z");
         assert_eq!(c, "2026-01-02T03:04:05.123Z");
         assert!(a < b && b < c);
+    }
+
+    fn record() -> AuditRecord {
+        AuditRecord {
+            id: "0193a0b0-0000-7000-8000-000000000000".into(),
+            time: "2026-12-02T10:00:00.000Z".into(),
+            request_id: "r".into(),
+            actor: Some("admin-1".into()),
+            actor_role: Some(Role::Admin),
+            action: "share-dataset".into(),
+            resource_type: "dataset-share".into(),
+            resource_id: Some("d1:ada".into()),
+            subject: Some("ada".into()),
+            decision: AuditDecision::Allow,
+            policies: vec!["admin-datasets".into()],
+            outcome: AuditOutcome::Success,
+            status: 204,
+            reason: None,
+            detail: None,
+            source_ip: Some("203.0.113.9".into()),
+            user_agent: Some("curl/8".into()),
+            expires_at: Some(1_800_000_000),
+            tag: Some("1.abc".into()),
+        }
+    }
+
+    const PSEUDONYM: &str = "~AAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn an_erasure_replaces_identity_by_pseudonyms_and_nothing_else() {
+        let stored = record();
+        let mut erased = stored.clone();
+        erased.subject = Some(PSEUDONYM.into());
+        erased.resource_id = Some(format!("d1:{PSEUDONYM}"));
+        assert_eq!(check_erasure(&stored, &erased), Ok(()));
+        erased.actor = Some("~BBBBBBBBBBBBBBBBBBBBBB".into());
+        erased.source_ip = Some("~CCCCCCCCCCCCCCCCCCCCCC".into());
+        assert_eq!(check_erasure(&stored, &erased), Ok(()));
+
+        let refused = |change: fn(&mut AuditRecord)| {
+            let mut erased = stored.clone();
+            erased.subject = Some(PSEUDONYM.into());
+            erased.resource_id = Some(format!("d1:{PSEUDONYM}"));
+            change(&mut erased);
+            check_erasure(&stored, &erased).unwrap_err().0
+        };
+        assert_eq!(refused(|r| r.actor = Some("mallory".into())), "actor");
+        assert_eq!(refused(|r| r.actor = None), "actor");
+        assert_eq!(refused(|r| r.user_agent = Some("~short".into())), "user_agent");
+        assert_eq!(refused(|r| r.resource_id = Some("d2:~AAAAAAAAAAAAAAAAAAAAAA".into())), "resource_id");
+        assert_eq!(refused(|r| r.status = 200), "a field erasure does not change");
+        assert_eq!(refused(|r| r.tag = Some("1.forged".into())), "a field erasure does not change");
+        assert_eq!(refused(|r| r.expires_at = None), "a field erasure does not change");
+        assert_eq!(check_erasure(&stored, &stored).unwrap_err().0, "nothing replaced");
+    }
+
+    #[test]
+    fn pseudonyms_have_one_form() {
+        assert!(is_pseudonym(PSEUDONYM));
+        assert!(is_pseudonym("~abc-_0123456789ABCDEFGH"[..23].as_ref()));
+        for not in ["AAAAAAAAAAAAAAAAAAAAAAA", "~AAAAAAAAAAAAAAAAAAAAA", "~AAAAAAAAAAAAAAAAAAAAAAA", "~AAAAAAAAAAAAAAAAAAAAA=", ""] {
+            assert!(!is_pseudonym(not), "{not}");
+        }
     }
 
     #[test]

@@ -331,7 +331,7 @@ impl UserDirectory for EmbeddedDirectory {
     async fn delete(&self, id: &UserId) -> Result<Staged<()>, DirectoryError> {
         let (item, record) = self.account(id).await?.ok_or(DirectoryError::NotFound)?;
         let pk = user_pk(id);
-        let writes = vec![
+        let mut writes = vec![
             WriteOp::Delete { key: item.key, condition: Condition::Version(item.version) },
             WriteOp::Delete { key: Key::new(&pk, CREDENTIALS), condition: Condition::Always },
             WriteOp::Delete {
@@ -340,6 +340,22 @@ impl UserDirectory for EmbeddedDirectory {
             },
             WriteOp::Delete { key: Key::new(USERS, id.as_str()), condition: Condition::Always },
         ];
+        // Their invitations go with the account: they hold the address and a password.
+        let suffix = format!("#{}", id.as_str());
+        let mut after = None;
+        loop {
+            let page = self.store.query_keys(OUTBOX, "", after.as_deref(), 100).await?;
+            writes.extend(
+                page.items
+                    .into_iter()
+                    .filter(|key| key.sk.ends_with(&suffix))
+                    .map(|key| WriteOp::Delete { key, condition: Condition::Always }),
+            );
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
         Ok(Staged::writes((), writes))
     }
 

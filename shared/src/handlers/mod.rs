@@ -4,6 +4,7 @@
 //! it authenticates, dispatches, audits and adds the security and CORS headers, so no
 //! handler can forget any of them.
 
+pub mod access_review;
 pub mod analysis;
 pub mod audit_log;
 pub mod datasets;
@@ -11,6 +12,7 @@ pub mod forecasts;
 pub mod health;
 pub mod me;
 pub mod paging;
+pub mod personal_data;
 pub mod security;
 pub mod session;
 pub mod settings;
@@ -140,7 +142,9 @@ impl<'a> Ctx<'a> {
 pub fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::ConditionFailed => ApiError::Conflict("the resource changed while this request ran; retry".into()),
-        StoreError::TooManyOperations(_) | StoreError::Corrupt(_) | StoreError::Undeclared(_) => ApiError::internal(error),
+        StoreError::TooManyOperations(_) | StoreError::Corrupt(_) | StoreError::Undeclared(_) | StoreError::NotAnErasure(_) => {
+            ApiError::internal(error)
+        }
         StoreError::Unavailable(cause) => ApiError::Unavailable { cause },
     }
 }

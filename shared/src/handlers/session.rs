@@ -20,6 +20,7 @@ use crate::http::Reply;
 use crate::http::request::{header_str, json_body};
 use crate::session::{EndpointError, TokenEndpoint, Tokens};
 use crate::store::rate::{RateLimit, Verdict};
+use crate::store::{Condition, Item, WriteOp};
 
 /// The refresh token's cookie.
 pub const REFRESH_COOKIE: &str = "__Host-refresh";
@@ -158,7 +159,17 @@ pub async fn exchange(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiErro
     };
     let refresh =
         tokens.refresh_token.clone().ok_or_else(|| ApiError::Unavailable { cause: "the code exchange gave no refresh token".into() })?;
-    Ok(session_reply(ctx, &tokens).await?.with_cookie(refresh_cookie(&refresh)))
+    let reply = session_reply(ctx, &tokens).await?;
+    // The access review's last sign-in, committed with this request's audit record.
+    if let Some(subject) = ctx.audit.subject.clone() {
+        let item = Item {
+            key: crate::access_review::last_sign_in_key(&subject),
+            version: 1,
+            body: crate::access_review::last_sign_in_body(time::OffsetDateTime::now_utc()),
+        };
+        ctx.commit(vec![WriteOp::Put { item, condition: Condition::Always }], 200).await?;
+    }
+    Ok(reply.with_cookie(refresh_cookie(&refresh)))
 }
 
 /// A fresh access token for the session in the cookie; the cookie's token is rotated.

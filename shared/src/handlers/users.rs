@@ -89,7 +89,7 @@ pub struct UpdateUser {
 }
 
 /// The directory this function was given: every user route has one.
-fn directory<'s>(ctx: &Ctx<'s>) -> Result<&'s dyn UserDirectory, ApiError> {
+pub(crate) fn directory<'s>(ctx: &Ctx<'s>) -> Result<&'s dyn UserDirectory, ApiError> {
     ctx.state.directory.as_deref().ok_or_else(|| ApiError::internal("this function has no user directory"))
 }
 
@@ -102,7 +102,7 @@ pub(crate) fn directory_error(error: DirectoryError) -> ApiError {
     }
 }
 
-fn standing_error(error: StandingChangeError) -> ApiError {
+pub(crate) fn standing_error(error: StandingChangeError) -> ApiError {
     match error {
         StandingChangeError::LastAdmin(last) => ApiError::Conflict(last.to_string()),
         StandingChangeError::Store(error) => store_error(error),
@@ -110,7 +110,7 @@ fn standing_error(error: StandingChangeError) -> ApiError {
 }
 
 /// The user a path names, after the caller may do `action` to them.
-async fn target(ctx: &mut Ctx<'_>, req: &Request, action: Action) -> Result<(Principal, UserId), ApiError> {
+pub(crate) async fn target(ctx: &mut Ctx<'_>, req: &Request, action: Action) -> Result<(Principal, UserId), ApiError> {
     let principal = ctx.authenticate(req).await?;
     let id = UserId::parse(&path_param(req, "userId")?)?;
     ctx.audit.resource_id = Some(id.as_str().to_owned());
@@ -125,7 +125,7 @@ async fn existing(directory: &dyn UserDirectory, id: &UserId) -> Result<User, Ap
 
 /// A change to the directory being assembled: the writes it stages, how to undo what it
 /// already did remotely, and what it leaves for after the commit.
-struct DirectoryChange<'d> {
+pub(crate) struct DirectoryChange<'d> {
     directory: &'d dyn UserDirectory,
     writes: Vec<WriteOp>,
     undo: Vec<FollowUp>,
@@ -133,12 +133,12 @@ struct DirectoryChange<'d> {
 }
 
 impl<'d> DirectoryChange<'d> {
-    fn new(directory: &'d dyn UserDirectory) -> Self {
+    pub(crate) fn new(directory: &'d dyn UserDirectory) -> Self {
         Self { directory, writes: Vec::new(), undo: Vec::new(), then: Vec::new() }
     }
 
     /// Takes in one step's result; a failed step undoes the steps before it.
-    async fn step<T>(&mut self, step: Result<Staged<T>, DirectoryError>) -> Result<T, ApiError> {
+    pub(crate) async fn step<T>(&mut self, step: Result<Staged<T>, DirectoryError>) -> Result<T, ApiError> {
         match step {
             Ok(staged) => {
                 self.writes.extend(staged.writes);
@@ -165,7 +165,7 @@ impl<'d> DirectoryChange<'d> {
 
     /// Commits `writes` with the directory's own and the audit record; undoes the remote
     /// change if that fails, and makes the follow-ups if it succeeds.
-    async fn commit(self, ctx: &mut Ctx<'_>, mut writes: Vec<WriteOp>, status: u16) -> Result<(), ApiError> {
+    pub(crate) async fn commit(self, ctx: &mut Ctx<'_>, mut writes: Vec<WriteOp>, status: u16) -> Result<(), ApiError> {
         writes.extend(self.writes.iter().cloned());
         if let Err(error) = ctx.commit(writes, status).await {
             self.roll_back().await;

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use domain::audit::AuditRecord;
@@ -336,6 +337,41 @@ impl ItemStore for DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(error) if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn erase_audit_identity(&self, stored: &AuditRecord, erased: &AuditRecord) -> Result<(), StoreError> {
+        domain::audit::check_erasure(stored, erased).map_err(StoreError::NotAnErasure)?;
+        let as_attr = |record: &AuditRecord| {
+            serde_json::to_value(record).map(|value| to_attr(&value)).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.audit_table)
+            .key("pk", AttributeValue::S(partition(stored)))
+            .key("sk", AttributeValue::S(sort_key(stored)))
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_values(":stored", as_attr(stored)?)
+            .expression_attribute_values(":erased", as_attr(erased)?)
+            // The whole record as read (DynamoDB compares maps by value): nobody changed it since.
+            .condition_expression("#record = :stored");
+        let mut sets = vec!["#record = :erased".to_owned()];
+        // The index keys move with the identity (an erased person is no longer found by id);
+        // IAM lets the erasing function set only these attributes.
+        for index in [AuditIndex::Actor, AuditIndex::Subject, AuditIndex::Resource, AuditIndex::SourceIp] {
+            if let Some(key) = index.key_of(erased) {
+                let (name, value) = (index.attribute(), format!(":{}", index.attribute()));
+                sets.push(format!("{name} = {value}"));
+                update = update.expression_attribute_values(value, AttributeValue::S(key));
+            }
+        }
+        match update.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if matches!(error.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
                 Err(StoreError::ConditionFailed)
             }
             Err(error) => Err(unavailable(error)),

@@ -39,8 +39,28 @@ CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (i_subject, sk) WHERE i_sub
 CREATE INDEX IF NOT EXISTS audit_by_resource ON audit (i_resource, sk) WHERE i_resource IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_ip ON audit (i_ip, sk) WHERE i_ip IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_action ON audit (i_action, sk) WHERE i_action IS NOT NULL;
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+-- Records change only by erasure (GDPR): the actor, subject, source IP and user agent each
+-- kept or replaced by a pseudonym (`~` and 22 base64url characters), the resource id kept
+-- or with the old subject replaced by the new, the index keys following the body, and
+-- everything else as it was (`domain::audit::check_erasure` is the same rule, checked first).
+DROP TRIGGER IF EXISTS audit_no_update;
+CREATE TRIGGER IF NOT EXISTS audit_only_erasure BEFORE UPDATE ON audit
+  WHEN NOT (
+    NEW.pk = OLD.pk AND NEW.sk = OLD.sk AND NEW.expires_at IS OLD.expires_at AND NEW.i_action IS OLD.i_action
+    AND json_remove(NEW.body, '$.actor', '$.subject', '$.source_ip', '$.user_agent', '$.resource_id') = json_remove(OLD.body, '$.actor', '$.subject', '$.source_ip', '$.user_agent', '$.resource_id')
+    AND (json_extract(NEW.body, '$.actor') IS json_extract(OLD.body, '$.actor') OR json_extract(NEW.body, '$.actor') GLOB '~[A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-]')
+    AND (json_extract(NEW.body, '$.subject') IS json_extract(OLD.body, '$.subject') OR json_extract(NEW.body, '$.subject') GLOB '~[A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-]')
+    AND (json_extract(NEW.body, '$.source_ip') IS json_extract(OLD.body, '$.source_ip') OR json_extract(NEW.body, '$.source_ip') GLOB '~[A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-]')
+    AND (json_extract(NEW.body, '$.user_agent') IS json_extract(OLD.body, '$.user_agent') OR json_extract(NEW.body, '$.user_agent') GLOB '~[A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-][A-Za-z0-9_-]')
+    AND (json_extract(NEW.body, '$.resource_id') IS json_extract(OLD.body, '$.resource_id')
+         OR json_extract(NEW.body, '$.resource_id') = replace(json_extract(OLD.body, '$.resource_id'),
+              json_extract(OLD.body, '$.subject'), json_extract(NEW.body, '$.subject')))
+    AND NEW.i_actor IS json_extract(NEW.body, '$.actor') || '#' || substr(NEW.pk, -2)
+    AND NEW.i_subject IS json_extract(NEW.body, '$.subject') || '#' || substr(NEW.pk, -2)
+    AND NEW.i_resource IS json_extract(NEW.body, '$.resource_id') || '#' || substr(NEW.pk, -2)
+    AND NEW.i_ip IS json_extract(NEW.body, '$.source_ip') || '#' || substr(NEW.pk, -2)
+  )
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only but for erasure'); END;
 -- A record goes only once its retention is over (the purge; DynamoDB's TTL in AWS).
 DROP TRIGGER IF EXISTS audit_no_delete;
 CREATE TRIGGER IF NOT EXISTS audit_kept_until_expiry BEFORE DELETE ON audit
@@ -338,6 +358,30 @@ impl ItemStore for SqliteStore {
         insert_audit(&*self.conn()?, audit)
     }
 
+    async fn erase_audit_identity(&self, stored: &AuditRecord, erased: &AuditRecord) -> Result<(), StoreError> {
+        domain::audit::check_erasure(stored, erased).map_err(StoreError::NotAnErasure)?;
+        let conn = self.conn()?;
+        let tx = conn.unchecked_transaction().map_err(unavailable)?;
+        let (pk, sk) = (partition(stored), sort_key(stored));
+        let body: Option<String> = tx
+            .query_row("SELECT body FROM audit WHERE pk = ?1 AND sk = ?2", params![pk, sk], |row| row.get(0))
+            .optional()
+            .map_err(unavailable)?;
+        let current =
+            body.map(|body| serde_json::from_str::<AuditRecord>(&body)).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if current.as_ref() != Some(stored) {
+            return Err(StoreError::ConditionFailed);
+        }
+        let body = serde_json::to_string(erased).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let [actor, subject, resource, ip, _] = index_keys(erased);
+        tx.execute(
+            "UPDATE audit SET body = ?3, i_actor = ?4, i_subject = ?5, i_resource = ?6, i_ip = ?7 WHERE pk = ?1 AND sk = ?2",
+            params![pk, sk, body, actor, subject, resource, ip],
+        )
+        .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)
+    }
+
     async fn audit_newest_first(
         &self,
         source: AuditSource<'_>,
@@ -449,6 +493,67 @@ mod tests {
                 "{sql}: {steps:?}"
             );
         }
+    }
+
+    /// The trigger holds whoever writes, the store's own checks passed by.
+    #[test]
+    fn an_update_is_only_an_erasure_of_identity_even_past_the_stores_checks() {
+        let store = SqliteStore::in_memory().unwrap();
+        let record = AuditRecord {
+            id: "0193a0b0-0000-7000-8000-000000000000".into(),
+            time: "2026-12-01T00:00:00.000Z".into(),
+            request_id: "r".into(),
+            actor: Some("ada".into()),
+            actor_role: None,
+            action: "share-dataset".into(),
+            resource_type: "dataset-share".into(),
+            resource_id: Some("d1:bob".into()),
+            decision: domain::audit::AuditDecision::Allow,
+            policies: vec![],
+            outcome: domain::audit::AuditOutcome::Success,
+            status: 204,
+            reason: None,
+            detail: None,
+            source_ip: Some("203.0.113.9".into()),
+            user_agent: None,
+            subject: Some("bob".into()),
+            expires_at: Some(99_999_999_999),
+            tag: Some("1.abc".into()),
+        };
+        let conn = store.conn().unwrap();
+        insert_audit(&conn, &record).unwrap();
+        let pseudonym = "~AAAAAAAAAAAAAAAAAAAAAA";
+        let update = |edited: &AuditRecord, keys: [Option<String>; 5]| {
+            conn.execute(
+                "UPDATE audit SET body = ?3, i_actor = ?4, i_subject = ?5, i_resource = ?6, i_ip = ?7, i_action = ?8 WHERE pk = ?1 AND sk = ?2",
+                params![partition(&record), sort_key(&record), serde_json::to_string(edited).unwrap(), keys[0], keys[1], keys[2], keys[3], keys[4]],
+            )
+        };
+        let refused: [(&str, AuditRecord); 4] = [
+            ("a field erasure does not change", AuditRecord { status: 200, actor: Some(pseudonym.into()), ..record.clone() }),
+            ("an actor that is no pseudonym", AuditRecord { actor: Some("mallory".into()), ..record.clone() }),
+            (
+                "another resource",
+                AuditRecord { subject: Some(pseudonym.into()), resource_id: Some(format!("d2:{pseudonym}")), ..record.clone() },
+            ),
+            ("the tag", AuditRecord { tag: Some("1.forged".into()), actor: Some(pseudonym.into()), ..record.clone() }),
+        ];
+        for (what, edited) in refused {
+            assert!(update(&edited, index_keys(&edited)).is_err(), "{what}");
+        }
+        // Index keys that don't follow the body: a record hidden from its searches.
+        let mut hidden = index_keys(&record);
+        hidden[0] = Some("someone-else#00".into());
+        assert!(update(&record, hidden).is_err(), "index keys alone");
+
+        let erased = AuditRecord {
+            actor: Some(pseudonym.into()),
+            source_ip: Some("~BBBBBBBBBBBBBBBBBBBBBB".into()),
+            subject: Some("~CCCCCCCCCCCCCCCCCCCCCC".into()),
+            resource_id: Some("d1:~CCCCCCCCCCCCCCCCCCCCCC".into()),
+            ..record.clone()
+        };
+        assert_eq!(update(&erased, index_keys(&erased)).unwrap(), 1);
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub enum StoreError {
     /// A write of a kind of record nobody declared (how its fields are kept at rest).
     #[error("undeclared record type: {0}")]
     Undeclared(String),
+    /// A rewrite of an audit record that is not an erasure of its identity.
+    #[error(transparent)]
+    NotAnErasure(domain::audit::NotAnErasure),
 }
 
 /// Items and the audit log.
@@ -154,6 +157,13 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// (Unix seconds), at most `limit`, and says how many went: the embedded store's
     /// stand-in for DynamoDB's TTL, which does this by itself (that adapter removes none).
     async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Replaces a stored audit record by `erased`, the same record with its identity
+    /// pseudonymised (GDPR erasure; [`domain::audit::check_erasure`] says what may differ),
+    /// and moves it in the indexes accordingly; only if it is still stored as `stored`
+    /// ([`StoreError::ConditionFailed`] otherwise, [`StoreError::NotAnErasure`] when
+    /// `erased` changes more). The only change the audit log takes besides expiry.
+    async fn erase_audit_identity(&self, stored: &AuditRecord, erased: &AuditRecord) -> Result<(), StoreError>;
 
     /// Audit records of one UTC day (`YYYY-MM-DD`), oldest first, read from every shard of
     /// the day (see [`crate::audit::day_partitions`]).

@@ -124,6 +124,10 @@ impl ItemStore for AuditDown {
         self.0.audit_newest_first(source, range, limit).await
     }
 
+    async fn erase_audit_identity(&self, stored: &AuditRecord, erased: &AuditRecord) -> Result<(), StoreError> {
+        self.0.erase_audit_identity(stored, erased).await
+    }
+
     async fn purge_expired_audit(&self, now: i64, limit: usize) -> Result<usize, shared::store::StoreError> {
         self.0.purge_expired_audit(now, limit).await
     }

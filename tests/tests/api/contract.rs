@@ -286,6 +286,7 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::InviteUser, 201),
         (Route::GetUser, 200),
         (Route::SignOutUser, 204),
+        (Route::ExportUserData, 200),
         (Route::UpdateUser, 200),
         (Route::SearchAudit, 200),
         (Route::ExportAudit, 200),
@@ -296,7 +297,10 @@ async fn every_event_file_replays_through_its_handler() {
         (Route::BlockIp, 200),
         (Route::ListBlockedIps, 200),
         (Route::UnblockIp, 204),
+        (Route::ReviewAccess, 200),
         (Route::DeleteUser, 204),
+        // An account deleted before: what is left of the person is erased.
+        (Route::EraseUser, 200),
     ];
     assert_eq!(expectations.len(), Route::ALL.len(), "every route's event is replayed");
     for (route, status) in expectations {
@@ -386,7 +390,8 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
             // Only the session functions link the Secrets Manager SDK.
             (true, _, _) => format!("run_session::<shared::routes::endpoints::{route:?}>()"),
             // Only the user functions link the Cognito SDK.
-            (false, true, _) => format!("run_directory::<shared::routes::endpoints::{route:?}>()"),
+            (false, true, true) => format!("run_directory_with_blobs::<shared::routes::endpoints::{route:?}>()"),
+            (false, true, false) => format!("run_directory::<shared::routes::endpoints::{route:?}>()"),
             (false, false, true) => format!("run::<functions::S3Blobs, shared::routes::endpoints::{route:?}>()"),
             (false, false, false) => format!("run::<functions::NoBlobs, shared::routes::endpoints::{route:?}>()"),
         };
@@ -424,12 +429,28 @@ fn only_functions_whose_route_uses_blobs_link_s3_and_may_touch_the_bucket() {
             assert_eq!(s3, ["s3:GetObject"], "{}: reads digests, writes none", route.function_name());
             assert!(text_mentions_digest_bucket(function), "{}: on the digests' bucket", route.function_name());
         }
-        // UpdateItem comes only through CallerStandingPolicy, held to the counters.
+        // UpdateItem comes only through CallerStandingPolicy, held to the counters, and to
+        // erasure on the audit table, held to the record and its index keys.
+        let erases = route == Route::EraseUser;
         assert!(
-            !actions.iter().any(|a| a.ends_with(":*") || a == "dynamodb:UpdateItem"),
+            !actions.iter().any(|a| a.ends_with(":*") || (a == "dynamodb:UpdateItem" && !erases)),
             "{}: no blanket rights: {actions:?}",
             route.function_name()
         );
+        if erases {
+            let statements =
+                function["Properties"]["Policies"].as_sequence().unwrap().iter().filter_map(|p| p["Statement"].as_sequence()).flatten();
+            let update =
+                statements.clone().find(|s| s["Action"].as_str() == Some("dynamodb:UpdateItem")).expect("erasure updates audit records");
+            assert_eq!(
+                update["Resource"]["Fn::GetAtt"].as_str().or(update["Resource"].as_str()).map(|r| r.contains("AuditTable")),
+                Some(true),
+                "{update:?}"
+            );
+            let mut attributes = Vec::new();
+            strings(&update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"], &mut attributes);
+            assert_eq!(attributes, ["pk", "sk", "record", "i_actor", "i_subject", "i_resource", "i_ip"]);
+        }
     }
 }
 
@@ -764,7 +785,8 @@ fn application_keys_name_exactly_the_roles_that_use_them() {
     sealing.extend(jobs.iter().cloned());
     assert_eq!(key_principals(&template, "PersonalDataKey", "SealAndOpenRecordFields"), sealing);
     assert_eq!(key_principals(&template, "AuditIntegrityKey", "TagAuditRecords"), sealing);
-    assert_eq!(key_principals(&template, "DatasetContentKey", "ObjectsThroughS3Only"), roles(Route::uses_blobs));
+    // Erasure only deletes objects, which takes no key.
+    assert_eq!(key_principals(&template, "DatasetContentKey", "ObjectsThroughS3Only"), roles(|r| r.uses_blobs() && r != Route::EraseUser));
     let mut digests = roles(Route::reads_audit_digests);
     digests.insert("DigestAuditFunctionRole".to_owned());
     assert_eq!(key_principals(&template, "AuditIntegrityKey", "DigestsThroughS3Only"), digests);

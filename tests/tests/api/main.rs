@@ -24,6 +24,7 @@ mod jwt_attacks;
 mod local_server;
 mod matrix;
 mod partitions;
+mod personal_data;
 mod racing;
 mod retention;
 mod session;

@@ -12,7 +12,7 @@ use shared::store::{ItemStore, Key};
 
 use crate::helpers::{TestApp, spawn_app};
 
-fn daily_csv(days: i64) -> String {
+pub(crate) fn daily_csv(days: i64) -> String {
     let mut csv = String::from("date,sales\n");
     for day in 0..days {
         let date = time::macros::date!(2024 - 01 - 01) + time::Duration::days(day);

@@ -61,6 +61,11 @@ async fn a_session_signs_in_refreshes_with_a_rotating_cookie_detects_reuse_and_l
     let access = session.body["access_token"].as_str().unwrap().to_owned();
     let me = app.call(reqwest::Method::GET, "/v1/me", Some(&access), None).await;
     assert_eq!((me.status.as_u16(), me.body["role"].as_str()), (200, Some("admin")));
+    // The exchange recorded the sign-in the access review shows.
+    let review = app.call(reqwest::Method::GET, "/v1/admin/access-review", Some(&access), None).await;
+    let row = review.body["users"].as_array().unwrap().iter().find(|u| u["id"] == me.body["id"]).cloned().unwrap();
+    let signed_in = row["last_sign_in"].as_str().expect("last sign-in recorded");
+    assert!(signed_in >= shared::audit::format_time(app.started).as_str(), "{row}");
 
     // Refresh: a new access token, and the cookie now holds the next refresh token.
     let refreshed = auth_call(&browser.client, &app, "/auth/refresh", None, &[]).await;

@@ -16,14 +16,14 @@ use crate::helpers::{CALLERS, Caller, TestApp, spawn_app};
 use crate::sign_in::{Browser, REDIRECT, code_of, pkce, token_request};
 
 /// Invites `email` in `role` as `admin` and returns the new user's id.
-async fn invite(app: &TestApp, admin: &str, email: &str, role: Role) -> String {
+pub(crate) async fn invite(app: &TestApp, admin: &str, email: &str, role: Role) -> String {
     let answer = app.call(Method::POST, "/v1/users", Some(admin), Some(json!({"email": email, "role": role.as_str()}))).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     answer.body["id"].as_str().unwrap().to_owned()
 }
 
 /// A user with an account in `role`, and an access token for them.
-async fn account(app: &TestApp, admin: &str, email: &str, role: Role) -> (String, String) {
+pub(crate) async fn account(app: &TestApp, admin: &str, email: &str, role: Role) -> (String, String) {
     let id = invite(app, admin, email, role).await;
     let token = app.token(&id, role).await;
     (id, token)

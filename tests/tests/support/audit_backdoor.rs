@@ -23,7 +23,7 @@ impl Backdoor for SqliteBackdoor {
     async fn overwrite(&self, edited: &AuditRecord) {
         let conn = rusqlite::Connection::open(&self.0).unwrap();
         // The append-only triggers stop the application, not whoever holds the file.
-        conn.execute_batch("DROP TRIGGER audit_no_update").unwrap();
+        conn.execute_batch("DROP TRIGGER audit_only_erasure").unwrap();
         let body = serde_json::to_string(edited).unwrap();
         let changed = conn
             .execute("UPDATE audit SET body = ?3 WHERE pk = ?1 AND sk = ?2", rusqlite::params![partition(edited), sort_key(edited), body])
