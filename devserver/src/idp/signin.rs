@@ -188,7 +188,7 @@ impl LocalIdp {
         let next = if user.status == AccountStatus::Invited || credentials.temporary_until.is_some() {
             Some(Step::NewPassword)
         } else {
-            self.second_factor(role, &credentials)
+            self.second_factor(role, &credentials).await
         };
         match next {
             Some(step) => self.next_step(request, auth, &user, step, csrf, now, Vec::new()).await,
@@ -221,12 +221,18 @@ impl LocalIdp {
     }
 
     /// The second factor due after a right password; `None` when none is.
-    fn second_factor(&self, role: Role, credentials: &Credentials) -> Option<Step> {
-        match credentials.totp_secret {
-            Some(_) => Some(Step::Totp),
-            None if role == Role::Admin && self.config.mfa_required_for_admins => Some(Step::EnrollTotp),
-            None => None,
+    /// Admins enrol when the server was started so or an admin set `mfa_required_for_admins`
+    /// (`PATCH /v1/admin/settings`); settings that can't be read count as required.
+    async fn second_factor(&self, role: Role, credentials: &Credentials) -> Option<Step> {
+        if credentials.totp_secret.is_some() {
+            return Some(Step::Totp);
         }
+        if role != Role::Admin {
+            return None;
+        }
+        let required = self.config.mfa_required_for_admins
+            || shared::runtime_settings::read(self.store.as_ref()).await.map_or(true, |(_, settings)| settings.mfa_required_for_admins);
+        required.then_some(Step::EnrollTotp)
     }
 
     /// Stores the challenge for `step` and shows its form. `writes` are the finished step's
@@ -360,7 +366,7 @@ impl LocalIdp {
                     Ok(staged) => writes.extend(staged.writes),
                     Err(_) => return unavailable(),
                 }
-                match self.second_factor(role, &credentials) {
+                match self.second_factor(role, &credentials).await {
                     // Another step is due: this one's changes go in with its challenge.
                     Some(next) => self.next_step(request, record.request, &user, next, csrf, now, writes).await,
                     None => self.issue_code(request, record.request, id.as_str(), writes, now).await,

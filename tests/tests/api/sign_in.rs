@@ -483,6 +483,19 @@ async fn admins_set_up_totp_when_required_and_then_need_a_fresh_code_each_time()
 }
 
 #[tokio::test]
+async fn the_mfa_setting_makes_admins_enrol_at_their_next_sign_in() {
+    let app = spawn_app().await;
+    let admin = app.token("mfa-setting-admin", shared::auth::Role::Admin).await;
+    let change = serde_json::json!({"mfa_required_for_admins": true});
+    let set = app.call_with(reqwest::Method::PATCH, "/v1/admin/settings", Some(&admin), Some(change), &[("if-match", "\"0\"")]).await;
+    assert_eq!(set.status.as_u16(), 200, "{}", set.text);
+    let browser = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let enrol = first_sign_in(&app, &browser, &challenge).await;
+    assert!(enrol.text.contains("Set up your authenticator"), "the first admin enrols before any code: {}", enrol.text);
+}
+
+#[tokio::test]
 async fn logout_returns_only_to_the_clients_own_logout_address() {
     let app = spawn_app().await;
     let browser = Browser::new(&app);
