@@ -479,7 +479,11 @@ fn authenticated_functions_may_read_standing_and_count_rates_and_nothing_more() 
     let records = format!("{}*", shared::auth::standing::PARTITION_PREFIX);
     let counters = format!("{}*", shared::store::rate::PARTITION_PREFIX);
     let blocked = shared::blocklist::key().pk;
-    assert_eq!(granted, [("dynamodb:GetItem".to_owned(), vec![records, blocked]), ("dynamodb:UpdateItem".to_owned(), vec![counters])]);
+    let settings = shared::runtime_settings::key().pk;
+    assert_eq!(
+        granted,
+        [("dynamodb:GetItem".to_owned(), vec![records, blocked, settings]), ("dynamodb:UpdateItem".to_owned(), vec![counters])]
+    );
 }
 
 /// Every function that reads or writes records may read the branch keys they are sealed
@@ -961,4 +965,62 @@ fn the_alarms_watch_the_metrics_the_code_emits() {
     }
     watched.sort_unstable();
     assert_eq!(watched, ["AuthenticationFailures", "Denied", "Latency", "ServerErrors", "ThreatFindings"]);
+}
+
+/// The statements a function's role holds: its own and those of the managed policies it
+/// names by `!Ref`.
+fn role_statements<'t>(template: &'t Yaml, function: &'t Yaml) -> Vec<&'t Yaml> {
+    let mut statements = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        match policy["Statement"].as_sequence() {
+            Some(own) => statements.extend(own),
+            None => {
+                for name in strings_of(policy) {
+                    let managed = &template["Resources"][name.as_str()]["Properties"]["PolicyDocument"]["Statement"];
+                    statements.extend(managed.as_sequence().into_iter().flatten());
+                }
+            }
+        }
+    }
+    statements
+}
+
+/// Whether `statements` let a role `action` an item of the items table under partition
+/// `pk` (no leading-key condition, or one whose patterns match it).
+fn may_on_items(statements: &[&Yaml], action: &str, pk: &str) -> bool {
+    statements.iter().any(|statement| {
+        let on_items = strings_of(&statement["Resource"]).iter().any(|r| r.starts_with("ItemsTable"));
+        let acts = strings_of(&statement["Action"]).iter().any(|a| a == action);
+        let mut patterns = Vec::new();
+        strings(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], &mut patterns);
+        strings(&statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"], &mut patterns);
+        let keys_ok =
+            patterns.is_empty() || patterns.iter().any(|p| p == pk || p.strip_suffix('*').is_some_and(|prefix| pk.starts_with(prefix)));
+        on_items && acts && keys_ok
+    })
+}
+
+/// Every function but `/health` writes audit records, and each record's expiry is its time
+/// plus the audit retention in the run-time settings (`SETTINGS` / `CURRENT`), which the
+/// store layer reads: a role that can't read it would fail every request in AWS (moto and
+/// DynamoDB Local enforce no IAM, so only this test can see it).
+#[test]
+fn every_function_that_writes_audit_records_may_read_the_settings() {
+    let text = std::fs::read_to_string(repo_file("template.yaml")).unwrap();
+    let template: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let mut checked = 0;
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function")
+            || resource["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("health")
+        {
+            continue;
+        }
+        let statements = role_statements(&template, resource);
+        assert!(
+            may_on_items(&statements, "dynamodb:GetItem", "SETTINGS"),
+            "{id:?} can't read the settings its audit records' expiry comes from"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, Route::ALL.len() - 1 + 4, "every route's function but health's, and the four jobs");
 }
