@@ -33,6 +33,8 @@ use crypto::keys::KeyError;
 
 /// Keys read per page of a partition.
 const PAGE: usize = 100;
+/// Audit records rewritten at once by an erasure.
+const PARALLEL_WRITES: usize = 16;
 /// Audit records a data export carries at most (newest first); the admin audit export,
 /// filtered by actor or subject, lists every one.
 pub const MAX_EXPORTED_AUDIT_RECORDS: usize = 2_000;
@@ -57,7 +59,8 @@ pub struct HeldData {
     /// The forecasts they ran, metadata only.
     #[schema(value_type = Vec<Object>)]
     pub forecasts: Vec<ForecastRecord>,
-    /// Audit records they are the actor or the subject of, newest first.
+    /// Audit records they are the actor or the subject of, newest first; in those someone
+    /// else made, that person's address and user agent are left out.
     pub audit_records: Vec<AuditRecord>,
     /// False when there were more than the export carries
     /// ([`MAX_EXPORTED_AUDIT_RECORDS`]).
@@ -124,7 +127,11 @@ pub async fn gather(store: &dyn ItemStore, user: &str, now: OffsetDateTime) -> R
         .into_iter()
         .filter_map(|(record, _)| record.deleted_at.is_none().then_some(record))
         .collect();
-    let (audit_records, audit_records_complete) = audit_about(store, user, now, MAX_EXPORTED_AUDIT_RECORDS).await?;
+    let (mut audit_records, audit_records_complete) = audit_about(store, user, now, MAX_EXPORTED_AUDIT_RECORDS).await?;
+    // Who acted on them is theirs to know; where that person connected from is not.
+    for record in audit_records.iter_mut().filter(|record| record.actor.as_deref() != Some(user)) {
+        (record.source_ip, record.user_agent) = (None, None);
+    }
     Ok(HeldData { datasets, shared_with_them, forecasts, audit_records, audit_records_complete })
 }
 
@@ -398,22 +405,10 @@ impl Erasure<'_> {
                     return Ok(false);
                 }
                 let page = search(self.store, &query, before.as_deref(), PAGE).await?;
-                for record in &page.items {
-                    let key = match record.tag.as_deref().and_then(tag_version) {
-                        Some(version) => self.keys.version(version).await?,
-                        None => self.keys.active().await?,
-                    };
-                    let replaced = erased(record, self.user, &key);
-                    if replaced == *record {
-                        continue;
-                    }
-                    match self.store.erase_audit_identity(record, &replaced).await {
-                        Ok(()) => report.audit_records += 1,
-                        // Changed since it was read (erased by a concurrent run, expired): the
-                        // next search no longer finds it under the id.
-                        Err(StoreError::ConditionFailed) => {}
-                        Err(error) => return Err(error.into()),
-                    }
+                // Each record is its own conditional write: a few go out together.
+                for chunk in page.items.chunks(PARALLEL_WRITES) {
+                    let written = futures::future::try_join_all(chunk.iter().map(|record| self.erase_record(record))).await?;
+                    report.audit_records += written.into_iter().filter(|replaced| *replaced).count();
                 }
                 match page.next {
                     Some(next) => before = Some(next),
@@ -422,6 +417,27 @@ impl Erasure<'_> {
             }
         }
         Ok(true)
+    }
+}
+
+impl Erasure<'_> {
+    /// Replaces the person's identity in one audit record; false when there was nothing to
+    /// replace or the record changed since it was read (erased by a concurrent run, or
+    /// expired: the next search no longer finds it under the id).
+    async fn erase_record(&self, record: &AuditRecord) -> Result<bool, PersonalDataError> {
+        let key = match record.tag.as_deref().and_then(tag_version) {
+            Some(version) => self.keys.version(version).await?,
+            None => self.keys.active().await?,
+        };
+        let replaced = erased(record, self.user, &key);
+        if replaced == *record {
+            return Ok(false);
+        }
+        match self.store.erase_audit_identity(record, &replaced).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

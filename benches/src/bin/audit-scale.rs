@@ -1,6 +1,7 @@
 //! The audit trail at scale: loads N tagged records into a store (the embedded SQLite file,
 //! or DynamoDB Local with the template's indexes), then times searches by each filter,
-//! the hourly digest run over all of them, and verification of a day.
+//! the hourly digest run over all of them, verification of a day, and the erasure of one
+//! actor's records (then the day verified again).
 //!
 //! ```text
 //! cargo run --release -p benches --bin audit-scale -- [--records 1000000] [--backend embedded|dynamodb]
@@ -176,5 +177,26 @@ async fn main() -> Result<(), Error> {
         report.records_checked as f64 / spent.as_secs_f64(),
         report.clean
     );
+
+    // GDPR erasure of one actor (1 in 1,000 records), then the same day verified again.
+    let erasure = shared::personal_data::Erasure {
+        store: tagged.as_ref(),
+        blobs: &digests,
+        keys: tagged.keys(),
+        user: "user-0042",
+        meta: &meta,
+        deadline: Instant::now() + Duration::from_secs(3_600),
+    };
+    let erasing = Instant::now();
+    let erased = erasure.run(later).await?;
+    let spent = erasing.elapsed();
+    println!(
+        "erasure of one actor: {} records pseudonymised in {spent:.1?} ({:.0} records/s), complete: {}",
+        erased.audit_records,
+        erased.audit_records as f64 / spent.as_secs_f64(),
+        erased.complete
+    );
+    let report = audit_digest::verify(tagged.as_ref(), &digests, tagged.keys(), &signer, day.from, day.to, later).await?;
+    println!("verify, last day, after the erasure: {} records, clean: {}", report.records_checked, report.clean);
     Ok(())
 }

@@ -81,6 +81,8 @@ async fn erasure_removes_what_a_person_made_and_was_given_and_pseudonymises_the_
     assert!(trail.contains(&("share-dataset".into(), Some(bob.clone()), Some(ada.clone()))), "shared with her: {trail:?}");
     assert!(trail.contains(&("invite-user".into(), Some("gdpr-admin".into()), Some(ada.clone()))), "{trail:?}");
     assert_eq!(export.body["audit_records_complete"], true);
+    let invited = export.body["audit_records"].as_array().unwrap().iter().find(|r| r["action"] == "invite-user").unwrap();
+    assert!(invited.get("source_ip").is_none_or(Value::is_null), "the admin's address is not hers: {invited}");
 
     // Only an account that can no longer act is erased.
     let refused = app.call(Method::POST, &format!("/v1/users/{ada}/erase"), Some(&admin), None).await;
