@@ -7,7 +7,7 @@ use devserver::aws_local::AwsLocal;
 use devserver::{Backend, DevConfig, DevServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use shared::audit::AuditRecord;
+use shared::audit::{AuditDecision, AuditRecord};
 use shared::auth::Role;
 
 pub const APP_ORIGIN: &str = "https://app.example";
@@ -261,6 +261,33 @@ impl TestApp {
                 listed.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect()
             }
         }
+    }
+}
+
+/// What a matrix call's audit record holds as its decision: none before there is a
+/// principal (401), a refusal (403, and 404 for what the caller may not learn of), else an
+/// allow.
+pub fn decision_for(status: u16) -> AuditDecision {
+    match status {
+        401 => AuditDecision::NotEvaluated,
+        403 | 404 => AuditDecision::Deny,
+        _ => AuditDecision::Allow,
+    }
+}
+
+impl TestApp {
+    /// Checks one call of a permission matrix: the status expected, a problem body when it
+    /// is refused, and its one audit record (the route, the status, the decision), which it
+    /// returns for the caller's own checks.
+    pub async fn assert_matrix_call(&self, answer: &Answer, route: shared::Route, expected: u16, label: &str) -> AuditRecord {
+        assert_eq!(answer.status.as_u16(), expected, "{label}: {}", answer.text);
+        if expected >= 400 {
+            answer.assert_problem(expected);
+        }
+        let record = self.audit_for(answer).await;
+        assert_eq!((record.action.as_str(), record.status), (route.function_name(), expected), "{label}");
+        assert_eq!(record.decision, decision_for(expected), "{label}");
+        record
     }
 }
 

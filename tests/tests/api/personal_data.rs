@@ -6,7 +6,6 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::Route;
-use shared::audit::AuditDecision;
 use shared::audit_tags::is_pseudonym;
 use shared::auth::Role;
 use shared::http::RequestMeta;
@@ -205,23 +204,11 @@ async fn personal_data_and_access_review_routes_follow_the_matrix() {
         for (route, method, path, statuses) in rows {
             let expected = statuses[CALLERS.iter().position(|c| *c == caller).unwrap()];
             let answer = app.call(method, &path, token.as_deref(), None).await;
-            let label = format!("{route:?} {path} by {caller:?}");
-            assert_eq!(answer.status.as_u16(), expected, "{label}: {}", answer.text);
-            if expected >= 400 {
-                answer.assert_problem(expected);
-            }
-            let record = app.audit_for(&answer).await;
-            assert_eq!((record.action.as_str(), record.status), (route.function_name(), expected), "{label}");
-            let decision = match expected {
-                401 => AuditDecision::NotEvaluated,
-                403 => AuditDecision::Deny,
-                _ => AuditDecision::Allow,
-            };
-            assert_eq!(record.decision, decision, "{label}");
+            app.assert_matrix_call(&answer, route, expected, &format!("{route:?} {path} by {caller:?}")).await;
             // A refused erasure leaves the account and what it holds.
             if route == Route::EraseUser && expected != 200 {
                 let still = app.call(Method::GET, &format!("/v1/users/{leaving}"), Some(&setup), None).await;
-                assert_eq!(still.status.as_u16(), 200, "{label}");
+                assert_eq!(still.status.as_u16(), 200, "{route:?} by {caller:?}");
             }
         }
     }
