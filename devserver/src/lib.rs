@@ -426,17 +426,7 @@ async fn digest_while_serving(state: std::sync::Weak<AppState>, every: Duration)
         let Some(digests) = &state.audit_digests else { return };
         let meta = RequestMeta { request_id: format!("devserver-digest-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
         let now = time::OffsetDateTime::now_utc();
-        match shared::audit_digest::write_digests(
-            state.store.as_ref(),
-            &state.audit_keys,
-            digests.blobs.as_ref(),
-            digests.signer.as_ref(),
-            now,
-            24,
-            &meta,
-        )
-        .await
-        {
+        match digests.write(state.store.as_ref(), &state.audit_keys, now, shared::audit_digest::PERIODS_PER_RUN, &meta).await {
             Ok(run) if run.digests > 0 => {
                 tracing::info!(digests = run.digests, records = run.records, through = ?run.digested_through, "audit digests")
             }
@@ -471,16 +461,7 @@ pub async fn write_audit_digests(
     let (store, _) = open_stores(config).await?;
     let digests = digest_store(config);
     let meta = RequestMeta { request_id: format!("devserver-digest-{}", uuid::Uuid::new_v4()), ..RequestMeta::default() };
-    Ok(shared::audit_digest::write_digests(
-        store.as_ref(),
-        store.audit_keys(),
-        digests.blobs.as_ref(),
-        digests.signer.as_ref(),
-        now,
-        usize::MAX,
-        &meta,
-    )
-    .await?)
+    Ok(digests.write(store.as_ref(), store.audit_keys(), now, usize::MAX, &meta).await?)
 }
 
 /// What the `audit-verify` command does: the range checked against its digests.

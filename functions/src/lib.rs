@@ -229,17 +229,10 @@ pub fn run_digest_audit() -> ExitCode {
                 let meta =
                     shared::http::RequestMeta { request_id: event.context.request_id.clone(), ..shared::http::RequestMeta::default() };
                 let now = time::OffsetDateTime::now_utc();
-                let run = shared::audit_digest::write_digests(
-                    store.as_ref(),
-                    store.audit_keys(),
-                    digests.blobs.as_ref(),
-                    digests.signer.as_ref(),
-                    now,
-                    24,
-                    &meta,
-                )
-                .await
-                .map_err(|error| lambda_http::Error::from(error.to_string()))?;
+                let run = digests
+                    .write(store.as_ref(), store.audit_keys(), now, shared::audit_digest::PERIODS_PER_RUN, &meta)
+                    .await
+                    .map_err(|error| lambda_http::Error::from(error.to_string()))?;
                 tracing::info!(digests = run.digests, records = run.records, through = ?run.digested_through, stopped_early = run.stopped_early, "audit digests");
                 serde_json::to_value(&run).map_err(lambda_http::Error::from)
             }

@@ -196,7 +196,7 @@ async fn holdings(store: &dyn ItemStore) -> Result<HashMap<String, Holdings>, St
                 .items
                 .iter()
                 .filter_map(|entry| entry.sk.strip_prefix(crate::keys::dataset::ENTRY_PREFIX))
-                .map(|id| Key::new(format!("DATASET#{id}"), "META"))
+                .map(crate::keys::dataset::record_key)
                 .collect();
             for item in store.get_many(&records).await? {
                 let record: DatasetRecord = serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("dataset: {e}")))?;

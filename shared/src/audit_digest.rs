@@ -50,6 +50,24 @@ pub struct DigestStore {
     pub signer: Arc<dyn Signer>,
 }
 
+/// Hours a scheduled run digests at most per shard: a day, so a run after a day's outage
+/// catches up at once and a longer one over the next runs.
+pub const PERIODS_PER_RUN: usize = 24;
+
+impl DigestStore {
+    /// [`write_digests`] into this store, signed with its key.
+    pub async fn write(
+        &self,
+        store: &dyn ItemStore,
+        keys: &AuditKeys,
+        now: OffsetDateTime,
+        max_periods: usize,
+        meta: &RequestMeta,
+    ) -> Result<DigestRun, DigestError> {
+        write_digests(store, keys, self.blobs.as_ref(), self.signer.as_ref(), now, max_periods, meta).await
+    }
+}
+
 /// Where the chain of each shard stands: the last hour digested and its hash.
 pub fn head_key(shard: u32) -> Key {
     Key::new("AUDIT_DIGESTS", format!("HEAD#{shard:02}"))

@@ -19,6 +19,11 @@ pub mod dataset {
     }
 
     pub fn record(id: &DatasetId) -> Key {
+        record_key(id.as_str())
+    }
+
+    /// The record of the dataset a list entry or purge entry names by its id.
+    pub fn record_key(id: &str) -> Key {
         Key::new(format!("DATASET#{id}"), "META")
     }
 
@@ -59,6 +64,11 @@ pub mod forecast {
     }
 
     pub fn record(id: &ForecastId) -> Key {
+        record_key(id.as_str())
+    }
+
+    /// The record of the forecast a list entry or purge entry names by its id.
+    pub fn record_key(id: &str) -> Key {
         Key::new(format!("FORECAST#{id}"), "META")
     }
 

@@ -67,18 +67,20 @@ pub struct HeldData {
     pub audit_records_complete: bool,
 }
 
-/// Every partition key of `pk`, a page at a time.
+/// Every key of partition `pk`.
 async fn all_keys(store: &dyn ItemStore, pk: &str) -> Result<Vec<Key>, StoreError> {
-    let mut keys = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.query_keys(pk, "", after.as_deref(), PAGE).await?;
-        keys.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(keys),
-        }
-    }
+    Ok(crate::store::all_sort_keys(store, pk).await?.into_iter().map(|sk| Key::new(pk, sk)).collect())
+}
+
+/// A stored record of type `T`, with its version.
+fn parse<T: serde::de::DeserializeOwned>(item: Item) -> Result<(T, u64), StoreError> {
+    let record = serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("{}: {e}", item.key.pk)))?;
+    Ok((record, item.version))
+}
+
+/// The record at `key`, if there is one.
+async fn load<T: serde::de::DeserializeOwned>(store: &dyn ItemStore, key: &Key) -> Result<Option<(T, u64)>, StoreError> {
+    store.get(key).await?.map(parse).transpose()
 }
 
 /// The records of the ids that `keys`' sort keys name after `prefix` (entries of a list).
@@ -91,19 +93,10 @@ async fn records_listed<T: serde::de::DeserializeOwned>(
     let mut records = Vec::new();
     for chunk in keys.chunks(PAGE) {
         for item in store.get_many(chunk).await? {
-            let record = serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("{}: {e}", item.key.pk)))?;
-            records.push((record, item.version));
+            records.push(parse(item)?);
         }
     }
     Ok(records)
-}
-
-fn dataset_key(id: &str) -> Key {
-    Key::new(format!("DATASET#{id}"), "META")
-}
-
-fn forecast_key(id: &str) -> Key {
-    Key::new(format!("FORECAST#{id}"), "META")
 }
 
 /// Gathers what the API holds about `user` for their data export.
@@ -111,7 +104,7 @@ pub async fn gather(store: &dyn ItemStore, user: &str, now: OffsetDateTime) -> R
     let access = all_keys(store, &dataset_keys::access_partition(user)).await?;
     let mut datasets = Vec::new();
     let mut shared_with_them = Vec::new();
-    for (record, version) in records_listed::<DatasetRecord>(store, &access, dataset_key).await? {
+    for (record, version) in records_listed::<DatasetRecord>(store, &access, dataset_keys::record_key).await? {
         if record.deleted_at.is_some() {
             continue;
         }
@@ -122,7 +115,7 @@ pub async fn gather(store: &dyn ItemStore, user: &str, now: OffsetDateTime) -> R
         }
     }
     let ran = all_keys(store, &forecast_keys::owner_partition(user)).await?;
-    let forecasts = records_listed::<ForecastRecord>(store, &ran, forecast_key)
+    let forecasts = records_listed::<ForecastRecord>(store, &ran, forecast_keys::record_key)
         .await?
         .into_iter()
         .filter_map(|(record, _)| record.deleted_at.is_none().then_some(record))
@@ -239,16 +232,9 @@ impl Erasure<'_> {
                 return Ok(false);
             }
             let Some(id) = entry.sk.strip_prefix(dataset_keys::ENTRY_PREFIX) else { continue };
-            match self.store.get(&dataset_key(id)).await? {
-                Some(item) => {
-                    let record: DatasetRecord =
-                        serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("dataset: {e}")))?;
-                    if record.owner == self.user {
-                        self.erase_dataset(&record, item.version, report).await?;
-                    } else {
-                        self.unshare(&record, item.version, report).await?;
-                    }
-                }
+            match load::<DatasetRecord>(self.store, &dataset_keys::record_key(id)).await? {
+                Some((record, version)) if record.owner == self.user => self.erase_dataset(&record, version, report).await?,
+                Some((record, version)) => self.unshare(&record, version, report).await?,
                 // An entry left behind: nothing to erase but the entry itself.
                 None => {
                     let writes = vec![WriteOp::Delete { key: entry.clone(), condition: Condition::Always }];
@@ -263,10 +249,8 @@ impl Erasure<'_> {
                 return Ok(false);
             }
             let Some(id) = entry.sk.strip_prefix(forecast_keys::ENTRY_PREFIX) else { continue };
-            if let Some(item) = self.store.get(&forecast_key(id)).await? {
-                let record: ForecastRecord =
-                    serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("forecast: {e}")))?;
-                self.erase_forecast(&record, item.version, report).await?;
+            if let Some((record, version)) = load::<ForecastRecord>(self.store, &forecast_keys::record_key(id)).await? {
+                self.erase_forecast(&record, version, report).await?;
             }
         }
         // Deleted ones left the lists above: their purge entries still name them.
@@ -277,24 +261,14 @@ impl Erasure<'_> {
                 }
                 let Some((_, kind, id)) = purge::parse(&entry.sk) else { continue };
                 match kind {
-                    Kind::Dataset => {
-                        if let Some(item) = self.store.get(&dataset_key(id)).await? {
-                            let record: DatasetRecord =
-                                serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("dataset: {e}")))?;
-                            if record.owner == self.user {
-                                self.erase_dataset(&record, item.version, report).await?;
-                            }
-                        }
-                    }
-                    Kind::Forecast => {
-                        if let Some(item) = self.store.get(&forecast_key(id)).await? {
-                            let record: ForecastRecord =
-                                serde_json::from_value(item.body).map_err(|e| StoreError::Corrupt(format!("forecast: {e}")))?;
-                            if record.owner == self.user {
-                                self.erase_forecast(&record, item.version, report).await?;
-                            }
-                        }
-                    }
+                    Kind::Dataset => match load::<DatasetRecord>(self.store, &dataset_keys::record_key(id)).await? {
+                        Some((record, version)) if record.owner == self.user => self.erase_dataset(&record, version, report).await?,
+                        _ => {}
+                    },
+                    Kind::Forecast => match load::<ForecastRecord>(self.store, &forecast_keys::record_key(id)).await? {
+                        Some((record, version)) if record.owner == self.user => self.erase_forecast(&record, version, report).await?,
+                        _ => {}
+                    },
                 }
             }
         }

@@ -153,8 +153,8 @@ async fn purge_one(
         return Err(StoreError::Corrupt(format!("purge entry `{}`", entry.sk)).into());
     };
     let (record_key, blob, action, resource) = match kind {
-        Kind::Dataset => (Key::new(format!("DATASET#{id}"), "META"), format!("datasets/{id}/data.csv"), "purge-dataset", "dataset"),
-        Kind::Forecast => (Key::new(format!("FORECAST#{id}"), "META"), format!("forecasts/{id}/result.json"), "purge-forecast", "forecast"),
+        Kind::Dataset => (crate::keys::dataset::record_key(id), format!("datasets/{id}/data.csv"), "purge-dataset", "dataset"),
+        Kind::Forecast => (crate::keys::forecast::record_key(id), format!("forecasts/{id}/result.json"), "purge-forecast", "forecast"),
     };
     let mut writes = vec![WriteOp::Delete { key: entry.clone(), condition: Condition::Always }];
     let record = store.get(&record_key).await?;

@@ -342,20 +342,8 @@ impl UserDirectory for EmbeddedDirectory {
         ];
         // Their invitations go with the account: they hold the address and a password.
         let suffix = format!("#{}", id.as_str());
-        let mut after = None;
-        loop {
-            let page = self.store.query_keys(OUTBOX, "", after.as_deref(), 100).await?;
-            writes.extend(
-                page.items
-                    .into_iter()
-                    .filter(|key| key.sk.ends_with(&suffix))
-                    .map(|key| WriteOp::Delete { key, condition: Condition::Always }),
-            );
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let invitations = store::all_sort_keys(self.store.as_ref(), OUTBOX).await?.into_iter().filter(|sk| sk.ends_with(&suffix));
+        writes.extend(invitations.map(|sk| WriteOp::Delete { key: Key::new(OUTBOX, sk), condition: Condition::Always }));
         Ok(Staged::writes((), writes))
     }
 

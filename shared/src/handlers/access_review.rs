@@ -32,9 +32,7 @@ pub async fn review(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         Some(_) => return Err(ApiError::validation("format", "`format` is `json` or `csv`")),
     };
     let now = time::OffsetDateTime::now_utc();
-    // A quarter of what is left for the reply and its audit record.
-    let deadline = ctx.deadline - (ctx.deadline - std::time::Instant::now()) / 4;
-    let review = build(directory(ctx)?, ctx.state.store.as_ref(), now, deadline).await.map_err(|error| match error {
+    let review = build(directory(ctx)?, ctx.state.store.as_ref(), now, ctx.work_deadline()).await.map_err(|error| match error {
         ReviewError::Store(error) => store_error(error),
         ReviewError::Directory(error) => directory_error(error),
     })?;

@@ -213,8 +213,7 @@ pub async fn export(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
         None => None,
     };
     let cap = ctx.state.limits.max_response_bytes;
-    // Leave a quarter of the time budget for the reply and its audit record.
-    let stop_at = ctx.deadline - (ctx.deadline - std::time::Instant::now()) / 4;
+    let stop_at = ctx.work_deadline();
     let mut out = String::new();
     if format == ExportFormat::Csv {
         out.push_str(&crate::domain::audit::csv_header());

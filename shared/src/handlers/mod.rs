@@ -125,6 +125,12 @@ impl<'a> Ctx<'a> {
 
     /// After a commit, a failure of what had to follow it: the request's audit record goes
     /// out again, with this failure, so the trail shows both.
+    /// When work that could fill the request's time stops: a quarter of what is left stays
+    /// for the reply and its audit record.
+    pub fn work_deadline(&self) -> Instant {
+        self.deadline - (self.deadline - Instant::now()) / 4
+    }
+
     pub fn reopen_audit(&mut self, reason: &str) {
         self.audit_committed = false;
         self.audit.reason = Some(reason.to_owned());

@@ -5,9 +5,8 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 
-use super::users::{UserView, directory, directory_error, standing_error, target};
+use super::users::{UserView, directory, directory_error, remove_account, target};
 use super::{Ctx, store_error};
-use crate::auth::roster::{self, AdminRoster};
 use crate::auth::standing;
 use crate::authz::Action;
 use crate::error::{ApiError, Problem, responses};
@@ -80,8 +79,7 @@ pub async fn erase(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
     if account.as_ref().is_some_and(|user| user.enabled) || standing.as_ref().is_some_and(|(_, record)| record.enabled) {
         return Err(ApiError::Conflict("disable the account first: only an account that can no longer act is erased".into()));
     }
-    // A quarter of what is left for the account's deletion, the reply and its audit record.
-    let deadline = ctx.deadline - (ctx.deadline - std::time::Instant::now()) / 4;
+    let deadline = ctx.work_deadline();
     let erasure =
         Erasure { store, blobs: ctx.state.blobs.as_ref(), keys: &ctx.state.audit_keys, user: id.as_str(), meta: &ctx.meta, deadline };
     let report = erasure.run(time::OffsetDateTime::now_utc()).await.map_err(personal_data_error)?;
@@ -103,16 +101,6 @@ pub async fn erase(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError> 
         reply.status = StatusCode::ACCEPTED;
         return Ok(reply);
     }
-    let roster = AdminRoster::read(store).await.map_err(store_error)?;
-    let writes = match &standing {
-        Some(_) => roster::standing_writes(&roster, id.as_str(), standing.as_ref(), None).map_err(standing_error)?,
-        None => Vec::new(),
-    };
-    let mut change = super::users::DirectoryChange::new(directory);
-    if account.is_some() {
-        change.step(directory.delete(&id).await).await?;
-    }
-    change.commit(ctx, writes, 200).await?;
-    ctx.state.standing.forget(id.as_str());
+    remove_account(ctx, directory, &id, account.is_some(), standing.as_ref(), 200).await?;
     Reply::ok(&report)
 }

@@ -102,7 +102,7 @@ pub(crate) fn directory_error(error: DirectoryError) -> ApiError {
     }
 }
 
-pub(crate) fn standing_error(error: StandingChangeError) -> ApiError {
+fn standing_error(error: StandingChangeError) -> ApiError {
     match error {
         StandingChangeError::LastAdmin(last) => ApiError::Conflict(last.to_string()),
         StandingChangeError::Store(error) => store_error(error),
@@ -125,7 +125,7 @@ async fn existing(directory: &dyn UserDirectory, id: &UserId) -> Result<User, Ap
 
 /// A change to the directory being assembled: the writes it stages, how to undo what it
 /// already did remotely, and what it leaves for after the commit.
-pub(crate) struct DirectoryChange<'d> {
+struct DirectoryChange<'d> {
     directory: &'d dyn UserDirectory,
     writes: Vec<WriteOp>,
     undo: Vec<FollowUp>,
@@ -133,12 +133,12 @@ pub(crate) struct DirectoryChange<'d> {
 }
 
 impl<'d> DirectoryChange<'d> {
-    pub(crate) fn new(directory: &'d dyn UserDirectory) -> Self {
+    fn new(directory: &'d dyn UserDirectory) -> Self {
         Self { directory, writes: Vec::new(), undo: Vec::new(), then: Vec::new() }
     }
 
     /// Takes in one step's result; a failed step undoes the steps before it.
-    pub(crate) async fn step<T>(&mut self, step: Result<Staged<T>, DirectoryError>) -> Result<T, ApiError> {
+    async fn step<T>(&mut self, step: Result<Staged<T>, DirectoryError>) -> Result<T, ApiError> {
         match step {
             Ok(staged) => {
                 self.writes.extend(staged.writes);
@@ -165,7 +165,7 @@ impl<'d> DirectoryChange<'d> {
 
     /// Commits `writes` with the directory's own and the audit record; undoes the remote
     /// change if that fails, and makes the follow-ups if it succeeds.
-    pub(crate) async fn commit(self, ctx: &mut Ctx<'_>, mut writes: Vec<WriteOp>, status: u16) -> Result<(), ApiError> {
+    async fn commit(self, ctx: &mut Ctx<'_>, mut writes: Vec<WriteOp>, status: u16) -> Result<(), ApiError> {
         writes.extend(self.writes.iter().cloned());
         if let Err(error) = ctx.commit(writes, status).await {
             self.roll_back().await;
@@ -346,13 +346,30 @@ pub async fn delete(ctx: &mut Ctx<'_>, req: &Request) -> Result<Reply, ApiError>
     let user = existing(directory, &id).await?;
     // A deletion that failed after its commit left no record: repeating it finishes it.
     let before = standing::read(ctx.state.store.as_ref(), id.as_str()).await.map_err(store_error)?;
-    let roster = AdminRoster::read(ctx.state.store.as_ref()).await.map_err(store_error)?;
-    let writes = roster::standing_writes(&roster, user.id.as_str(), before.as_ref(), None).map_err(standing_error)?;
-    let mut change = DirectoryChange::new(directory);
-    change.step(directory.delete(&id).await).await?;
-    change.commit(ctx, writes, 204).await?;
-    ctx.state.standing.forget(id.as_str());
+    remove_account(ctx, directory, &user.id, true, before.as_ref(), 204).await?;
     Ok(Reply::no_content())
+}
+
+/// Removes an account: its security record (and its place in the admin roster) in one
+/// commit with the request's audit record, and the directory's account when
+/// `in_directory` (undone if the commit fails). `standing` is the record as read, if any.
+pub(crate) async fn remove_account(
+    ctx: &mut Ctx<'_>,
+    directory: &dyn UserDirectory,
+    id: &UserId,
+    in_directory: bool,
+    standing: Option<&(u64, SecurityRecord)>,
+    status: u16,
+) -> Result<(), ApiError> {
+    let roster = AdminRoster::read(ctx.state.store.as_ref()).await.map_err(store_error)?;
+    let writes = roster::standing_writes(&roster, id.as_str(), standing, None).map_err(standing_error)?;
+    let mut change = DirectoryChange::new(directory);
+    if in_directory {
+        change.step(directory.delete(id).await).await?;
+    }
+    change.commit(ctx, writes, status).await?;
+    ctx.state.standing.forget(id.as_str());
+    Ok(())
 }
 
 /// Signs a user out everywhere: every refresh token and every access token they hold stops

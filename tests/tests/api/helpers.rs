@@ -264,6 +264,20 @@ impl TestApp {
     }
 }
 
+/// Every key of the item store `store`, scanned a page at a time.
+pub async fn all_keys(store: &dyn shared::store::ItemStore) -> Vec<shared::store::Key> {
+    let mut keys = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.scan_keys(after.as_ref(), 100).await.unwrap();
+        keys.extend(page.keys);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return keys,
+        }
+    }
+}
+
 /// What a matrix call's audit record holds as its decision: none before there is a
 /// principal (401), a refusal (403, and 404 for what the caller may not learn of), else an
 /// allow.

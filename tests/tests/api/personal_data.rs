@@ -9,7 +9,7 @@ use shared::Route;
 use shared::audit_tags::is_pseudonym;
 use shared::auth::Role;
 use shared::http::RequestMeta;
-use shared::store::{Condition, Item, ItemStore, Key, WriteOp};
+use shared::store::{Condition, Item, Key, WriteOp};
 
 use crate::helpers::{CALLERS, TestApp, spawn_app};
 use crate::retention::daily_csv;
@@ -29,20 +29,6 @@ async fn forecast(app: &TestApp, token: &str, dataset: &str) -> String {
 async fn disable(app: &TestApp, admin: &str, user: &str) {
     let answer = app.call(Method::PATCH, &format!("/v1/users/{user}"), Some(admin), Some(json!({"enabled": false}))).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
-}
-
-/// Every key of the item store.
-async fn all_keys(store: &dyn ItemStore) -> Vec<Key> {
-    let mut keys = Vec::new();
-    let mut after: Option<Key> = None;
-    loop {
-        let page = store.scan_keys(after.as_ref(), 500).await.unwrap();
-        keys.extend(page.keys);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return keys,
-        }
-    }
 }
 
 #[tokio::test]
@@ -111,15 +97,14 @@ async fn erasure_removes_what_a_person_made_and_was_given_and_pseudonymises_the_
     for key in [format!("DATASET#{own}"), format!("DATASET#{deleted}"), format!("FORECAST#{ran}")] {
         assert_eq!(store.get(&Key::new(key.clone(), "META")).await.unwrap(), None, "{key}");
     }
-    let keys = all_keys(store).await;
+    let keys = crate::helpers::all_keys(store).await;
     assert!(
         keys.iter().all(|key| !key.pk.contains(&ada) && !key.sk.contains(&ada)),
         "{:?}",
         keys.iter().filter(|k| k.pk.contains(&ada) || k.sk.contains(&ada)).collect::<Vec<_>>()
     );
     // Read opened (encrypted fields too); the deployment's own wrapped keys are not records.
-    let records: Vec<Key> =
-        keys.iter().filter(|key| !key.pk.starts_with("AUDIT_KEYS#") && !key.pk.starts_with("BRANCH_KEYS#")).cloned().collect();
+    let records: Vec<Key> = keys.iter().filter(|key| shared::records::record_type(&key.pk, &key.sk).is_some()).cloned().collect();
     for item in store.get_many(&records).await.unwrap() {
         assert!(!item.body.to_string().contains(&ada), "{:?} names her: {}", item.key, item.body);
     }
