@@ -493,14 +493,15 @@ test("signing out ends every token the person held, and a revoked session leads 
   expect(renewed.status()).toBe(200);
 
   await page.getByRole("button", { name: "Sign out" }).click();
+  // The app forgets the session at once and then goes through the provider's logout back to
+  // its start page: checks made before that last navigation would lose their page mid-way.
+  await page.waitForURL(`${server().url}/`);
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
   for (const token of held) {
     const answer = await page.request.get(`${server().url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(answer.status()).toBe(401);
   }
-  // The browser's cookie jar, sent as the SPA would send it (its origin, the CSRF header), but
-  // from outside the page: signing out may still be navigating, which would end a fetch run
-  // inside it (and the page's own requests keep the network from ever going idle).
+  // The browser's cookie jar, sent as the SPA would send it (its origin, the CSRF header).
   const refresh = await page.request.post(`${server().url}/auth/refresh`, { headers: { origin: server().url, "x-csrf-token": "1" } });
   expect(refresh.status()).toBe(401);
   await checked(analyst, "signed out");
