@@ -3,7 +3,19 @@
 export type Role = "viewer" | "analyst" | "admin";
 export type ColumnType = "integer" | "float" | "timestamp" | "boolean" | "text" | "empty";
 export type MissingPolicy = "reject" | "fill_forward" | "interpolate" | "drop";
-export type ModelChoice = "auto" | "naive" | "seasonal_naive" | "ets" | "ets_damped" | "mstl_ets";
+export type ModelChoice =
+  | "auto"
+  | "naive"
+  | "seasonal_naive"
+  | "ets"
+  | "ets_damped"
+  | "mstl_ets"
+  | "auto_ets"
+  | "auto_arima"
+  | "auto_theta"
+  | "croston"
+  | "tsb"
+  | "adida";
 
 export interface Page<T> {
   items: T[];
@@ -96,7 +108,8 @@ export interface ForecastView {
     intervals: { level: number; lower: number[]; upper: number[] }[];
     model: { kind: string; description: string; periods: number[]; aicc?: number | null };
     accuracy?: Accuracy | null;
-    backtest: { holdout: number; mase_season: number; candidates: CandidateScore[] };
+    members?: { model: { kind: string; description: string }; accuracy?: Accuracy | null; weight: number }[];
+    backtest: { holdout: number; windows?: number; mase_season: number; candidates: CandidateScore[] };
     fitted_points?: number;
   };
 }

@@ -20,7 +20,7 @@ pub struct CreateForecast {
     /// Steps ahead, on the dataset's own frequency (1 to 1000, and at most the series length).
     #[schema(minimum = 1, maximum = 1000)]
     pub horizon: usize,
-    /// Models to consider, each named once; `auto` (the default) backtests them all and keeps the best.
+    /// Models to consider, each named once; `auto` (the default) cross-validates them all and combines the best.
     #[serde(default = "default_models")]
     #[schema(min_items = 1, max_items = 6)]
     pub models: Vec<ModelChoice>,

@@ -1,6 +1,7 @@
-//! One forecast, end to end: candidate models backtested on a holdout at the end of the
-//! series, the best (or the requested) one refitted on the whole series, and its
-//! forecast laid on the dataset's own future timestamps.
+//! One forecast, end to end: candidate models scored by rolling-origin cross-validation
+//! (several origins near the end of the series, each forecasting one horizon), the best few
+//! refitted on the whole series and combined (or the one model asked for), and the forecast
+//! laid on the dataset's own future timestamps.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,8 @@ pub const MAX_LEVELS: usize = 5;
 /// still spans three yearly cycles of hourly data.
 pub const MAX_FIT_POINTS: usize = 30_000;
 
-/// A model choice in a request: one model, or `auto` (every applicable model, best backtest wins).
+/// A model choice in a request: one model, or `auto` (every applicable model scored by
+/// rolling-origin cross-validation, the best few combined).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelChoice {
@@ -30,6 +32,12 @@ pub enum ModelChoice {
     Ets,
     EtsDamped,
     MstlEts,
+    AutoEts,
+    AutoArima,
+    AutoTheta,
+    Croston,
+    Tsb,
+    Adida,
 }
 
 impl ModelChoice {
@@ -41,6 +49,12 @@ impl ModelChoice {
             ModelChoice::Ets => vec![ModelKind::Ets],
             ModelChoice::EtsDamped => vec![ModelKind::EtsDamped],
             ModelChoice::MstlEts => vec![ModelKind::MstlEts],
+            ModelChoice::AutoEts => vec![ModelKind::AutoEts],
+            ModelChoice::AutoArima => vec![ModelKind::AutoArima],
+            ModelChoice::AutoTheta => vec![ModelKind::AutoTheta],
+            ModelChoice::Croston => vec![ModelKind::Croston],
+            ModelChoice::Tsb => vec![ModelKind::Tsb],
+            ModelChoice::Adida => vec![ModelKind::Adida],
         }
     }
 }
@@ -57,13 +71,29 @@ pub struct ForecastSpec {
     pub deadline: Option<std::time::Instant>,
 }
 
-/// How one candidate did on the holdout.
+fn one() -> usize {
+    1
+}
+
+/// One model of a combined forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Member {
+    pub model: FittedModel,
+    /// Its cross-validation accuracy (mean over the windows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Accuracy>,
+    /// Its share of the forecast.
+    pub weight: f64,
+}
+
+/// How one candidate did in cross-validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CandidateScore {
     pub model: ModelKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<Accuracy>,
-    /// What the candidate predicted for the holdout, to check or plot against it.
+    /// What the candidate predicted from each origin, earliest first (`windows` × `holdout`
+    /// values, for the last points of the series), to check or plot against them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holdout_forecast: Vec<f64>,
     /// Why the candidate could not be scored.
@@ -71,11 +101,15 @@ pub struct CandidateScore {
     pub error: Option<String>,
 }
 
-/// The backtest behind the choice.
+/// The cross-validation behind the choice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Backtest {
-    /// Points held out at the end of the series.
+    /// Points each rolling origin forecasts (and the origins' spacing).
     pub holdout: usize,
+    /// Rolling origins, the last `holdout` points before the end; each candidate's accuracy
+    /// is its mean over them. Forecasts made before cross-validation had one.
+    #[serde(default = "one")]
+    pub windows: usize,
     /// Season length used to scale MASE (1 when the series has none).
     pub mase_season: usize,
     pub candidates: Vec<CandidateScore>,
@@ -92,9 +126,12 @@ pub struct ForecastOutcome {
     pub point: Vec<f64>,
     pub intervals: Vec<Interval>,
     pub model: FittedModel,
-    /// Holdout accuracy of the chosen model.
+    /// Cross-validation accuracy of the model, when it is one model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<Accuracy>,
+    /// The models a combination averages, each with its cross-validation accuracy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
     pub backtest: Backtest,
     /// Points the models were fitted on: the most recent ones, when the series is longer
     /// than one request can fit in time.
@@ -146,6 +183,58 @@ impl ForecastSpec {
     }
 }
 
+/// Most rolling origins a candidate is scored on.
+pub const CV_WINDOWS: usize = 3;
+/// How many of the best candidates by cross-validation the default forecast averages.
+pub const COMBINED: usize = 3;
+/// A candidate joins the combination only if its cross-validation error is at most this
+/// many times the best one's: averaging in a clearly worse model costs more than it hedges.
+pub const COMBINE_WITHIN: f64 = 2.0;
+/// Share of zeros from which a non-negative series counts as intermittent demand.
+const INTERMITTENT_ZEROS: f64 = 0.3;
+
+/// The candidates `auto` weighs on `y` with seasonal `periods` (main first): the baseline,
+/// seasonal ETS (the library's, and augurs' damped search, which is fast) and Theta; MSTL +
+/// ETS where there are several seasons or one too long for the others; the
+/// intermittent-demand methods on zero-heavy series. AutoARIMA is left to requests that
+/// name it: its estimation (a port of R's) takes seconds a fit, which a request's
+/// cross-validation can't afford.
+pub fn auto_candidates(y: &[f64], periods: &[usize]) -> Vec<ModelKind> {
+    let mut kinds = vec![if periods.is_empty() { ModelKind::Naive } else { ModelKind::SeasonalNaive }];
+    kinds.extend([ModelKind::AutoEts, ModelKind::EtsDamped, ModelKind::AutoTheta]);
+    if periods.len() > 1 || periods.iter().any(|p| *p > super::models::library::MAX_SEASON) {
+        kinds.push(ModelKind::MstlEts);
+    }
+    let zeros = y.iter().filter(|v| **v == 0.0).count() as f64;
+    if y.iter().all(|v| *v >= 0.0) && zeros >= INTERMITTENT_ZEROS * y.len() as f64 {
+        kinds.extend([ModelKind::Croston, ModelKind::Tsb, ModelKind::Adida]);
+    }
+    kinds
+}
+
+/// Where the rolling origins fall: `windows` origins, `step` points apart, the last one
+/// `step` points before the end; each forecasts `step` points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Folds {
+    windows: usize,
+    step: usize,
+}
+
+impl Folds {
+    /// As many origins (up to [`CV_WINDOWS`]) as leave the first training part at least
+    /// half the series; each scores a full horizon when the series is long enough.
+    fn plan(len: usize, horizon: usize) -> Self {
+        let step = horizon.min(len / 4).max(1);
+        let windows = (1..=CV_WINDOWS).rev().find(|w| len.saturating_sub(w * step) >= len / 2).unwrap_or(1);
+        Self { windows, step }
+    }
+
+    /// The end of each training part, earliest first.
+    fn cuts(self, len: usize) -> impl Iterator<Item = usize> {
+        (1..=self.windows).rev().map(move |w| len - w * self.step)
+    }
+}
+
 /// Runs `spec` on `series`.
 pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, EngineError> {
     let y = &series.values[series.values.len().saturating_sub(MAX_FIT_POINTS)..];
@@ -153,9 +242,18 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     if spec.horizon > y.len() {
         return Err(EngineError::Horizon { max: MAX_HORIZON, len: y.len() });
     }
+    let calendar_periods = series.frequency.candidate_periods();
+    // Seasons that two full cycles of the data can show.
+    let fitting = |len: usize| -> Vec<usize> { calendar_periods.iter().copied().filter(|p| len > 2 * p).collect() };
+    let folds = Folds::plan(y.len(), spec.horizon);
+    let first_train = y.len() - folds.windows * folds.step;
+    let periods = fitting(first_train);
+    let mase_season = periods.first().copied().unwrap_or(1);
+
     let mut kinds: Vec<ModelKind> = Vec::new();
     for choice in &spec.models {
-        for kind in choice.kinds() {
+        let named = if *choice == ModelChoice::Auto { auto_candidates(y, &periods) } else { choice.kinds() };
+        for kind in named {
             if !kinds.contains(&kind) {
                 kinds.push(kind);
             }
@@ -164,68 +262,82 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
     if kinds.is_empty() {
         return Err(EngineError::NoModels);
     }
+    // One model named alone is used as asked; otherwise the best by cross-validation are combined.
+    let combine = !(spec.models.len() == 1 && spec.models[0] != ModelChoice::Auto);
+    let members_wanted = if combine { COMBINED.min(kinds.len()) } else { 1 };
 
-    let holdout = spec.horizon.min(y.len() / 4).max(1);
-    let train = &y[..y.len() - holdout];
-    let actual = &y[y.len() - holdout..];
-    let calendar_periods = series.frequency.candidate_periods();
-    // Seasons that two full cycles of the data can show.
-    let fitting = |len: usize| -> Vec<usize> { calendar_periods.iter().copied().filter(|p| len > 2 * p).collect() };
-    let periods = fitting(train.len());
-    let mase_season = periods.first().copied().unwrap_or(1);
-
-    // Each candidate is fitted twice at most (backtest, and refit if chosen).
-    let total_fits = kinds.len() + 1;
+    let total_fits = kinds.len() * folds.windows + members_wanted;
     let in_time = |done: usize| match spec.deadline {
         Some(deadline) if std::time::Instant::now() >= deadline => Err(EngineError::OutOfTime { done, total: total_fits }),
         _ => Ok(()),
     };
-    let mut backtests: Vec<(ModelKind, Result<Prediction, ModelError>)> = Vec::with_capacity(kinds.len());
+    let mut done = 0;
+    let mut candidates = Vec::with_capacity(kinds.len());
     for kind in &kinds {
-        in_time(backtests.len())?;
-        // When the full ETS search already ended on a damped trend, the damped-only search
-        // would find the same model: reuse it rather than fit it again.
-        let same_as_ets = (*kind == ModelKind::EtsDamped)
-            .then(|| backtests.iter().find_map(|(k, p)| p.as_ref().ok().filter(|p| *k == ModelKind::Ets && p.damped_trend)))
-            .flatten()
-            .map(|p| Prediction { model: FittedModel { kind: ModelKind::EtsDamped, ..p.model.clone() }, ..p.clone() });
-        let prediction = match same_as_ets {
-            Some(prediction) => Ok(prediction),
-            None => forecast(*kind, train, &periods, holdout, &[]),
-        };
-        backtests.push((*kind, prediction));
+        let mut scores = Vec::with_capacity(folds.windows);
+        let mut predicted = Vec::with_capacity(folds.windows * folds.step);
+        let mut failure = None;
+        for cut in folds.cuts(y.len()) {
+            in_time(done)?;
+            done += 1;
+            let (train, actual) = (&y[..cut], &y[cut..cut + folds.step]);
+            match forecast(*kind, train, &fitting(train.len()), folds.step, &[]) {
+                Ok(prediction) => {
+                    scores.extend(accuracy(actual, &prediction.point, train, mase_season));
+                    predicted.extend(prediction.point);
+                }
+                Err(error) => {
+                    failure = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        candidates.push(match failure {
+            Some(error) => CandidateScore { model: *kind, accuracy: None, holdout_forecast: Vec::new(), error: Some(error) },
+            None => CandidateScore { model: *kind, accuracy: mean_accuracy(&scores), holdout_forecast: predicted, error: None },
+        });
     }
-    let candidates: Vec<CandidateScore> = backtests
-        .iter()
-        .map(|(kind, prediction)| match prediction {
-            Ok(prediction) => CandidateScore {
-                model: *kind,
-                accuracy: accuracy(actual, &prediction.point, train, mase_season),
-                holdout_forecast: prediction.point.clone(),
-                error: None,
-            },
-            Err(error) => CandidateScore { model: *kind, accuracy: None, holdout_forecast: Vec::new(), error: Some(error.to_string()) },
-        })
-        .collect();
 
-    // A single named model is used as asked; otherwise the lowest holdout error wins, ties
-    // going to the simpler model (earlier in the list). MAE ranks exactly as MASE does (one
-    // scale for every candidate) and stays defined when MASE's scale is zero.
-    let chosen = if kinds.len() == 1 {
-        kinds[0]
+    // The lowest mean error over the windows wins, ties going to the simpler model (earlier
+    // in the list). MAE ranks as MASE does (one scale per window for every candidate) and
+    // stays defined when MASE's scale is zero.
+    let mut ranked: Vec<(ModelKind, f64)> =
+        candidates.iter().filter_map(|c| c.accuracy.map(|a| (c.model, a.mae))).filter(|(_, mae)| mae.is_finite()).collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let chosen: Vec<ModelKind> = if combine {
+        let best = ranked.first().map_or(0.0, |(_, mae)| *mae);
+        ranked.iter().take(members_wanted).filter(|(_, mae)| *mae <= COMBINE_WITHIN * best).map(|(kind, _)| *kind).collect()
     } else {
-        candidates
-            .iter()
-            .filter_map(|c| c.accuracy.map(|a| (c.model, a.mae)))
-            .filter(|(_, mae)| mae.is_finite())
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(kind, _)| kind)
-            .ok_or_else(|| EngineError::NothingFits(nothing_fits_reason(&candidates)))?
+        vec![kinds[0]]
     };
+    if chosen.is_empty() {
+        return Err(EngineError::NothingFits(nothing_fits_reason(&candidates)));
+    }
 
     let full_periods = fitting(y.len());
-    in_time(kinds.len())?;
-    let prediction = forecast(chosen, y, &full_periods, spec.horizon, &spec.levels)?;
+    let mut fits = Vec::with_capacity(chosen.len());
+    for kind in &chosen {
+        in_time(done)?;
+        done += 1;
+        match forecast(*kind, y, &full_periods, spec.horizon, &spec.levels) {
+            Ok(prediction) => fits.push(prediction),
+            // A member that fitted on every window but not on the whole series drops out;
+            // a model asked for alone reports why it failed.
+            Err(error) if chosen.len() == 1 => return Err(error.into()),
+            Err(_) => {}
+        }
+    }
+    if fits.is_empty() {
+        return Err(EngineError::NothingFits(nothing_fits_reason(&candidates)));
+    }
+    let score_of = |kind: ModelKind| candidates.iter().find(|c| c.model == kind).and_then(|c| c.accuracy);
+    let members: Vec<Member> = if fits.len() > 1 {
+        fits.iter().map(|p| Member { model: p.model.clone(), accuracy: score_of(p.model.kind), weight: 1.0 / fits.len() as f64 }).collect()
+    } else {
+        Vec::new()
+    };
+    let accuracy = if fits.len() > 1 { None } else { score_of(fits[0].model.kind) };
+    let prediction = combination(fits, &spec.levels);
 
     let last = series.last_timestamp().ok_or(EngineError::Calendar)?;
     let last_step = series.frequency.steps_between(series.start, last).ok_or(EngineError::Calendar)?;
@@ -239,11 +351,52 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
         timestamps,
         point: prediction.point,
         intervals: prediction.intervals,
-        accuracy: candidates.iter().find(|c| c.model == chosen).and_then(|c| c.accuracy),
+        accuracy,
         model: prediction.model,
-        backtest: Backtest { holdout, mase_season, candidates },
+        members,
+        backtest: Backtest { holdout: folds.step, windows: folds.windows, mase_season, candidates },
         fitted_points: y.len(),
     })
+}
+
+/// The mean of each metric over the windows (MASE only when every window has one).
+fn mean_accuracy(scores: &[Accuracy]) -> Option<Accuracy> {
+    if scores.is_empty() {
+        return None;
+    }
+    let n = scores.len() as f64;
+    let mean = |f: fn(&Accuracy) -> f64| scores.iter().map(f).sum::<f64>() / n;
+    let mase = scores.iter().map(|a| a.mase).collect::<Option<Vec<f64>>>().map(|m| m.iter().sum::<f64>() / n);
+    Some(Accuracy { mae: mean(|a| a.mae), rmse: mean(|a| a.rmse), smape: mean(|a| a.smape), mase })
+}
+
+/// The equal-weight mean of the members' forecasts; each interval bound is the mean of the
+/// members' bounds at that level (quantile averaging: the combined band is as wide as the
+/// members' typical band, not their envelope). One member is returned as it is.
+fn combination(mut fits: Vec<Prediction>, levels: &[f64]) -> Prediction {
+    if fits.len() == 1 {
+        return fits.remove(0);
+    }
+    let n = fits.len() as f64;
+    let horizon = fits[0].point.len();
+    let average = |pick: &dyn Fn(&Prediction) -> &[f64]| -> Vec<f64> {
+        (0..horizon).map(|h| fits.iter().map(|p| pick(p)[h]).sum::<f64>() / n).collect()
+    };
+    let point = average(&|p| &p.point);
+    let intervals = (0..levels.len())
+        .map(|i| Interval { level: levels[i], lower: average(&|p| &p.intervals[i].lower), upper: average(&|p| &p.intervals[i].upper) })
+        .collect();
+    let names: Vec<&str> = fits.iter().map(|p| p.model.description.as_str()).collect();
+    let mut periods: Vec<usize> = fits.iter().flat_map(|p| p.model.periods.iter().copied()).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let description = format!("Mean of {}", names.join(", "));
+    Prediction {
+        point,
+        intervals,
+        model: FittedModel { kind: ModelKind::Combination, description, periods, aicc: None },
+        damped_trend: false,
+    }
 }
 
 /// Why no candidate could be chosen: every candidate's own error, or that none could be scored.
@@ -265,34 +418,80 @@ mod tests {
         ForecastSpec { horizon, models: models.to_vec(), levels: vec![80.0, 95.0], deadline: None }
     }
 
-    /// The accuracy regression test: on a seasonal series, the automatic choice must beat
-    /// the seasonal-naive baseline's holdout MASE.
+    /// Held-out truth: the last year of air passengers, forecast from the years before.
+    /// The default forecast averages the best candidates by cross-validation over three
+    /// origins and beats seasonal naive on the year it never saw.
     #[test]
-    fn auto_beats_seasonal_naive_on_air_passengers() {
-        let outcome = run(&air_passengers(), &spec(12, &[ModelChoice::Auto])).unwrap();
-        let baseline = outcome.backtest.candidates.iter().find(|c| c.model == ModelKind::SeasonalNaive).unwrap().accuracy.unwrap();
-        let chosen = outcome.accuracy.unwrap();
-        let (chosen, baseline) = (chosen.mase.unwrap(), baseline.mase.unwrap());
-        assert!(chosen < baseline, "chosen {} ({chosen}) vs seasonal naive {baseline}", outcome.model.description);
+    fn auto_combines_the_best_by_cross_validation_and_beats_seasonal_naive_on_air_passengers() {
+        let full = air_passengers();
+        let (train, actual) = full.values.split_at(full.values.len() - 12);
+        let series = Series { values: train.to_vec(), timestamps: full.timestamps[..train.len()].to_vec(), ..full.clone() };
+        let outcome = run(&series, &spec(12, &[ModelChoice::Auto])).unwrap();
+        assert_eq!((outcome.backtest.windows, outcome.backtest.holdout, outcome.backtest.mase_season), (3, 12, 12));
         assert_eq!(outcome.seasonal_periods, [12]);
-        assert_eq!(outcome.backtest.mase_season, 12);
+        let scored: Vec<ModelKind> = outcome.backtest.candidates.iter().map(|c| c.model).collect();
+        assert_eq!(scored, [ModelKind::SeasonalNaive, ModelKind::AutoEts, ModelKind::EtsDamped, ModelKind::AutoTheta]);
+        assert!(outcome.members.len() >= 2, "{}", outcome.model.description);
+        assert_eq!(outcome.model.kind, ModelKind::Combination);
+        assert!(
+            outcome
+                .members
+                .iter()
+                .all(|m| m.accuracy.and_then(|a| a.mase).is_some() && (m.weight - 1.0 / outcome.members.len() as f64).abs() < 1e-12)
+        );
+        let ours = accuracy(actual, &outcome.point, train, 12).unwrap().mase.unwrap();
+        let naive = run(&series, &spec(12, &[ModelChoice::SeasonalNaive])).unwrap();
+        let baseline = accuracy(actual, &naive.point, train, 12).unwrap().mase.unwrap();
+        assert!(ours < 0.8 * baseline, "{}: MASE {ours} vs seasonal naive {baseline}", outcome.model.description);
     }
 
-    /// On austres, AICc prefers an undamped trend that overshoots; the damped candidate
-    /// wins the backtest, and the forecast matches statsforecast's AutoETS (MASE 0.093 on
-    /// the last 8 quarters; see BENCHMARKS.md).
+    /// On austres (Australian residents, quarterly) the last two years held out: the
+    /// combination's MASE (0.171 when written; statsforecast's AutoETS 0.093, the engine's
+    /// damped ETS before cross-validation 0.09) stays far below seasonal naive's (1.47).
     #[test]
-    fn a_damped_trend_wins_on_austres_and_beats_seasonal_naive() {
+    fn auto_forecasts_austres_far_better_than_seasonal_naive() {
         let content = include_str!("../testdata/austres.csv");
         let (series, _) = extract(content, "quarter", "residents", MissingPolicy::Reject).unwrap();
         let (train, actual) = series.values.split_at(series.values.len() - 8);
         let train_series = Series { values: train.to_vec(), timestamps: series.timestamps[..train.len()].to_vec(), ..series.clone() };
         let outcome = run(&train_series, &spec(8, &[ModelChoice::Auto])).unwrap();
-        assert_eq!(outcome.model.kind, ModelKind::EtsDamped, "{}", outcome.model.description);
         let score = accuracy(actual, &outcome.point, train, 4).unwrap().mase.unwrap();
         let baseline = run(&train_series, &spec(8, &[ModelChoice::SeasonalNaive])).unwrap();
         let baseline = accuracy(actual, &baseline.point, train, 4).unwrap().mase.unwrap();
-        assert!(score < 0.1 && score < baseline, "MASE {score} (seasonal naive {baseline})");
+        assert!(score < 0.2 && score < baseline / 5.0, "{}: MASE {score} (seasonal naive {baseline})", outcome.model.description);
+    }
+
+    #[test]
+    fn one_model_asked_for_is_fitted_alone_and_scored_on_every_window() {
+        let outcome = run(&air_passengers(), &spec(12, &[ModelChoice::AutoTheta])).unwrap();
+        assert_eq!(outcome.model.kind, ModelKind::AutoTheta);
+        assert!(outcome.members.is_empty());
+        assert_eq!(outcome.backtest.candidates.len(), 1);
+        assert!(outcome.accuracy.and_then(|a| a.mase).is_some());
+        assert_eq!(outcome.backtest.windows, 3);
+    }
+
+    #[test]
+    fn rolling_origins_leave_half_the_series_to_the_first_fit() {
+        assert_eq!(Folds::plan(144, 12), Folds { windows: 3, step: 12 });
+        assert_eq!(Folds::plan(144, 12).cuts(144).collect::<Vec<_>>(), [108, 120, 132]);
+        // 40 points, horizon 12: a step of 10 (a quarter), two origins keep 20 points first.
+        assert_eq!(Folds::plan(40, 12), Folds { windows: 2, step: 10 });
+        assert_eq!(Folds::plan(8, 1), Folds { windows: 3, step: 1 });
+        assert_eq!(Folds::plan(8, 8), Folds { windows: 2, step: 2 });
+    }
+
+    #[test]
+    fn zero_heavy_series_get_the_intermittent_demand_methods() {
+        let sparse: Vec<f64> = (0..60).map(|i| if i % 3 == 0 { 4.0 } else { 0.0 }).collect();
+        let kinds = auto_candidates(&sparse, &[12]);
+        assert!(kinds.contains(&ModelKind::Croston) && kinds.contains(&ModelKind::Tsb) && kinds.contains(&ModelKind::Adida), "{kinds:?}");
+        let dense: Vec<f64> = (0..60).map(|i| 1.0 + (i % 5) as f64).collect();
+        assert!(!auto_candidates(&dense, &[12]).iter().any(|k| k.intermittent()));
+        let signed: Vec<f64> = sparse.iter().map(|v| v - 1.0).collect();
+        assert!(!auto_candidates(&signed, &[]).iter().any(|k| k.intermittent()), "negative values are not demand");
+        assert_eq!(auto_candidates(&dense, &[24, 168]).last(), Some(&ModelKind::MstlEts));
+        assert_eq!(auto_candidates(&dense, &[])[0], ModelKind::Naive);
     }
 
     #[test]
@@ -330,9 +529,13 @@ mod tests {
             assert!(run(&series, &spec(14, &[kind])).is_ok(), "{kind:?} fits on its own");
         }
         let outcome = run(&series, &spec(14, &[ModelChoice::Auto])).unwrap();
-        assert_eq!(outcome.accuracy.unwrap().mase, None);
-        let chosen_mae = outcome.accuracy.unwrap().mae;
-        assert!(outcome.backtest.candidates.iter().filter_map(|c| c.accuracy).all(|a| chosen_mae <= a.mae));
+        // Perfect candidates exist, so only perfect ones are combined (or one is used).
+        let chosen: Vec<Accuracy> = if outcome.members.is_empty() {
+            outcome.accuracy.into_iter().collect()
+        } else {
+            outcome.members.iter().filter_map(|m| m.accuracy).collect()
+        };
+        assert!(!chosen.is_empty() && chosen.iter().all(|a| a.mae < 1e-6 && a.mase.is_none()), "{chosen:?}");
         for (h, value) in outcome.point.iter().enumerate() {
             assert!((value - week[(84 + h) % 7]).abs() < 1e-6, "step {h}: {value}");
         }
@@ -343,7 +546,8 @@ mod tests {
     #[test]
     fn a_forecast_past_its_deadline_stops_between_fits_and_says_how_far_it_got() {
         let past = ForecastSpec { deadline: Some(std::time::Instant::now()), ..spec(12, &[ModelChoice::Auto]) };
-        assert_eq!(run(&air_passengers(), &past), Err(EngineError::OutOfTime { done: 0, total: 6 }));
+        // Four candidates on three origins, then three members refitted.
+        assert_eq!(run(&air_passengers(), &past), Err(EngineError::OutOfTime { done: 0, total: 15 }));
         let message = EngineError::OutOfTime { done: 3, total: 6 }.to_string();
         assert!(message.contains("3 of 6") && message.contains("`ets`"), "{message}");
         let later = ForecastSpec {

@@ -82,10 +82,13 @@ impl Frequency {
     }
 
     /// Seasonal periods (in steps) that calendars make plausible: a day, a week and a
-    /// year of observations, whichever are whole numbers of at least two steps.
+    /// year of observations, whichever are whole numbers of at least two steps. Weekly data's
+    /// year is 52.18 weeks: 52, the nearest whole season (the drift of a day a year is left
+    /// to the models' smoothing).
     pub fn candidate_periods(self) -> Vec<usize> {
         let periods: Vec<i64> = match self {
             Frequency::Months(months) => vec![12 / i64::from(months.max(1))],
+            Frequency::Seconds(seconds) if seconds == 7 * DAY => vec![52],
             Frequency::Seconds(seconds) if seconds > 0 => {
                 [DAY, 7 * DAY, 365 * DAY].iter().filter(|p| *p % seconds == 0).map(|p| p / seconds).collect()
             }
@@ -142,6 +145,8 @@ mod tests {
     #[test]
     fn hourly_periods_are_a_day_and_a_week() {
         assert_eq!(Frequency::Seconds(3600).candidate_periods(), [24, 168, 8760]);
+        assert_eq!(Frequency::Seconds(7 * 86_400).candidate_periods(), [52], "weekly data has a yearly season");
+        assert_eq!(Frequency::Seconds(1800).candidate_periods(), [48, 336, 17520]);
         assert_eq!(Frequency::Seconds(3600).iso8601(), "PT1H");
         assert_eq!(Frequency::infer(&[datetime!(2024-01-01 0:00 UTC)]), None);
     }

@@ -14,12 +14,18 @@ import { fetchDataset, screenData } from "./loading";
 import { alertFor } from "./problems";
 
 const MODELS: [ModelChoice, string][] = [
-  ["auto", "Automatic: backtest every model, keep the best"],
+  ["auto", "Automatic: cross-validate every model, combine the best"],
+  ["auto_ets", "ETS with seasonality (AutoETS)"],
+  ["auto_arima", "Seasonal ARIMA (AutoARIMA)"],
+  ["auto_theta", "Theta (AutoTheta)"],
   ["mstl_ets", "Seasonal decomposition + ETS (MSTL)"],
   ["ets_damped", "ETS with a damped trend"],
   ["ets", "ETS (exponential smoothing)"],
   ["seasonal_naive", "Seasonal naive"],
   ["naive", "Naive (last value)"],
+  ["croston", "Croston (intermittent demand)"],
+  ["tsb", "TSB (intermittent demand)"],
+  ["adida", "ADIDA (intermittent demand)"],
 ];
 
 const MISSING: [MissingPolicy, string][] = [
@@ -106,7 +112,9 @@ export async function forecastView(params: { id?: string }): Promise<void> {
   const history = dataset ? await loadSeries(dataset, [forecast.request.target_column]).catch(() => null) : null;
   if (router.stale(since)) return;
   const { result } = forecast;
+  const combined = (result.members ?? []).map((member) => member.model.kind);
   const chosen = result.model.kind;
+  const mark = (model: string) => (combined.includes(model) ? " (in the combination)" : model === chosen ? " (chosen)" : "");
 
   replace(
     app.main(),
@@ -134,7 +142,11 @@ export async function forecastView(params: { id?: string }): Promise<void> {
       "section",
       { "aria-labelledby": "accuracy-heading" },
       h("h2", { id: "accuracy-heading" }, "Backtest"),
-      h("p", {}, `Each candidate was fitted without the last ${result.backtest.holdout} points and scored on them. MASE below 1 beats the seasonal-naive forecast.`),
+      h(
+        "p",
+        {},
+        `Each candidate was fitted ${result.backtest.windows ?? 1} times, each time without the points after a cut, and scored on the next ${result.backtest.holdout}; the scores are means over the cuts. MASE below 1 beats the seasonal-naive forecast.`,
+      ),
       scrollable(
         "Backtest scores",
         h(
@@ -148,8 +160,8 @@ export async function forecastView(params: { id?: string }): Promise<void> {
             result.backtest.candidates.map((candidate) =>
               h(
                 "tr",
-                { class: candidate.model === chosen ? "chosen" : "" },
-                h("th", { scope: "row" }, candidate.model, candidate.model === chosen ? " (chosen)" : ""),
+                { class: mark(candidate.model) ? "chosen" : "" },
+                h("th", { scope: "row" }, candidate.model, mark(candidate.model)),
                 h("td", { class: "number" }, formatNumber(candidate.accuracy?.mae)),
                 h("td", { class: "number" }, formatNumber(candidate.accuracy?.rmse)),
                 h("td", { class: "number" }, formatNumber(candidate.accuracy?.smape, 2)),

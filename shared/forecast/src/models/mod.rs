@@ -1,6 +1,9 @@
 //! The forecasting models: naive and seasonal-naive baselines, automatic ETS (augurs),
-//! and MSTL decomposition with automatic ETS on the deseasonalised series (augurs) for
-//! one or more seasonalities. Each returns point forecasts and prediction intervals.
+//! MSTL decomposition with automatic ETS on the deseasonalised series (augurs) for one or
+//! more seasonalities, and the families of [`library`]: seasonal ETS, AutoARIMA, Theta and
+//! the intermittent-demand methods. Each returns point forecasts and prediction intervals.
+
+pub mod library;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -26,13 +29,46 @@ pub enum ModelKind {
     EtsDamped,
     /// MSTL decomposition over every seasonal period, ETS on the rest.
     MstlEts,
+    /// Exponential smoothing with error, trend, damping and (additive or multiplicative)
+    /// seasonality chosen by AICc, for seasons up to [`library::MAX_SEASON`].
+    AutoEts,
+    /// Seasonal ARIMA, orders by stepwise search on AICc, differencing by unit-root tests.
+    AutoArima,
+    /// Theta on the seasonally adjusted series, standard or optimised (chosen in sample).
+    AutoTheta,
+    /// Croston's method with the Syntetos-Boylan correction, for intermittent demand.
+    Croston,
+    /// Teunter-Syntetos-Babai: demand size and probability smoothed apart.
+    Tsb,
+    /// Aggregate-disaggregate: SES on the series summed over the mean interval between demands.
+    Adida,
+    /// The mean of the best candidates by cross-validation.
+    Combination,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 5] = [ModelKind::Naive, ModelKind::SeasonalNaive, ModelKind::Ets, ModelKind::EtsDamped, ModelKind::MstlEts];
+    /// Every model a request can name on its own.
+    pub const ALL: [ModelKind; 11] = [
+        ModelKind::Naive,
+        ModelKind::SeasonalNaive,
+        ModelKind::Ets,
+        ModelKind::EtsDamped,
+        ModelKind::MstlEts,
+        ModelKind::AutoEts,
+        ModelKind::AutoArima,
+        ModelKind::AutoTheta,
+        ModelKind::Croston,
+        ModelKind::Tsb,
+        ModelKind::Adida,
+    ];
 
     pub fn needs_season(self) -> bool {
         matches!(self, ModelKind::SeasonalNaive | ModelKind::MstlEts)
+    }
+
+    /// The intermittent-demand methods, candidates only on zero-heavy series.
+    pub fn intermittent(self) -> bool {
+        matches!(self, ModelKind::Croston | ModelKind::Tsb | ModelKind::Adida)
     }
 }
 
@@ -88,6 +124,12 @@ pub fn forecast(kind: ModelKind, y: &[f64], periods: &[usize], horizon: usize, l
         ModelKind::SeasonalNaive => baseline(kind, y, season.ok_or(ModelError::NoSeason(kind))?, horizon, levels),
         ModelKind::Ets | ModelKind::EtsDamped => ets(kind, y, horizon, levels),
         ModelKind::MstlEts => mstl(y, periods, horizon, levels),
+        ModelKind::AutoEts | ModelKind::AutoArima | ModelKind::AutoTheta | ModelKind::Croston | ModelKind::Tsb | ModelKind::Adida => {
+            library::forecast(kind, y, season.unwrap_or(1), horizon, levels)
+        }
+        ModelKind::Combination => {
+            Err(ModelError::Fit { model: kind, reason: "a combination is made of fitted models, not fitted itself".into() })
+        }
     }
 }
 
@@ -179,7 +221,7 @@ fn predict_levels(
 
 /// Runs third-party numeric code so that neither an error nor a panic in it can take the
 /// process down: both become a [`ModelError`] the caller can answer with.
-fn guarded<T>(kind: ModelKind, run: impl FnOnce() -> Result<T, String>) -> Result<T, ModelError> {
+pub(crate) fn guarded<T>(kind: ModelKind, run: impl FnOnce() -> Result<T, String>) -> Result<T, ModelError> {
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(reason)) => Err(ModelError::Fit { model: kind, reason }),
