@@ -41,21 +41,23 @@ pub enum ModelChoice {
 }
 
 impl ModelChoice {
-    fn kinds(self) -> Vec<ModelKind> {
-        match self {
-            ModelChoice::Auto => ModelKind::ALL.to_vec(),
-            ModelChoice::Naive => vec![ModelKind::Naive],
-            ModelChoice::SeasonalNaive => vec![ModelKind::SeasonalNaive],
-            ModelChoice::Ets => vec![ModelKind::Ets],
-            ModelChoice::EtsDamped => vec![ModelKind::EtsDamped],
-            ModelChoice::MstlEts => vec![ModelKind::MstlEts],
-            ModelChoice::AutoEts => vec![ModelKind::AutoEts],
-            ModelChoice::AutoArima => vec![ModelKind::AutoArima],
-            ModelChoice::AutoTheta => vec![ModelKind::AutoTheta],
-            ModelChoice::Croston => vec![ModelKind::Croston],
-            ModelChoice::Tsb => vec![ModelKind::Tsb],
-            ModelChoice::Adida => vec![ModelKind::Adida],
-        }
+    /// The one model this choice names; `None` for `auto`, whose candidates depend on the
+    /// series ([`auto_candidates`]).
+    fn kind(self) -> Option<ModelKind> {
+        Some(match self {
+            ModelChoice::Auto => return None,
+            ModelChoice::Naive => ModelKind::Naive,
+            ModelChoice::SeasonalNaive => ModelKind::SeasonalNaive,
+            ModelChoice::Ets => ModelKind::Ets,
+            ModelChoice::EtsDamped => ModelKind::EtsDamped,
+            ModelChoice::MstlEts => ModelKind::MstlEts,
+            ModelChoice::AutoEts => ModelKind::AutoEts,
+            ModelChoice::AutoArima => ModelKind::AutoArima,
+            ModelChoice::AutoTheta => ModelKind::AutoTheta,
+            ModelChoice::Croston => ModelKind::Croston,
+            ModelChoice::Tsb => ModelKind::Tsb,
+            ModelChoice::Adida => ModelKind::Adida,
+        })
     }
 }
 
@@ -252,7 +254,7 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
 
     let mut kinds: Vec<ModelKind> = Vec::new();
     for choice in &spec.models {
-        let named = if *choice == ModelChoice::Auto { auto_candidates(y, &periods) } else { choice.kinds() };
+        let named = choice.kind().map_or_else(|| auto_candidates(y, &periods), |kind| vec![kind]);
         for kind in named {
             if !kinds.contains(&kind) {
                 kinds.push(kind);
@@ -263,7 +265,7 @@ pub fn run(series: &Series, spec: &ForecastSpec) -> Result<ForecastOutcome, Engi
         return Err(EngineError::NoModels);
     }
     // One model named alone is used as asked; otherwise the best by cross-validation are combined.
-    let combine = !(spec.models.len() == 1 && spec.models[0] != ModelChoice::Auto);
+    let combine = !(spec.models.len() == 1 && spec.models[0].kind().is_some());
     let members_wanted = if combine { COMBINED.min(kinds.len()) } else { 1 };
 
     let total_fits = kinds.len() * folds.windows + members_wanted;
@@ -391,12 +393,7 @@ fn combination(mut fits: Vec<Prediction>, levels: &[f64]) -> Prediction {
     periods.sort_unstable();
     periods.dedup();
     let description = format!("Mean of {}", names.join(", "));
-    Prediction {
-        point,
-        intervals,
-        model: FittedModel { kind: ModelKind::Combination, description, periods, aicc: None },
-        damped_trend: false,
-    }
+    Prediction { point, intervals, model: FittedModel { kind: ModelKind::Combination, description, periods, aicc: None } }
 }
 
 /// Why no candidate could be chosen: every candidate's own error, or that none could be scored.

@@ -11,7 +11,7 @@ use anofox_forecast::models::exponential::{AutoETS, AutoETSConfig, ETSSeasonalTy
 use anofox_forecast::models::intermittent::{ADIDA, Croston, TSB};
 use anofox_forecast::models::theta::AutoTheta;
 
-use super::{FittedModel, Interval, ModelError, ModelKind, Prediction, guarded};
+use super::{FittedModel, ModelError, ModelKind, Prediction, guarded, predict_levels};
 
 /// Longest season the seasonal searches are given: ETS's seasonal states and a seasonal
 /// ARIMA's lags grow with it (statsforecast's ETS stops at 24 too); longer seasons are
@@ -33,24 +33,26 @@ pub fn forecast(kind: ModelKind, y: &[f64], season: usize, horizon: usize, level
     let mut fitted = Model::new(kind, season)?;
     let model = fitted.forecaster();
     guarded(kind, || model.fit(&series).map_err(|e| e.to_string()))?;
-    let point = guarded(kind, || model.predict(horizon).map(|f| f.primary().to_vec()).map_err(|e| e.to_string()))?;
-    let mut intervals = Vec::with_capacity(levels.len());
-    for level in levels {
-        let forecast = guarded(kind, || model.predict_with_intervals(horizon, level / 100.0).map_err(|e| e.to_string()))?;
-        let bounds = forecast.lower_series(0).and_then(|lower| Ok((lower.to_vec(), forecast.upper_series(0)?.to_vec())));
-        let (lower, upper) = bounds.map_err(|_| ModelError::Fit { model: kind, reason: "no prediction intervals".into() })?;
-        intervals.push(Interval { level: *level, lower, upper });
-    }
-    let values = point.iter().chain(intervals.iter().flat_map(|i| i.lower.iter().chain(&i.upper)));
-    if point.len() != horizon
-        || intervals.iter().any(|i| i.lower.len() != horizon || i.upper.len() != horizon)
-        || values.clone().any(|v| !v.is_finite())
-    {
-        return Err(ModelError::Fit { model: kind, reason: "the model produced non-finite values".into() });
-    }
+    let (point, intervals) = predict_levels(kind, horizon, levels, |h, level| {
+        let forecast = match level {
+            None => model.predict(h),
+            Some(level) => model.predict_with_intervals(h, level),
+        }
+        .map_err(|e| e.to_string())?;
+        let point = forecast.primary().to_vec();
+        let intervals = match level {
+            None => None,
+            Some(level) => {
+                let (lower, upper) =
+                    (forecast.lower_series(0).map_err(|e| e.to_string())?, forecast.upper_series(0).map_err(|e| e.to_string())?);
+                Some(augurs::ForecastIntervals { level, lower: lower.to_vec(), upper: upper.to_vec() })
+            }
+        };
+        Ok(augurs::Forecast { point, intervals })
+    })?;
     let description = fitted.describe(season);
     let periods = if season > 1 { vec![season] } else { Vec::new() };
-    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods, aicc: None }, damped_trend: false })
+    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods, aicc: None } })
 }
 
 /// The library's series type wants timestamps; the models only use their order.

@@ -87,9 +87,6 @@ pub struct Prediction {
     pub point: Vec<f64>,
     pub intervals: Vec<Interval>,
     pub model: FittedModel,
-    /// Whether the fitted model's trend is damped (an ETS search can end on one).
-    #[serde(default)]
-    pub damped_trend: bool,
 }
 
 /// The model as fitted, for the response and for reproducing it.
@@ -157,7 +154,7 @@ fn baseline(kind: ModelKind, y: &[f64], lag: usize, horizon: usize, levels: &[f6
         .collect();
     let description = if lag == 1 { "Naive".to_owned() } else { format!("SeasonalNaive[{lag}]") };
     let periods = if lag == 1 { Vec::new() } else { vec![lag] };
-    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods, aicc: None }, damped_trend: false })
+    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods, aicc: None } })
 }
 
 const MIN_ETS_POINTS: usize = 10;
@@ -176,7 +173,7 @@ fn ets(kind: ModelKind, y: &[f64], horizon: usize, levels: &[f64]) -> Result<Pre
     let description = format!("ETS({})", spell_ets(&model.model_type().to_string(), model.damped()));
     let aicc = Some(model.aicc()).filter(|a| a.is_finite());
     let (point, intervals) = predict_levels(kind, horizon, levels, |h, level| fitted.predict(h, level).map_err(|e| e.to_string()))?;
-    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods: Vec::new(), aicc }, damped_trend: model.damped() })
+    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods: Vec::new(), aicc } })
 }
 
 fn mstl(y: &[f64], periods: &[usize], horizon: usize, levels: &[f64]) -> Result<Prediction, ModelError> {
@@ -191,16 +188,12 @@ fn mstl(y: &[f64], periods: &[usize], horizon: usize, levels: &[f64]) -> Result<
     let fitted = guarded(kind, || model.fit(y).map_err(|e| e.to_string()))?;
     let (point, intervals) = predict_levels(kind, horizon, levels, |h, level| fitted.predict(h, level).map_err(|e| e.to_string()))?;
     let description = format!("MSTL{periods:?} + ETS");
-    Ok(Prediction {
-        point,
-        intervals,
-        model: FittedModel { kind, description, periods: periods.to_vec(), aicc: None },
-        damped_trend: false,
-    })
+    Ok(Prediction { point, intervals, model: FittedModel { kind, description, periods: periods.to_vec(), aicc: None } })
 }
 
-/// Point forecasts once, and one interval per level (augurs predicts one level per call).
-fn predict_levels(
+/// Point forecasts once, and one interval per level (both libraries predict one level per
+/// call), each of the horizon's length and finite.
+pub(crate) fn predict_levels(
     kind: ModelKind,
     horizon: usize,
     levels: &[f64],
@@ -213,7 +206,8 @@ fn predict_levels(
         let bounds = forecast.intervals.ok_or_else(|| ModelError::Fit { model: kind, reason: "no prediction intervals".into() })?;
         intervals.push(Interval { level: *level, lower: bounds.lower, upper: bounds.upper });
     }
-    if point.len() != horizon || point.iter().chain(intervals.iter().flat_map(|i| i.lower.iter().chain(&i.upper))).any(|v| !v.is_finite()) {
+    let lengths_match = point.len() == horizon && intervals.iter().all(|i| i.lower.len() == horizon && i.upper.len() == horizon);
+    if !lengths_match || point.iter().chain(intervals.iter().flat_map(|i| i.lower.iter().chain(&i.upper))).any(|v| !v.is_finite()) {
         return Err(ModelError::Fit { model: kind, reason: "the model produced non-finite values".into() });
     }
     Ok((point, intervals))
